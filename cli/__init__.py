@@ -1,0 +1,1 @@
+"""The koppel command line (the outermost layer: it may import every other one)."""

@@ -1,0 +1,22 @@
+"""'koppel db': schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from cli.runtime import session_factory
+from core import migrate
+
+
+@click.group("db")
+def db() -> None:
+    """Manage koppel's database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def upgrade(revision: str) -> None:
+    """Create or upgrade the schema (safe to run again)."""
+    engine = session_factory().kw["bind"]
+    migrate.upgrade(engine, revision)
+    click.echo(f"database at revision {migrate.current(engine)}")

@@ -1,0 +1,33 @@
+"""Entry point of the 'koppel' command: one click group; each command lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cli import db_cmd
+from core.errors import KoppelError
+from core.logging import configure
+from core.settings import get_settings
+
+
+
+@click.group()
+@click.version_option(package_name="koppel")
+def cli() -> None:
+    """koppel: keeps the LVS in step with its schools through Basispoort."""
+    settings = get_settings()
+    configure(settings.log_format, settings.log_level)
+
+
+# One line per command module.
+cli.add_command(db_cmd.db)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KoppelError as exc:  # a configuration error before any command ran
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

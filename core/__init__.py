@@ -1,0 +1,1 @@
+"""koppel core: domain, plugin contract and sync engine; knows no broker and no source."""

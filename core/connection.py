@@ -1,0 +1,87 @@
+"""The connection check ("Verbinding instellen/controleren"): outcomes and their sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.snapshot import SchoolInfo
+
+
+class ConnectionStatus(StrEnum):
+    """What the check found; the value is stable and used in JSON output."""
+
+    CONNECTED = "connected"
+    NOT_FOUND = "not_found"
+    NO_CONSENT = "no_consent"
+    INACTIVE = "inactive"
+    MERGED = "merged"
+    ERROR = "error"
+
+
+# One sentence per outcome, Dutch first (what the school admin reads), then English.
+SENTENCES: dict[ConnectionStatus, tuple[str, str]] = {
+    ConnectionStatus.CONNECTED: (
+        "School gevonden en heeft toestemming verleend.",
+        "School found and has granted permission.",
+    ),
+    ConnectionStatus.NOT_FOUND: (
+        "School niet gevonden. Controleer de BRIN- en vestigingscode (bijvoorbeeld 12AB00) "
+        "en of de school een Basispoort-account heeft.",
+        "School not found. Check the BRIN and location code (for example 12AB00) and whether "
+        "the school has a Basispoort account.",
+    ),
+    ConnectionStatus.NO_CONSENT: (
+        "School gevonden, maar heeft nog geen toestemming verleend. Zet in Basispoort bij "
+        "Beheer → Uitgeverijen een vinkje bij deze uitgever, sla op en controleer opnieuw.",
+        "School found, but it has not granted permission yet. In Basispoort, tick this "
+        "publisher under Beheer → Uitgeverijen, save, and check again.",
+    ),
+    ConnectionStatus.INACTIVE: (
+        "School gevonden, maar staat in Basispoort op inactief. Neem contact op met "
+        "Basispoort om de school te activeren.",
+        "School found, but it is inactive in Basispoort. Contact Basispoort to activate it.",
+    ),
+    ConnectionStatus.MERGED: (
+        "School gevonden, maar is gefuseerd met een andere school. Controleer de verbinding "
+        "met de BRIN- en vestigingscode van de nieuwe school.",
+        "School found, but it has merged into another school. Check the connection with the "
+        "new school's BRIN and location code.",
+    ),
+    ConnectionStatus.ERROR: (
+        "De verbinding met Basispoort kon niet worden gecontroleerd. Probeer het later opnieuw; "
+        "blijft dit gebeuren, neem dan contact op met de helpdesk.",
+        "The connection to Basispoort could not be checked. Try again later; if this keeps "
+        "happening, contact the helpdesk.",
+    ),
+}
+
+# Exit codes of 'koppel check'.
+EXIT_CODES: dict[ConnectionStatus, int] = {
+    ConnectionStatus.CONNECTED: 0,
+    ConnectionStatus.NOT_FOUND: 3,
+    ConnectionStatus.NO_CONSENT: 4,
+    ConnectionStatus.INACTIVE: 5,
+    ConnectionStatus.MERGED: 5,
+    ConnectionStatus.ERROR: 1,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """What an identity source answers for one BRIN6."""
+
+    status: ConnectionStatus
+    school: SchoolInfo | None = None  # set whenever the school was found
+
+    @property
+    def sentence_nl(self) -> str:
+        return SENTENCES[self.status][0]
+
+    @property
+    def sentence_en(self) -> str:
+        return SENTENCES[self.status][1]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]

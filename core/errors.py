@@ -1,0 +1,77 @@
+"""One exception hierarchy: every error a user can meet says what happened and what to do."""
+
+from __future__ import annotations
+
+
+class KoppelError(Exception):
+    """Base of every error koppel raises on purpose.
+
+    ``hint`` tells the reader what to do next. Messages carry ids and counts, never personal data.
+    """
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class ConfigError(KoppelError):
+    """The configuration is missing or wrong; nothing was attempted."""
+
+    hint = "check the KOPPEL_* environment variables (see README, 'Configuration')"
+
+
+class SchoolNotFound(KoppelError):
+    """koppel has no school with that BRIN and location code."""
+
+    hint = "run 'koppel check BRIN6' first to link the school"
+
+
+class SourceError(KoppelError):
+    """The identity source failed; base for the kinds below."""
+
+
+class SourceUnavailable(SourceError):
+    """The source could not be reached or answered 5xx/timed out: worth retrying later."""
+
+    hint = "the source is down or slow; the next attempt retries automatically"
+
+
+class SourceRefused(SourceError):
+    """The source refused us (TLS, certificate, 401/403, 4xx): retrying will not help."""
+
+    hint = "check the client certificate, the CA bundle and the environment URL"
+
+
+class SourceDataError(SourceError):
+    """The source answered with data that is not what its API promises; nothing was stored."""
+
+    hint = "nothing was changed; the school keeps its last good data. Report the school id upstream"
+
+
+class UnknownSource(KoppelError):
+    """A school names an identity source that no installed plugin provides."""
+
+    hint = "install the plugin that provides it, or check 'koppel plugins'"
+
+
+class SyncBusy(KoppelError):
+    """Another worker holds the school's lease; this run did not start."""
+
+    hint = "a sync for this school is already running; nothing to do"
+
+
+class LeaseLost(KoppelError):
+    """The lease on a school lapsed or was taken over before the run could commit."""
+
+    hint = "the run was rolled back; the worker that holds the lease now completes the sync"
+
+
+class PlanError(KoppelError):
+    """A held plan cannot be approved or rejected as asked."""

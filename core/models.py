@@ -1,0 +1,268 @@
+"""Database models (SQLAlchemy 2, typed): schools, groups, people, memberships, networks, runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Stable constraint names, so Alembic migrations work the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class School(Base):
+    """A school location (BRIN + location code) and its link to an identity source."""
+
+    __tablename__ = "school"
+    __table_args__ = (
+        UniqueConstraint("brin", "location_code"),
+        UniqueConstraint("source", "source_school_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brin: Mapped[str] = mapped_column(String(4))
+    location_code: Mapped[str] = mapped_column(String(2))
+    name: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(50))
+    source_school_id: Mapped[str] = mapped_column(String(64))
+    source_ref: Mapped[str | None] = mapped_column(String(200))
+    # consent: "granted" | "revoked" | "none"; changed_at tells when koppel learnt it.
+    consent: Mapped[str] = mapped_column(String(16), default="none")
+    consent_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    merged_into_source_id: Mapped[str | None] = mapped_column(String(64))
+    source_mutated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The lease: who may sync this school until when; lease_token fences a lapsed holder.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_token: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @property
+    def brin6(self) -> str:
+        return f"{self.brin}{self.location_code}"
+
+
+class Group(Base):
+    """A group (class) or sub-group of a school, keyed by the source's key within its kind."""
+
+    __tablename__ = "school_group"
+    __table_args__ = (UniqueConstraint("school_id", "source", "kind", "source_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    source: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(10))  # "group" | "subgroup"
+    source_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    year_group: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class _Person:
+    """Columns every synced person has; keyed by (school, source, source id)."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    source: Mapped[str] = mapped_column(String(50))
+    source_id: Mapped[str] = mapped_column(String(64))
+    eckid: Mapped[str | None] = mapped_column(String(300))
+    las_key: Mapped[str | None] = mapped_column(String(200))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    prefix: Mapped[str | None] = mapped_column(String(50))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    initials: Mapped[str | None] = mapped_column(String(50))
+    # A digest of every synced field and membership: equal hash means nothing to write.
+    row_hash: Mapped[str] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when personal data was purged (consent revoked, retention over): ids and dates remain.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Pupil(_Person, Base):
+    """A pupil (leerling); ``group_id`` is their class."""
+
+    __tablename__ = "pupil"
+    __table_args__ = (
+        UniqueConstraint("school_id", "source", "source_id"),
+        Index("ix_pupil_eckid", "eckid"),
+    )
+
+    year_group: Mapped[int | None] = mapped_column(Integer)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("school_group.id"))
+
+
+class Staff(_Person, Base):
+    """A staff member (medewerker) with their roles as the source names them."""
+
+    __tablename__ = "staff"
+    __table_args__ = (
+        UniqueConstraint("school_id", "source", "source_id"),
+        Index("ix_staff_eckid", "eckid"),
+    )
+
+    email: Mapped[str | None] = mapped_column(String(320))
+    end_date: Mapped[date | None] = mapped_column(Date)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class PupilSubgroup(Base):
+    """A pupil's membership of a sub-group."""
+
+    __tablename__ = "pupil_subgroup"
+
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupil.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("school_group.id"), primary_key=True)
+
+
+class StaffGroup(Base):
+    """A staff member's membership of a group or sub-group."""
+
+    __tablename__ = "staff_group"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("school_group.id"), primary_key=True)
+
+
+class SchoolNetwork(Base):
+    """A network pupils of the school may log in from; ``origin`` says who registered it."""
+
+    __tablename__ = "school_network"
+    __table_args__ = (UniqueConstraint("school_id", "network", "origin"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    network: Mapped[str] = mapped_column(String(64))  # canonical CIDR, IPv4 or IPv6
+    origin: Mapped[str] = mapped_column(String(50))  # "admin" or a source name
+    description: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SyncRun(Base):
+    """One attempt to sync one school: when, by whom, how it ended, what it changed."""
+
+    __tablename__ = "sync_run"
+    __table_args__ = (Index("ix_sync_run_school_started", "school_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")  # nightly, manual, ...
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # running | succeeded | unchanged | failed | held | skipped
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class HeldPlan(Base):
+    """A sync plan over the safety budget, stored until a person approves or rejects it."""
+
+    __tablename__ = "held_plan"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="held")  # held|approved|rejected|stale
+    plan_hash: Mapped[str] = mapped_column(String(64))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ids and keys, no names
+    source_mutated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoginDenial(Base):
+    """Audit of a denied (or, in shadow mode, would-be denied) login: ids only, no names."""
+
+    __tablename__ = "login_denial"
+    __table_args__ = (Index("ix_login_denial_school_at", "school_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"))
+    person_kind: Mapped[str | None] = mapped_column(String(10))  # pupil | staff
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    role: Mapped[str | None] = mapped_column(String(50))
+    policy: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SchedulerTick(Base):
+    """A claimed scheduler tick (e.g. one night): the unique key stops two schedulers firing it."""
+
+    __tablename__ = "scheduler_tick"
+    __table_args__ = (UniqueConstraint("job", "tick"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job: Mapped[str] = mapped_column(String(50))  # "nightly", "consent", ...
+    tick: Mapped[str] = mapped_column(String(40))  # e.g. the night's date, "2026-11-29"
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    enqueued: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,51 @@
+"""Settings of the core, read from KOPPEL_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Everything the core needs; plugins read their own settings with their own prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="KOPPEL_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///koppel.db",
+        description="SQLAlchemy URL; a SQLite file in the working directory by default.",
+    )
+    broker_url: str | None = Field(
+        default=None, description="amqp:// URL of RabbitMQ; unset means the in-process broker."
+    )
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    disabled_plugins: list[str] = Field(
+        default_factory=list, description="Entry-point names of plugins not to load."
+    )
+    lease_seconds: int = Field(
+        default=600, ge=10, description="How long a worker's claim on a school lasts."
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation failure into one readable ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"KOPPEL_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

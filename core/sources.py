@@ -1,0 +1,36 @@
+"""The identity-source protocol: what a plugin's source object must offer (no base class needed)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+
+from core.connection import ConnectionCheck
+from core.snapshot import ConsentChanges, SchoolSnapshot, SourceCapabilities
+
+
+@runtime_checkable
+class IdentitySource(Protocol):
+    """An identity source (Basispoort, Entree, a school's own LAS export, ...).
+
+    Methods raise core.errors.SourceUnavailable for transient failures, SourceRefused for
+    refusals and SourceDataError for answers that break the source's promises.
+    """
+
+    name: str
+    capabilities: SourceCapabilities
+
+    def check_connection(self, brin: str, location_code: str) -> ConnectionCheck:
+        """Find the school by BRIN and location code and say whether it is linked."""
+
+    def fetch_snapshot(self, source_school_id: str) -> SchoolSnapshot:
+        """Fetch everything of one school: details, groups, pupils, staff (and networks)."""
+
+    def latest_change(self, source_school_id: str) -> datetime | None:
+        """When the school's data last changed at the source (None: unknown, always fetch)."""
+
+    def consent_changes(self, day: date) -> ConsentChanges:
+        """Schools that granted or revoked consent on ``day`` (source's calendar)."""
+
+    def give_up_consent(self, source_school_id: str) -> None:
+        """Tell the source this publisher no longer wants the school's data."""

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# bootstrap.sh - sourced by the other scripts: a virtualenv in .venv with koppel installed.
+# Re-running is cheap: pip is only called again when pyproject.toml changed.
+set -euo pipefail
+KOPPEL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${KOPPEL_VENV:-$KOPPEL_ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "[bootstrap] creating $VENV" >&2
+    "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.koppel-installed"
+if [ ! -f "$stamp" ] || [ "$KOPPEL_ROOT/pyproject.toml" -nt "$stamp" ]; then
+    echo "[bootstrap] installing koppel and its dependencies" >&2
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$KOPPEL_ROOT[test]"
+    touch "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"
