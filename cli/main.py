@@ -6,11 +6,10 @@ import sys
 
 import click
 
-from cli import db_cmd
+from cli import db_cmd, school_cmds
 from core.errors import KoppelError
 from core.logging import configure
 from core.settings import get_settings
-
 
 
 @click.group()
@@ -23,6 +22,9 @@ def cli() -> None:
 
 # One line per command module.
 cli.add_command(db_cmd.db)
+cli.add_command(school_cmds.check)
+cli.add_command(school_cmds.sync)
+cli.add_command(school_cmds.export)
 
 
 def main() -> None:

@@ -73,6 +73,7 @@ class ConnectionCheck:
 
     status: ConnectionStatus
     school: SchoolInfo | None = None  # set whenever the school was found
+    detail: str | None = None  # for the operator (why ERROR), never shown to the school as-is
 
     @property
     def sentence_nl(self) -> str:
