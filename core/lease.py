@@ -1,0 +1,145 @@
+"""The lease on a school: one sync at a time, lapsing after a crash, fenced against lapses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.errors import LeaseLost, SchoolNotFound, SyncBusy
+from core.models import School, SyncRun, utcnow
+
+log = structlog.get_logger()
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claim on one school; ``token`` grows with every acquisition and fences older holders."""
+
+    school_id: int
+    owner: str
+    token: int
+    expires_at: datetime
+    clock: Clock = utcnow
+
+    def fence(self, session: Session) -> None:
+        """Raise LeaseLost unless this lease still holds; call it right before committing.
+
+        One UPDATE re-checks token, owner and expiry in its WHERE clause. It takes the row lock
+        on PostgreSQL (as SELECT ... FOR UPDATE would) and the write lock on SQLite, so no
+        successor can acquire the lease between this check and the caller's commit.
+        """
+        held = session.execute(
+            update(School)
+            .where(self._ours(), School.lease_expires_at > self.clock())
+            .values(lease_token=School.lease_token)
+            .execution_options(synchronize_session=False)
+        )
+        if held.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(
+                f"school {self.school_id}: lease {self.token} of {self.owner} lapsed or was taken"
+            )
+
+    def _ours(self):  # type: ignore[no-untyped-def]
+        return and_(
+            School.id == self.school_id,
+            School.lease_token == self.token,
+            School.lease_owner == self.owner,
+        )
+
+
+def acquire(
+    session: Session, school_id: int, owner: str, seconds: float, *, clock: Clock = utcnow
+) -> Lease:
+    """Take the school's lease if it is free or expired; commits so other workers see it.
+
+    Raises SyncBusy when another holder's lease has not expired, SchoolNotFound when there is
+    no such school. The compare-and-set is a single UPDATE, atomic on every backend.
+    """
+    now = clock()
+    expires_at = now + timedelta(seconds=seconds)
+    free = or_(
+        School.lease_owner.is_(None),
+        School.lease_expires_at.is_(None),
+        School.lease_expires_at <= now,
+    )
+    taken = session.execute(
+        update(School)
+        .where(School.id == school_id, free)
+        .values(
+            lease_owner=owner,
+            lease_expires_at=expires_at,
+            lease_token=School.lease_token + 1,
+        )
+        .returning(School.lease_token)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.commit()
+    if taken is None:
+        holder = session.execute(
+            select(School.lease_owner, School.lease_expires_at).where(School.id == school_id)
+        ).first()
+        if holder is None:
+            raise SchoolNotFound(f"no school with id {school_id}")
+        raise SyncBusy(f"school {school_id} is leased by {holder.lease_owner} until {holder[1]}")
+    return Lease(school_id, owner, int(taken), expires_at, clock)
+
+
+def renew(session: Session, lease: Lease, seconds: float) -> Lease:
+    """Extend a lease that still holds; commits. Raises LeaseLost when it no longer does."""
+    expires_at = lease.clock() + timedelta(seconds=seconds)
+    renewed = session.execute(
+        update(School)
+        .where(lease._ours(), School.lease_expires_at > lease.clock())
+        .values(lease_expires_at=expires_at)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if renewed.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost(f"school {lease.school_id}: lease {lease.token} could not be renewed")
+    return replace(lease, expires_at=expires_at)
+
+
+def release(session: Session, lease: Lease) -> bool:
+    """Give the lease back if it is still ours (a successor's lease is left alone); commits."""
+    released = session.execute(
+        update(School)
+        .where(lease._ours())
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return released.rowcount == 1  # type: ignore[attr-defined]
+
+
+def abandon_stale_runs(session: Session, lease: Lease) -> int:
+    """Mark runs left 'running' by earlier holders as failed; commits; returns how many.
+
+    Only called by the lease holder: while it holds the lease no other run of the school can be
+    legitimately running, so such a row belongs to a worker that crashed or lost its lease.
+    """
+    stale = session.execute(
+        update(SyncRun)
+        .where(
+            SyncRun.school_id == lease.school_id,
+            SyncRun.outcome == "running",
+            or_(SyncRun.worker.is_(None), SyncRun.worker != lease.owner),
+        )
+        .values(
+            outcome="failed",
+            finished_at=lease.clock(),
+            error="abandoned: its worker stopped or lost the lease before the run ended",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    count = int(stale.rowcount)  # type: ignore[attr-defined]
+    if count:
+        log.warning("sync_runs_abandoned", school_id=lease.school_id, runs=count)
+    return count

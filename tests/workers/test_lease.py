@@ -1,0 +1,150 @@
+"""The school lease on SQLite and PostgreSQL: exclusive, lapsing, and fenced."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import lease
+from core.errors import LeaseLost, SchoolNotFound, SyncBusy
+from core.models import School, SyncRun, utcnow
+from tests.workers.factories import add_school
+
+
+class FakeClock:
+    """A clock the test moves by hand, so expiry needs no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def school_id(session_factory: sessionmaker[Session]) -> Iterator[int]:
+    """A committed school, visible to every connection (the concurrency tests need that)."""
+    with session_factory() as s:
+        school = add_school(s)
+        s.commit()
+        yield school.id
+
+
+def test_acquire_takes_a_free_school_and_refuses_a_second_holder(db: Session, clock) -> None:
+    school = add_school(db)
+    first = lease.acquire(db, school.id, "worker-a", 60, clock=clock)
+    assert first.token == 1
+    row = db.execute(select(School.lease_owner, School.lease_token).where(School.id == school.id))
+    assert row.one() == ("worker-a", 1)
+    with pytest.raises(SyncBusy, match=f"school {school.id} is leased by worker-a"):
+        lease.acquire(db, school.id, "worker-b", 60, clock=clock)
+
+
+def test_an_expired_lease_can_be_taken_over_with_a_higher_token(db: Session, clock) -> None:
+    school = add_school(db)
+    first = lease.acquire(db, school.id, "worker-a", 10, clock=clock)
+    clock.advance(10)
+    second = lease.acquire(db, school.id, "worker-b", 10, clock=clock)
+    assert second.token == first.token + 1
+    with pytest.raises(LeaseLost):
+        first.fence(db)
+    second.fence(db)  # the successor may commit
+
+
+def test_acquire_on_a_missing_school_says_so(db: Session, clock) -> None:
+    with pytest.raises(SchoolNotFound):
+        lease.acquire(db, 987654321, "worker-a", 10, clock=clock)
+
+
+def test_a_released_lease_is_free_again_and_release_spares_a_successor(db: Session, clock) -> None:
+    school = add_school(db)
+    first = lease.acquire(db, school.id, "worker-a", 10, clock=clock)
+    assert lease.release(db, first) is True
+    second = lease.acquire(db, school.id, "worker-b", 10, clock=clock)
+    assert lease.release(db, first) is False  # the old holder must not free the new one's lease
+    owner = db.scalar(select(School.lease_owner).where(School.id == school.id))
+    assert owner == "worker-b"
+    assert lease.release(db, second) is True
+
+
+def test_renew_extends_a_held_lease_and_refuses_a_lapsed_one(db: Session, clock) -> None:
+    school = add_school(db)
+    held = lease.acquire(db, school.id, "worker-a", 10, clock=clock)
+    clock.advance(8)
+    held = lease.renew(db, held, 10)
+    clock.advance(8)  # 16 s after acquiring: alive only thanks to the renewal
+    held.fence(db)
+    clock.advance(3)
+    with pytest.raises(LeaseLost):
+        lease.renew(db, held, 10)
+
+
+def test_a_lapsed_worker_cannot_commit_over_its_successor(
+    session_factory: sessionmaker[Session], school_id: int, clock
+) -> None:
+    with session_factory() as slow, session_factory() as successor:
+        lapsed = lease.acquire(slow, school_id, "worker-slow", 10, clock=clock)
+        clock.advance(11)  # the slow worker stalls past its lease ...
+        current = lease.acquire(successor, school_id, "worker-next", 10, clock=clock)
+        # ... then wakes up and tries to commit what it computed.
+        slow.execute(update(School).where(School.id == school_id).values(name="stale"))
+        with pytest.raises(LeaseLost):
+            lapsed.fence(slow)
+        slow.rollback()
+        successor.execute(update(School).where(School.id == school_id).values(name="fresh"))
+        current.fence(successor)
+        successor.commit()
+    with session_factory() as check:
+        assert check.scalar(select(School.name).where(School.id == school_id)) == "fresh"
+
+
+def test_a_passed_fence_holds_off_a_successor_until_the_commit(
+    session_factory: sessionmaker[Session], school_id: int, clock
+) -> None:
+    """Between the fence and the commit, a takeover waits instead of slipping in."""
+    with session_factory() as holder:
+        held = lease.acquire(holder, school_id, "worker-a", 10, clock=clock)
+        holder.execute(update(School).where(School.id == school_id).values(name="applied"))
+        held.fence(holder)  # passes and now holds the row (PostgreSQL) or the database (SQLite)
+        later = FakeClock()
+        later.now = clock.now + timedelta(seconds=30)  # the lease has expired by the taker's clock
+        taken: list[int] = []
+
+        def take_over() -> None:
+            with session_factory() as other:
+                taken.append(lease.acquire(other, school_id, "worker-b", 10, clock=later).token)
+
+        taker = threading.Thread(target=take_over)
+        taker.start()
+        taker.join(timeout=0.5)
+        assert taken == [], "the takeover must wait for the fenced commit"
+        holder.commit()
+        taker.join(timeout=30)
+    assert taken == [held.token + 1]
+
+
+def test_abandoned_runs_are_marked_failed_by_the_next_holder(db: Session, clock) -> None:
+    school = add_school(db)
+    crashed = SyncRun(school_id=school.id, worker="worker-dead", outcome="running")
+    done = SyncRun(school_id=school.id, worker="worker-dead", outcome="succeeded")
+    db.add_all([crashed, done])
+    db.flush()
+    held = lease.acquire(db, school.id, "worker-next", 10, clock=clock)
+    assert lease.abandon_stale_runs(db, held) == 1
+    db.refresh(crashed)
+    db.refresh(done)
+    assert crashed.outcome == "failed" and crashed.error and "abandoned" in crashed.error
+    assert done.outcome == "succeeded"
