@@ -31,6 +31,34 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         default=600, ge=10, description="How long a worker's claim on a school lasts."
     )
+    # The nightly run (workers/ and scheduler.py); see docs/deployment.md.
+    queue_prefix: str = Field(
+        default="koppel.",
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9._-]*$",
+        description="Prefix of every RabbitMQ queue koppel declares (one per deployment).",
+    )
+    sync_time_limit_seconds: float = Field(
+        default=300, gt=0, description="A sync message is interrupted after this long."
+    )
+    sync_max_retries: int = Field(
+        default=5, ge=0, description="Retries of a sync whose source was unavailable."
+    )
+    sync_min_backoff_seconds: float = Field(default=30, gt=0)
+    sync_max_backoff_seconds: float = Field(default=600, gt=0)
+    broker_consumer_timeout_seconds: int = Field(
+        default=1800,
+        gt=0,
+        description="RabbitMQ's consumer_timeout: no message may stay unacknowledged this long.",
+    )
+    scheduler_window_start: str = Field(
+        default="01:00", pattern=r"^\d{2}:\d{2}(:\d{2})?$", description="Local time, HH:MM[:SS]."
+    )
+    scheduler_window_end: str = Field(default="05:00", pattern=r"^\d{2}:\d{2}(:\d{2})?$")
+    scheduler_timezone: str = "Europe/Amsterdam"
+    scheduler_slot_seconds: float = Field(
+        default=60, gt=0, description="The window is cut into slots; each is claimed once."
+    )
+    scheduler_poll_seconds: float = Field(default=5, gt=0)
 
 
 def load_settings(**overrides: object) -> Settings:
