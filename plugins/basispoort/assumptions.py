@@ -1,0 +1,39 @@
+"""Everything about Basispoort that no public source confirms, in one place, easy to change.
+
+docs/basispoort-api.md marks these as assumptions. Code elsewhere reads them from here, so
+when Basispoort confirms or contradicts one, this is the only file to edit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# -- IP addresses of a school ---------------------------------------------------------------------
+# The partner API shows no endpoint for the test-location addresses schools register. We assume
+# this one, answering {"ipadressen": ["192.0.2.0/24", "2001:db8::/48"]}; it is only asked when
+# KOPPEL_BASISPOORT_IPADRESSEN is on.
+IPADRESSEN_PATH = "rest/v2/instellingen/{id}/ipadressen"
+IPADRESSEN_KEY = "ipadressen"
+
+# A 404 from that endpoint means "Basispoort does not offer this" (snapshot networks None, the
+# school keeps its own allow-list), never "the school has no addresses".
+IPADRESSEN_404_MEANS_NOT_OFFERED = True
+
+# -- Consent feed ---------------------------------------------------------------------------------
+# The toegekend/ingetrokken lists are per calendar day in an unknown time zone, so a grant made
+# just after midnight may be listed under a neighbouring day. Asking for day D therefore also asks
+# the days this far before and after D. A school found both granted and revoked in that window is
+# settled by asking its permission now.
+CONSENT_DAYS_BEFORE = timedelta(days=1)
+CONSENT_DAYS_AFTER = timedelta(days=1)
+
+# No time zone is more than a day ahead of UTC: days later than that are not asked for.
+SOURCE_CALENDAR_MAX_AHEAD = timedelta(days=1)
+
+# -- Connection check -----------------------------------------------------------------------------
+# What request-permission=true does is unknown (it probably asks the school); koppel only reads.
+REQUEST_PERMISSION = False
+
+# nawsearch may hide inactive schools by default; asking activeOnly=false lets the check say
+# "inactive" instead of "not found".
+SEARCH_ACTIVE_ONLY = False

@@ -1,0 +1,353 @@
+"""HTTP client for the Basispoort partner API (Instellingen v2): mTLS, retries, error mapping."""
+
+from __future__ import annotations
+
+import json
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+import httpx
+import ijson
+import structlog
+
+from core.errors import ConfigError, KoppelError, SourceDataError, SourceRefused, SourceUnavailable
+from plugins.basispoort import assumptions
+from plugins.basispoort.parse import expect_object, parse_ids
+from plugins.basispoort.settings import PREFIX, BasispoortSettings
+
+log = structlog.get_logger()
+
+T = TypeVar("T")
+INSTELLINGEN = "rest/v2/instellingen"
+USER_AGENT = "koppel (Basispoort partner client)"
+
+
+class NotFound(SourceRefused):
+    """Basispoort answered 404: no such school (or, for an optional endpoint, not offered)."""
+
+    hint = "check the school id; the school may have left Basispoort"
+
+
+class NoConsent(SourceRefused):
+    """Basispoort answered 403 for a school's data: the school gave this publisher no consent."""
+
+    hint = "the school must tick this publisher in Basispoort (Beheer → Uitgeverijen)"
+
+
+class InvalidSchoolId(KoppelError):
+    """A Basispoort school id must be an integer; anything else is a bug or a bad school row."""
+
+    hint = "Basispoort school ids are integers; check the school's source_school_id"
+
+
+def make_ssl_context(settings: BasispoortSettings) -> ssl.SSLContext:
+    """TLS 1.2 or newer, the server verified against the CA, our certificate and key presented."""
+    ca = settings.ca_bundle()
+    pem = settings.client_pem()
+    context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        # An empty password: an encrypted key fails here instead of prompting on a terminal.
+        context.load_cert_chain(str(pem), password=b"")
+    except ssl.SSLError:
+        raise ConfigError(
+            f"{PREFIX}CERT ({pem}): the certificate and private key cannot be used together "
+            "(key encrypted, damaged, or not the certificate's key)"
+        ) from None
+    return context
+
+
+class BasispoortClient:
+    """One reused httpx.Client; each method is one endpoint, returning parsed JSON.
+
+    Failures: connection errors, timeouts and 5xx are retried with exponential backoff and
+    jitter, then raise SourceUnavailable; TLS problems and 4xx raise SourceRefused at once
+    (404 NotFound, 403 on a school's data NoConsent); bodies that are not the promised JSON
+    raise SourceDataError. Messages name the method, the path and the status, never a body.
+    """
+
+    def __init__(
+        self, settings: BasispoortSettings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        base_url = settings.base_url()
+        verify: ssl.SSLContext | bool = (
+            make_ssl_context(settings) if base_url.startswith("https://") else False
+        )
+        self._retries = settings.retries
+        self._backoff = settings.backoff
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url,
+            verify=verify,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.connect_timeout,
+                pool=settings.connect_timeout,
+            ),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> BasispoortClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- endpoints --------------------------------------------------------------------------------
+
+    def instellingen(self) -> tuple[str, ...]:
+        """Ids of every school visible to this publisher."""
+        return parse_ids(self._get(INSTELLINGEN), f"GET {INSTELLINGEN}")
+
+    def overview(self, school_id: str) -> dict[str, Any]:
+        """Counts, ``actief``, ``gefuseerdNaar`` and ``metaResult`` of one school."""
+        return self._get_object(_school(school_id, ""), consent=True)
+
+    def details(self, school_id: str) -> dict[str, Any]:
+        """Name, address, brincode + dependancecode, instellingRef, actief, gefuseerdNaar."""
+        return self._get_object(_school(school_id, "/details"), consent=True)
+
+    def groepen(self, school_id: str) -> dict[str, Any]:
+        """``{groepen: [...], subgroepen: [...], metaResult}``."""
+        return self._get_object(_school(school_id, "/groepen"), consent=True)
+
+    def leerlingen(self, school_id: str) -> dict[str, Any]:
+        """``{leerlingen: [...], metaResult}``: every pupil, stream-parsed (no pagination)."""
+        return self._request("GET", _school(school_id, "/leerlingen"), _stream_object, consent=True)
+
+    def leerlingen_by_ids(self, school_id: str, ids: Sequence[str | int]) -> dict[str, Any]:
+        """Only the pupils with these Basispoort ids."""
+        body = [int(i) for i in ids]
+        path = _school(school_id, "/leerlingen")
+        return self._request("POST", path, _stream_object, json_body=body, consent=True)
+
+    def leerlingen_by_eckids(self, school_id: str, eckids: Sequence[str]) -> dict[str, Any]:
+        """Only the pupils with these ECK iDs."""
+        path = _school(school_id, "/leerlingen_eckid")
+        return self._request("POST", path, _stream_object, json_body=list(eckids), consent=True)
+
+    def staf(self, school_id: str) -> dict[str, Any]:
+        """``{medewerkers: [...], metaResult}``."""
+        return self._get_object(_school(school_id, "/staf"), consent=True)
+
+    def ref(self, school_id: str) -> str:
+        """The school's ``instellingRef`` (a bare JSON string), used in SSO deep links."""
+        path = _school(school_id, "/ref")
+        value = self._get(path, consent=True)
+        if not isinstance(value, str):
+            raise SourceDataError(f"GET {path}: expected a JSON string")
+        return value
+
+    def synchronization_permission(self, school_id: str) -> bool:
+        """Whether the school granted this publisher permission (never asks the school)."""
+        path = _school(school_id, "/uitgever/synchronizationpermission")
+        params = {"request-permission": str(assumptions.REQUEST_PERMISSION).lower()}
+        doc = expect_object(self._get(path, params=params), f"GET {path}")
+        value = doc.get("hasSynchronizationPermission")
+        if not isinstance(value, bool):
+            raise SourceDataError(f"GET {path}: 'hasSynchronizationPermission' is not a boolean")
+        return value
+
+    def give_up_synchronization_permission(self, school_id: str) -> None:
+        """Tell Basispoort this publisher no longer wants the school's data."""
+        path = _school(school_id, "/uitgever/synchronizationpermission")
+        self._request("DELETE", path, _ignore_body)
+
+    def toegekend(self, day: date) -> tuple[str, ...]:
+        """Ids of schools that granted permission on ``day`` (Basispoort's calendar)."""
+        path = f"{INSTELLINGEN}/synchronizationpermission/toegekend/{day.isoformat()}"
+        return parse_ids(self._get(path), f"GET {path}")
+
+    def ingetrokken(self, day: date) -> tuple[str, ...]:
+        """Ids of schools that revoked permission on ``day`` (Basispoort's calendar)."""
+        path = f"{INSTELLINGEN}/synchronizationpermission/ingetrokken/{day.isoformat()}"
+        return parse_ids(self._get(path), f"GET {path}")
+
+    def nawsearch(
+        self,
+        *,
+        naam: str | None = None,
+        brincode: str | None = None,
+        adres: str | None = None,
+        postcode: str | None = None,
+        plaatsnaam: str | None = None,
+        active_only: bool | None = None,
+        bestuurscode: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Search schools; only the parameters given are sent."""
+        given = {
+            "naam": naam,
+            "brincode": brincode,
+            "adres": adres,
+            "postcode": postcode,
+            "plaatsnaam": plaatsnaam,
+            "activeOnly": None if active_only is None else str(active_only).lower(),
+            "bestuurscode": bestuurscode,
+        }
+        path = "rest/v2/nawsearch"
+        found = self._get(path, params={k: v for k, v in given.items() if v is not None})
+        if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+            raise SourceDataError(f"GET {path}: expected a JSON array of objects")
+        return found
+
+    def ipadressen(self, school_id: str) -> dict[str, Any]:
+        """The school's networks from the assumed endpoint (see assumptions.py); 404: NotFound."""
+        path = assumptions.IPADRESSEN_PATH.format(id=_school_number(school_id))
+        return self._get_object(path, consent=True)
+
+    # -- transport --------------------------------------------------------------------------------
+
+    def _get(
+        self, path: str, *, params: dict[str, str] | None = None, consent: bool = False
+    ) -> Any:
+        return self._request("GET", path, _read_json, params=params, consent=consent)
+
+    def _get_object(self, path: str, *, consent: bool = False) -> dict[str, Any]:
+        return dict(expect_object(self._get(path, consent=consent), f"GET {path}"))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        read: Callable[[httpx.Response, str], T],
+        *,
+        params: dict[str, str] | None = None,
+        json_body: Any = None,
+        consent: bool = False,
+    ) -> T:
+        """Send one request with retries; ``read`` turns a 2xx response into the result."""
+        what = f"{method} {path}"
+        attempts = self._retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                with self._http.stream(method, path, params=params, json=json_body) as response:
+                    status = response.status_code
+                    if status < 300:
+                        return read(response, what)
+                    if status < 500:
+                        raise _refusal(what, status, consent)
+                    reason = f"answered {status}"
+            except httpx.TimeoutException:
+                reason = "timed out"
+            except httpx.TransportError as exc:
+                if _is_tls_refusal(exc):
+                    raise SourceRefused(
+                        f"{what}: the TLS handshake failed ({_tls_reason(exc)})"
+                    ) from None
+                reason = f"failed in transport ({type(exc).__name__})"
+            if attempt < attempts:
+                delay = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+                log.warning("basispoort_retry", request=what, attempt=attempt, reason=reason)
+                self._sleep(delay)
+        raise SourceUnavailable(f"{what} {reason} ({attempts} attempts)")
+
+
+def _school_number(school_id: str | int) -> int:
+    try:
+        return int(str(school_id).strip())
+    except ValueError:
+        raise InvalidSchoolId(f"{school_id!r} is not a Basispoort school id") from None
+
+
+def _school(school_id: str | int, suffix: str) -> str:
+    return f"{INSTELLINGEN}/{_school_number(school_id)}{suffix}"
+
+
+def _refusal(what: str, status: int, consent: bool) -> SourceRefused:
+    if status == 404:
+        return NotFound(f"{what} answered 404")
+    if status == 403 and consent:
+        return NoConsent(f"{what} answered 403")
+    if status in (401, 403):
+        return SourceRefused(
+            f"{what} answered {status}",
+            hint="Basispoort did not accept the client certificate for this; check "
+            f"{PREFIX}CERT and that the certificate is registered for this environment",
+        )
+    if 300 <= status < 400:
+        return SourceRefused(
+            f"{what} answered a redirect ({status})",
+            hint=f"check {PREFIX}URL / {PREFIX}ENV: the base URL is probably wrong",
+        )
+    return SourceRefused(
+        f"{what} answered {status}",
+        hint="Basispoort rejected the request; retrying will not help. Report it with the path",
+    )
+
+
+def _is_tls_refusal(exc: BaseException) -> bool:
+    """A certificate or handshake problem (not a dropped connection, which may be transient)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError) and not isinstance(
+            cause, ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _tls_reason(exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return cause.reason or type(cause).__name__
+        cause = cause.__cause__ or cause.__context__
+    return "unknown"
+
+
+def _read_json(response: httpx.Response, what: str) -> Any:
+    body = response.read()
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise SourceDataError(f"{what}: the body ({len(body)} bytes) is not valid JSON") from None
+
+
+def _ignore_body(response: httpx.Response, what: str) -> None:
+    response.read()
+
+
+class _ByteStream:
+    """A file-like view of a streamed body, for ijson (which wants ``read(n)``)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            size = len(self._buffer)
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+
+def _stream_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """A JSON object parsed while it arrives: a large school never sits in memory as text."""
+    values = ijson.items(_ByteStream(response.iter_bytes()), "", use_float=True)
+    try:
+        doc = next(values, None)
+        # Reading on to the end makes the parser reject trailing garbage.
+        for _ in values:
+            raise SourceDataError(f"{what}: the body holds more than one JSON value")
+    except ijson.JSONError:
+        raise SourceDataError(
+            f"{what}: the body is not valid JSON (cut short or damaged)"
+        ) from None
+    if doc is None:
+        raise SourceDataError(f"{what}: the body is empty or null")
+    return dict(expect_object(doc, what))

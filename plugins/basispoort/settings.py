@@ -1,0 +1,109 @@
+"""Settings of the Basispoort source, read from KOPPEL_BASISPOORT_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+PREFIX = "KOPPEL_BASISPOORT_"
+
+# The partner API's base URLs per environment (docs/basispoort-api.md, "Transport").
+ENVIRONMENTS: dict[str, str] = {
+    "test": "https://test-rest.basispoort.nl/",
+    "acceptance": "https://acceptatie-rest.basispoort.nl/",
+    "staging": "https://staging-rest.basispoort.nl/",
+    "production": "https://rest.basispoort.nl/",
+}
+
+
+class BasispoortSettings(BaseSettings):
+    """How to reach Basispoort. Every field may be unset until the first network call."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    env: Literal["test", "acceptance", "staging", "production"] | None = Field(
+        default=None, description="Which Basispoort environment; picks the base URL."
+    )
+    url: str | None = Field(
+        default=None, description="An explicit base URL (a simulator, a proxy); wins over env."
+    )
+    cert: Path | None = Field(
+        default=None, description="ONE PEM file holding the client certificate and its key."
+    )
+    ca: Path | None = Field(
+        default=None, description="CA bundle to verify the server; unset means system trust."
+    )
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0, description="Generous: no pagination.")
+    retries: int = Field(default=4, ge=0, description="Retries after the first attempt.")
+    backoff: float = Field(default=0.5, ge=0, description="Base of the exponential backoff.")
+    ipadressen: bool = Field(
+        default=False, description="Ask the assumed ipadressen endpoint for school networks."
+    )
+
+    def base_url(self) -> str:
+        """The base URL ending in '/', or ConfigError saying which variable to set."""
+        url = self.url or (ENVIRONMENTS[self.env] if self.env else None)
+        if not url:
+            raise ConfigError(
+                f"no Basispoort environment configured: set {PREFIX}ENV "
+                f"({'|'.join(ENVIRONMENTS)}) or {PREFIX}URL"
+            )
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{PREFIX}URL must start with https:// (http:// for a simulator)")
+        return url if url.endswith("/") else url + "/"
+
+    def client_pem(self) -> Path:
+        """The readable PEM holding certificate and key, or ConfigError saying what is wrong."""
+        if self.cert is None:
+            raise ConfigError(
+                f"no client certificate configured: set {PREFIX}CERT to one PEM file holding "
+                "the certificate and its private key"
+            )
+        text = _read(self.cert, f"{PREFIX}CERT")
+        # Only the markers are checked here; the TLS layer checks that key and certificate match.
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ConfigError(f"{PREFIX}CERT ({self.cert}) holds no certificate")
+        if "PRIVATE KEY-----" not in text:
+            raise ConfigError(
+                f"{PREFIX}CERT ({self.cert}) holds no private key; put certificate and key "
+                "in one PEM file"
+            )
+        return self.cert
+
+    def ca_bundle(self) -> Path | None:
+        """The readable CA bundle, None for system trust, or ConfigError."""
+        if self.ca is None:
+            return None
+        if "-----BEGIN CERTIFICATE-----" not in _read(self.ca, f"{PREFIX}CA"):
+            raise ConfigError(f"{PREFIX}CA ({self.ca}) holds no certificate")
+        return self.ca
+
+
+def _read(path: Path, variable: str) -> str:
+    try:
+        return path.read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        raise ConfigError(f"{variable} points to {path}, which does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{variable} points to {path}, which is a directory") from None
+    except OSError as exc:
+        reason = exc.strerror or "unreadable"
+        raise ConfigError(f"{variable} points to {path}, which cannot be read: {reason}") from None
+
+
+def load_basispoort_settings(**overrides: object) -> BasispoortSettings:
+    """Read the settings, turning a validation failure into one readable ConfigError."""
+    try:
+        return BasispoortSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid Basispoort configuration: {problems}") from None
