@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -59,6 +60,49 @@ class Settings(BaseSettings):
         default=60, gt=0, description="The window is cut into slots; each is claimed once."
     )
     scheduler_poll_seconds: float = Field(default=5, gt=0)
+    # Logins (core/login, api/): who may call the API, which proxies to believe, what to shadow.
+    api_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="Bearer tokens the LVS uses for the HTTP API (JSON list, each at least 16 "
+        "characters); empty means 'koppel api' refuses to start.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Networks (JSON list of CIDRs or addresses) of the proxies in front of the "
+        "LVS; only their forwarding headers are believed.",
+    )
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        default="x-forwarded-for",
+        description="The header the trusted proxies append to; the other one is ignored, since "
+        "only a client could have set it.",
+    )
+    login_shadow_policies: list[str] = Field(
+        default_factory=list,
+        description="Login policies (by name) that only record what they would deny.",
+    )
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_long_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        if any(len(t.get_secret_value()) < 16 for t in tokens):
+            raise ValueError("every API token needs at least 16 characters")
+        return tokens
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, entries: list[str]) -> list[str]:
+        # strict: "10.0.0.1/8" is more likely a typo than a wish to trust all of 10/8
+        networks = []
+        for entry in entries:
+            try:
+                networks.append(str(ip_network(entry.strip(), strict=True)))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not a network such as 10.0.0.0/8") from None
+        return networks
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(e) for e in self.trusted_proxies)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,10 @@
+"""Login checks: who may log in to the LVS, from where; the policy contract lives here.
+
+A login policy plugin needs only ``Denial`` (and reads ``LoginAttempt``); see core.hookspecs.
+"""
+
+from core.login.attempt import LoginAttempt, PersonKind
+from core.login.client_address import ClientAddress
+from core.login.decision import Decision, Denial
+
+__all__ = ["ClientAddress", "Decision", "Denial", "LoginAttempt", "PersonKind"]

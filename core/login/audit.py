@@ -1,0 +1,103 @@
+"""The login audit: every denial and shadow denial, with ids only; read back for 'koppel logins'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.login.attempt import LoginAttempt
+from core.login.decision import Decision, Denial
+from core.models import LoginDenial, School
+
+ROLE_MAX = 50
+POLICY_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DenialRecord:
+    """One audit row as shown to an operator."""
+
+    id: int
+    at: datetime
+    brin6: str | None
+    person_kind: str | None
+    person_id: int | None
+    role: str | None
+    policy: str
+    reason_nl: str
+    reason_en: str
+    client_address: str | None
+    shadow: bool
+
+
+def record_decision(session: Session, attempt: LoginAttempt, decision: Decision) -> None:
+    """Store one row per denial and shadow denial (none for a clean allow). Flushes only."""
+    rows = [(d, False) for d in decision.denials] + [(d, True) for d in decision.shadow_denials]
+    for denial, shadow in rows:
+        session.add(
+            LoginDenial(
+                at=attempt.at,
+                school_id=attempt.school.id if attempt.school is not None else None,
+                person_kind=attempt.person_kind,
+                person_id=attempt.person.id if attempt.person is not None else None,
+                role=_role(attempt),
+                policy=denial.policy[:POLICY_MAX],
+                reason=_reason(denial),
+                client_address=attempt.client.text or None,
+                shadow=shadow,
+            )
+        )
+    if rows:
+        session.flush()
+
+
+def recent_denials(
+    session: Session, school_id: int | None = None, limit: int = 50
+) -> list[DenialRecord]:
+    """The newest audit rows first, of one school or of all."""
+    query = (
+        select(LoginDenial, School)
+        .outerjoin(School, School.id == LoginDenial.school_id)
+        .order_by(LoginDenial.at.desc(), LoginDenial.id.desc())
+        .limit(limit)
+    )
+    if school_id is not None:
+        query = query.where(LoginDenial.school_id == school_id)
+    records = []
+    for row, school in session.execute(query).tuples():
+        reason_nl, _, reason_en = row.reason.partition("\n")
+        records.append(
+            DenialRecord(
+                id=row.id,
+                at=row.at,
+                brin6=school.brin6 if school is not None else None,
+                person_kind=row.person_kind,
+                person_id=row.person_id,
+                role=row.role,
+                policy=row.policy,
+                reason_nl=reason_nl,
+                reason_en=reason_en or reason_nl,
+                client_address=row.client_address,
+                shadow=row.shadow,
+            )
+        )
+    return records
+
+
+def _role(attempt: LoginAttempt) -> str | None:
+    # "pupil", or a staff member's roles ("Leerkracht,IBRTer"); the kind leads attempt.roles.
+    if not attempt.roles:
+        return None
+    named = attempt.roles[1:] or attempt.roles[:1]
+    return ",".join(named)[:ROLE_MAX]
+
+
+def _reason(denial: Denial) -> str:
+    # One column holds both languages: Dutch, a newline, English (neither may hold a newline).
+    def line(text: str) -> str:
+        return " ".join(text.split())
+
+    return f"{line(denial.reason_nl)}\n{line(denial.reason_en)}"

@@ -1,0 +1,154 @@
+"""A school's allowed networks: validate what people type, read them, replace one origin's set.
+
+Validation is strict on purpose: "192.0.2.7/24" (host bits set) is refused with both readings
+spelled out, because silently widening one address to 256 would let a whole neighbourhood in.
+Networks wider than /8 (IPv4) or /16 (IPv6) are refused too: no school owns one, and allowing
+one would quietly switch the IP rule off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv6Network, ip_network
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import KoppelError
+from core.login.client_address import IPNetwork, clean
+from core.models import SchoolNetwork
+
+log = structlog.get_logger()
+
+ADMIN_ORIGIN = "admin"  # entered by the school's administrator; other origins are source names
+WIDEST_PREFIX = {4: 8, 6: 16}
+DESCRIPTION_MAX = 200
+
+
+class InvalidNetwork(KoppelError):
+    """One or more networks given for a school are not valid networks or addresses."""
+
+    hint = "give networks as CIDR (192.0.2.0/24, 2001:db8::/48) or single addresses (192.0.2.7)"
+
+    def __init__(self, message: str, *, entries: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.entries = list(entries)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkEntry:
+    """A network as given: CIDR or single address, and an optional note (e.g. "lokaal 12")."""
+
+    network: str
+    description: str | None = None
+
+
+def parse_network(text: str) -> IPNetwork:
+    """The canonical network for ``text``, or InvalidNetwork saying what is wrong with it."""
+    value = text.strip()
+    shown = clean(value)
+    try:
+        network = ip_network(value, strict=True)
+    except ValueError:
+        try:
+            widened = ip_network(value, strict=False)
+        except ValueError:
+            raise InvalidNetwork(
+                f"{shown!r} is not an IP address or network", entries=[shown]
+            ) from None
+        address = value.split("/", 1)[0]
+        raise InvalidNetwork(
+            f"{shown!r} has host bits set: write {widened} for the whole network, "
+            f"or {address} for that one address",
+            entries=[shown],
+        ) from None
+    network = _unwrap_mapped(network)
+    if network.prefixlen < WIDEST_PREFIX[network.version]:
+        raise InvalidNetwork(
+            f"{shown!r} is wider than /{WIDEST_PREFIX[network.version]}: list the school's own "
+            "networks instead",
+            entries=[shown],
+        )
+    return network
+
+
+def _unwrap_mapped(network: IPNetwork) -> IPNetwork:
+    # Clients arrive unwrapped (::ffff:192.0.2.1 → 192.0.2.1), so networks must be too.
+    if isinstance(network, IPv6Network) and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            return ip_network(f"{mapped}/{network.prefixlen - 96}")
+    return network
+
+
+def school_networks(session: Session, school_id: int) -> list[SchoolNetwork]:
+    """Every network of the school, all origins, in a stable order."""
+    query = (
+        select(SchoolNetwork)
+        .where(SchoolNetwork.school_id == school_id)
+        .order_by(SchoolNetwork.origin, SchoolNetwork.network)
+    )
+    return list(session.scalars(query))
+
+
+def allowed_networks(session: Session, school_id: int) -> list[IPNetwork]:
+    """The school's networks as ipaddress objects; an unreadable stored row is left out."""
+    allowed: list[IPNetwork] = []
+    for row in school_networks(session, school_id):
+        try:
+            allowed.append(ip_network(row.network, strict=False))
+        except ValueError:
+            # Fail closed: a row we cannot read lets nobody in.
+            log.warning("school_network_unreadable", school_id=school_id, network_id=row.id)
+    return allowed
+
+
+def replace_networks(
+    session: Session, school_id: int, origin: str, entries: Iterable[NetworkEntry | str]
+) -> list[SchoolNetwork]:
+    """Make ``origin``'s networks of the school exactly ``entries``; other origins stay.
+
+    Everything is validated first: one bad entry changes nothing, and the error names every bad
+    entry. Unchanged networks keep their row (and created_at). Flushes; the caller commits.
+    Returns every network of the school afterwards.
+    """
+    wanted: dict[str, str | None] = {}
+    bad: list[InvalidNetwork] = []
+    for entry in entries:
+        item = NetworkEntry(entry) if isinstance(entry, str) else entry
+        try:
+            network = str(parse_network(item.network))
+        except InvalidNetwork as exc:
+            bad.append(exc)
+            continue
+        description = (item.description or "").strip()[:DESCRIPTION_MAX] or None
+        wanted.setdefault(network, description)
+    if bad:
+        message = "; ".join(str(exc.args[0]) for exc in bad)
+        raise InvalidNetwork(message, entries=[e for exc in bad for e in exc.entries])
+
+    current = {
+        row.network: row
+        for row in session.scalars(
+            select(SchoolNetwork).where(
+                SchoolNetwork.school_id == school_id, SchoolNetwork.origin == origin
+            )
+        )
+    }
+    for network, row in current.items():
+        if network not in wanted:
+            session.delete(row)
+        else:
+            row.description = wanted[network]
+    for network, description in wanted.items():
+        if network not in current:
+            session.add(
+                SchoolNetwork(
+                    school_id=school_id, network=network, origin=origin, description=description
+                )
+            )
+    session.flush()
+    log.info("school_networks_replaced", school_id=school_id, origin=origin, networks=len(wanted))
+    return school_networks(session, school_id)

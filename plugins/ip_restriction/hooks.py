@@ -1,0 +1,15 @@
+"""Registers the IP restriction login policy (entry point 'ip_restriction')."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.hookspecs import hookimpl
+from plugins.ip_restriction.policy import IpRestriction
+from plugins.ip_restriction.settings import load_ip_restriction_settings
+
+
+@hookimpl
+def koppel_register_login_policies(register: Callable[[Any], None]) -> None:
+    register(IpRestriction(load_ip_restriction_settings().roles))
