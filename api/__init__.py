@@ -1,0 +1,1 @@
+"""koppel's HTTP API for the LVS: login decisions, connection checks, school status, networks."""

@@ -1,0 +1,74 @@
+"""The ASGI app: create_app() wires settings, sessions and plugins into the routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from sqlalchemy.orm import Session
+
+from api import logins, schools
+from api.auth import require_token
+from api.errors import install_error_handlers
+from api.services import Services
+from core.db import make_engine, make_sessionmaker
+from core.errors import ConfigError
+from core.plugins import Plugins, get_plugins
+from core.settings import Settings, get_settings
+
+OPENAPI_PATH = "/openapi.json"
+
+
+def create_app(
+    settings: Settings | None = None,
+    session_factory: Callable[[], Session] | None = None,
+    plugins: Plugins | None = None,
+) -> FastAPI:
+    """Build the app; refuses (ConfigError) when no API token is configured.
+
+    Every endpoint, the OpenAPI description included, needs a bearer token, so there is no
+    Swagger page: fetch /openapi.json with a token and open it in any OpenAPI viewer.
+    """
+    settings = settings or get_settings()
+    if not settings.api_tokens:
+        raise ConfigError(
+            "no API token configured, so the API would let anyone ask about logins",
+            hint="set KOPPEL_API_TOKENS to a JSON list of long random tokens, e.g. "
+            "KOPPEL_API_TOKENS='[\"<token>\"]'; make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+        )
+    if session_factory is None:
+        session_factory = make_sessionmaker(make_engine(settings.database_url))
+    app = FastAPI(
+        title="koppel",
+        summary="Login decisions and school links for the LVS.",
+        version=_version(),
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(require_token)],
+    )
+    app.state.services = Services(
+        settings=settings,
+        session_factory=session_factory,
+        plugins=plugins or get_plugins(),
+        tokens=tuple(t.get_secret_value().encode() for t in settings.api_tokens),
+    )
+    app.include_router(logins.router)
+    app.include_router(schools.router)
+    install_error_handlers(app)
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    return app
+
+
+def _version() -> str:
+    try:
+        return version("koppel")
+    except PackageNotFoundError:
+        return "0"

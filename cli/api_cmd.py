@@ -1,0 +1,26 @@
+"""'koppel api': serve the HTTP API for the LVS (uvicorn)."""
+
+from __future__ import annotations
+
+import click
+
+from cli.runtime import fail, plugins, session_factory
+from core.errors import KoppelError
+from core.settings import get_settings
+
+
+@click.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def api(host: str, port: int) -> None:
+    """Serve the login and school API (needs KOPPEL_API_TOKENS)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    try:
+        app = create_app(get_settings(), session_factory(), plugins())
+    except KoppelError as exc:
+        fail(exc)
+    # log_config=None: uvicorn's lines go through koppel's structlog set-up like everything else.
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
