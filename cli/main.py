@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli import db_cmd, school_cmds
+from cli import api_cmd, db_cmd, logins_cmd, school_cmds
 from core.errors import KoppelError
 from core.logging import configure
 from core.settings import get_settings
@@ -25,6 +25,8 @@ cli.add_command(db_cmd.db)
 cli.add_command(school_cmds.check)
 cli.add_command(school_cmds.sync)
 cli.add_command(school_cmds.export)
+cli.add_command(api_cmd.api)
+cli.add_command(logins_cmd.logins)
 
 
 def main() -> None:
