@@ -1,0 +1,229 @@
+"""The simulator over HTTP(S): a threaded stdlib server with mutual TLS and fault injection."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from plugins.basispoort.simulator.control import answer_control
+from plugins.basispoort.simulator.faults import FaultSet, garble, wrong_types
+from plugins.basispoort.simulator.pki import TLSFiles
+from plugins.basispoort.simulator.routes import Reply, answer_api
+from plugins.basispoort.simulator.world import World
+
+HANDSHAKE_TIMEOUT = 10.0
+IDLE_TIMEOUT = 60.0  # a keep-alive connection with no request for this long is closed
+
+
+def server_ssl_context(tls: TLSFiles) -> ssl.SSLContext:
+    """TLS 1.2 only, as upstream; a client certificate from the test CA is required."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(tls.server_cert), str(tls.server_key))
+    context.load_verify_locations(cafile=str(tls.ca))
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class SimulatorServer:
+    """Serves a World as Basispoort does. ``ipadressen`` turns the assumed endpoint on.
+
+    ``faults`` injects failures; ``hits`` counts requests by "METHOD /path" (no query), so tests
+    can see what a client asked for. Use as a context manager, or start() and stop().
+    """
+
+    def __init__(
+        self,
+        world: World,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: TLSFiles | None = None,
+        *,
+        ipadressen: bool = False,
+    ) -> None:
+        self.world = world
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.ipadressen = ipadressen
+        self.faults = FaultSet()
+        self.hits: Counter[str] = Counter()
+        self.failed_handshakes = 0
+        self._hits_lock = threading.Lock()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. https://127.0.0.1:PORT/ (paths such as rest/v2/... go after it)."""
+        scheme = "https" if self.tls else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/"
+
+    def start(self) -> SimulatorServer:
+        context = server_ssl_context(self.tls) if self.tls else None
+        self._httpd = _HTTPServer((self.host, self.port), self, context)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"basispoort-sim:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def wait(self) -> None:
+        """Block until the server has stopped (the CLI waits here until interrupted)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._httpd = None
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def answer(self, method: str, target: str, body: bytes) -> tuple[Reply, str | None]:
+        """The reply to one request and the fault to apply to it, if one fires."""
+        split = urlsplit(target)
+        path, query = split.path, parse_qs(split.query, keep_blank_values=True)
+        if path.startswith("/_sim/"):
+            return answer_control(self.world, self.faults, method, path, query, body), None
+        with self._hits_lock:
+            self.hits[f"{method} {path}"] += 1
+        fault = self.faults.take(path)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "5xx":
+            return Reply(503, text="Service tijdelijk niet beschikbaar"), None
+        reply = answer_api(self.world, method, path, query, body, self.ipadressen)
+        return reply, None if fault is None else fault.kind
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """One thread per connection; the TLS handshake happens in that thread, not in accept()."""
+
+    daemon_threads = True
+    request_queue_size = 256  # a national run opens many connections at once
+
+    def __init__(
+        self, address: tuple[str, int], sim: SimulatorServer, context: ssl.SSLContext | None
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.sim = sim
+        self._context = context
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        connection = request
+        if self._context is not None:
+            request.settimeout(HANDSHAKE_TIMEOUT)
+            try:
+                connection = self._context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                self.sim.failed_handshakes += 1  # no or a wrong client certificate
+                return
+        with self._open_lock:
+            self._open.add(connection)
+        try:
+            self.RequestHandlerClass(connection, client_address, self)
+        finally:
+            with self._open_lock:
+                self._open.discard(connection)
+            if connection is not request:
+                with contextlib.suppress(OSError):
+                    connection.close()
+
+    def close_connections(self) -> None:
+        """Hang up on keep-alive connections, so a stopped server really stops answering."""
+        with self._open_lock:
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client hanging up is normal here; the default prints a traceback
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a national run reuses its TLS connections
+    server_version = "basispoort-sim"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: no line per request on stderr
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_DELETE = do_PUT = do_PATCH = do_GET
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            reply, fault = self.server.sim.answer(self.command, self.path, body)
+        except Exception:  # a simulator bug must not look like a hung server
+            reply, fault = Reply(500, text="Interne fout in de simulator"), None
+        data = _encode(reply)
+        if fault == "garbled":
+            data = garble(data)
+        elif fault == "wrong_types" and reply.is_json:
+            data = _json_bytes(wrong_types(reply.payload))
+        self.send_response(reply.status)
+        if reply.status != 204:
+            kind = "application/json" if reply.is_json else "text/plain"
+            self.send_header("Content-Type", f"{kind};charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+        if fault == "truncated":
+            # The header promises the whole body; half arrives, then the connection drops.
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _encode(reply: Reply) -> bytes:
+    if reply.status == 204:
+        return b""
+    if reply.text is not None:
+        return reply.text.encode()
+    return _json_bytes(reply.payload)
+
+
+def _json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
