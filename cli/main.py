@@ -7,6 +7,7 @@ import sys
 import click
 
 from cli import api_cmd, db_cmd, logins_cmd, school_cmds
+from cli.sim_cmd import basispoort_sim
 from core.errors import KoppelError
 from core.logging import configure
 from core.settings import get_settings
@@ -22,6 +23,7 @@ def cli() -> None:
 
 # One line per command module.
 cli.add_command(db_cmd.db)
+cli.add_command(basispoort_sim)
 cli.add_command(school_cmds.check)
 cli.add_command(school_cmds.sync)
 cli.add_command(school_cmds.export)

@@ -1,0 +1,51 @@
+"""'koppel basispoort-sim': serve the Basispoort simulator for demos and out-of-process tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("basispoort-sim")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same world.")
+@click.option("--schools", default=20, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--max-pupils",
+    default=400,
+    show_default=True,
+    type=click.IntRange(20, 5_000),
+    help="The largest school's pupils (national scale: 1200).",
+)
+@click.option(
+    "--tls-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Make (or reuse) a test CA, server and client certificate here and serve HTTPS that "
+    "requires the client certificate. Without it: plain HTTP.",
+)
+@click.option(
+    "--ipadressen/--no-ipadressen",
+    default=False,
+    show_default=True,
+    help="Serve the assumed rest/v2/instellingen/{id}/ipadressen endpoint.",
+)
+def basispoort_sim(
+    host: str,
+    port: int,
+    seed: int,
+    schools: int,
+    max_pupils: int,
+    tls_dir: Path | None,
+    ipadressen: bool,
+) -> None:
+    """Serve a simulated Basispoort (Instellingen v2) until Ctrl-C or SIGTERM.
+
+    Prints "basispoort-sim listening on URL" first (with --port 0 the port is chosen). Control
+    endpoints under /_sim/ advance the night, change consent and inject faults; see
+    plugins/basispoort/simulator/control.py.
+    """
+    from plugins.basispoort.simulator import run
+
+    run(host, port, seed, schools, tls_dir, ipadressen, sizes=(20, max_pupils))
