@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli import api_cmd, db_cmd, logins_cmd, school_cmds
+from cli import api_cmd, db_cmd, logins_cmd, scheduler_cmd, school_cmds, sync_now_cmd, worker_cmd
 from cli.sim_cmd import basispoort_sim
 from core.errors import KoppelError
 from core.logging import configure
@@ -27,6 +27,9 @@ cli.add_command(basispoort_sim)
 cli.add_command(school_cmds.check)
 cli.add_command(school_cmds.sync)
 cli.add_command(school_cmds.export)
+cli.add_command(worker_cmd.worker)
+cli.add_command(scheduler_cmd.scheduler)
+cli.add_command(sync_now_cmd.sync_now)
 cli.add_command(api_cmd.api)
 cli.add_command(logins_cmd.logins)
 

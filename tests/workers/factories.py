@@ -1,12 +1,16 @@
-"""Rows the worker tests need: schools with or without consent, committed or not."""
+"""Rows and sources the worker tests need: schools, their runs, a fake source for many schools."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import School
+from core.models import School, SyncRun
+from core.snapshot import SchoolSnapshot
+from tests.fakes import FakeSource, make_snapshot
 
 
 def add_school(session: Session, *, consent: str = "granted", active: bool = True) -> School:
@@ -23,3 +27,38 @@ def add_school(session: Session, *, consent: str = "granted", active: bool = Tru
     session.add(school)
     session.flush()
     return school
+
+
+def linked_school(sessions: sessionmaker[Session], *, consent: str = "granted") -> int:
+    """A committed school on the fake source; returns its id."""
+    with sessions() as s:
+        school = add_school(s, consent=consent)
+        school.source = "fake"
+        s.commit()
+        return school.id
+
+
+def runs_of(sessions: sessionmaker[Session], school_id: int) -> list[SyncRun]:
+    """The school's sync runs, oldest first."""
+    with sessions() as s:
+        return list(
+            s.scalars(select(SyncRun).where(SyncRun.school_id == school_id).order_by(SyncRun.id))
+        )
+
+
+class SchoolsSource(FakeSource):
+    """The fake source serving a small snapshot for every school; some can be made to fail."""
+
+    def __init__(self) -> None:
+        super().__init__(make_snapshot(pupils=5, staff=2, groups=2))
+        self.failing: dict[str, BaseException] = {}
+
+    def fetch_snapshot(self, source_school_id: str) -> SchoolSnapshot:
+        self._call("fetch_snapshot", source_school_id)
+        if source_school_id in self.failing:
+            raise self.failing[source_school_id]
+        return make_snapshot(pupils=5, staff=2, groups=2, source_school_id=source_school_id)
+
+    def latest_change(self, source_school_id: str) -> datetime | None:
+        self._call("latest_change", source_school_id)
+        return None  # unknown: always fetch

@@ -1,0 +1,220 @@
+"""The nightly scheduler: every school with consent gets one sync message per night, spread out.
+
+The night's window (01:00-05:00 Europe/Amsterdam by default) is cut into slots; each school has
+a fixed slot (a hash of its id), so the load is even and a school syncs at about the same time
+every night. A slot is claimed with a row in ``scheduler_tick`` (unique per job and tick) in the
+same transaction that publishes its messages: a second scheduler replica cannot claim it, and if
+the claimant dies before committing, the claim rolls back and the slot is sent again (the
+repeats are settled by the first run; see workers/sync.py). Only the latest night is looked at,
+so after downtime the slots that were missed are sent once, right away, and older nights never.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import ConfigError
+from core.models import SchedulerTick, School, utcnow
+from core.settings import Settings
+
+log = structlog.get_logger()
+
+JOB = "nightly"
+
+Send = Callable[[int, datetime], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Night:
+    """One night's window in UTC, cut into slots of ``slot_seconds``."""
+
+    key: str  # the local date the window starts on, e.g. "2026-11-29"
+    start: datetime
+    end: datetime
+    slot_seconds: float
+
+    @property
+    def slots(self) -> int:
+        return max(1, math.ceil((self.end - self.start).total_seconds() / self.slot_seconds))
+
+    def slot_of(self, school_id: int) -> int:
+        """The school's slot: fixed per school, evenly spread over the window."""
+        digest = hashlib.blake2b(str(school_id).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % self.slots
+
+    def slot_start(self, slot: int) -> datetime:
+        return self.start + timedelta(seconds=slot * self.slot_seconds)
+
+    def due_slots(self, now: datetime) -> range:
+        """Slots whose time has come by ``now`` (all of them once the window is over)."""
+        if now < self.start:
+            return range(0)
+        passed = int((now - self.start).total_seconds() // self.slot_seconds) + 1
+        return range(min(passed, self.slots))
+
+    def tick(self, slot: int) -> str:
+        return f"{self.key}#{slot:04d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The nightly window in local time; an end at or before the start means the next day."""
+
+    start: time
+    end: time
+    zone: ZoneInfo
+    slot_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Window:
+        try:
+            zone = ZoneInfo(settings.scheduler_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"KOPPEL_SCHEDULER_TIMEZONE: unknown time zone {settings.scheduler_timezone!r}"
+            ) from None
+        return cls(
+            start=time.fromisoformat(settings.scheduler_window_start),
+            end=time.fromisoformat(settings.scheduler_window_end),
+            zone=zone,
+            slot_seconds=settings.scheduler_slot_seconds,
+        )
+
+    def night_of(self, now: datetime) -> Night:
+        """The latest night whose window started at or before ``now``."""
+        local_day = now.astimezone(self.zone).date()
+        for day in (local_day, local_day - timedelta(days=1)):
+            night = self._night(day)
+            if night.start <= now:
+                return night
+        raise AssertionError("a window starts every day")  # pragma: no cover
+
+    def _night(self, day: date) -> Night:
+        start = datetime.combine(day, self.start, tzinfo=self.zone)
+        end_day = day if self.end > self.start else day + timedelta(days=1)
+        end = datetime.combine(end_day, self.end, tzinfo=self.zone)
+        # Across a DST change the window is an hour shorter or longer; UTC keeps it honest.
+        return Night(day.isoformat(), start.astimezone(UTC), end.astimezone(UTC), self.slot_seconds)
+
+
+def scheduler_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class NightlyScheduler:
+    """Claims due slots of the current night and sends their schools; one ``run_once`` per poll."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        window: Window,
+        send: Send,
+        *,
+        name: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.window = window
+        self.send = send
+        self.name = name or scheduler_id()
+        self.clock = clock
+        self._claimed: tuple[str, set[int]] = ("", set())  # slots known taken, for one night
+
+    def run_once(self) -> int:
+        """Send every due, unclaimed slot of the current night; returns messages sent."""
+        now = self.clock()
+        night = self.window.night_of(now)
+        due = night.due_slots(now)
+        if not due:
+            return 0
+        taken = self._taken_slots(night)
+        sent = 0
+        for slot in due:
+            if slot not in taken:
+                sent += self._claim_and_send(night, slot)
+                taken.add(slot)
+        return sent
+
+    def run(
+        self, stop: threading.Event, poll_seconds: float, heartbeat: Path | None = None
+    ) -> None:
+        """Poll until ``stop`` is set; a failed poll is logged and tried again next time."""
+        log.info("scheduler_started", scheduler=self.name, slot_seconds=self.window.slot_seconds)
+        while not stop.is_set():
+            try:
+                self.run_once()
+                if heartbeat is not None:
+                    heartbeat.touch()  # the container's health check reads its age
+            except Exception:
+                log.exception("scheduler_poll_failed")
+            stop.wait(poll_seconds)
+        log.info("scheduler_stopped", scheduler=self.name)
+
+    def _taken_slots(self, night: Night) -> set[int]:
+        key, known = self._claimed
+        if key != night.key:
+            with self.sessions() as session:
+                ticks = session.scalars(
+                    select(SchedulerTick.tick).where(
+                        SchedulerTick.job == JOB, SchedulerTick.tick.like(f"{night.key}#%")
+                    )
+                )
+                known = {int(tick.rsplit("#", 1)[1]) for tick in ticks}
+            self._claimed = (night.key, known)
+        return known
+
+    def _claim_and_send(self, night: Night, slot: int) -> int:
+        with self.sessions() as session:
+            claim = SchedulerTick(job=JOB, tick=night.tick(slot), claimed_by=self.name)
+            session.add(claim)
+            try:
+                # On PostgreSQL a rival's insert of the same tick waits here for our commit.
+                session.flush()
+            except IntegrityError:
+                session.rollback()
+                log.info("slot_claimed_elsewhere", night=night.key, slot=slot)
+                return 0
+            school_ids = [sid for sid in eligible_school_ids(session) if night.slot_of(sid) == slot]
+            sent = 0
+            try:
+                for school_id in school_ids:
+                    self.send(school_id, night.start)
+                    sent += 1
+            except Exception:
+                # Unclaim the slot: the next poll sends it whole; repeats are settled no-ops.
+                session.rollback()
+                log.exception("slot_send_failed", night=night.key, slot=slot, sent=sent)
+                raise
+            claim.enqueued = sent
+            session.commit()
+        log.info("slot_sent", night=night.key, slot=slot, slots=night.slots, schools=sent)
+        return sent
+
+
+def eligible_school_ids(session: Session) -> list[int]:
+    """Ids of schools to sync tonight: consent granted, active, not merged into another."""
+    return list(
+        session.scalars(
+            select(School.id)
+            .where(
+                School.consent == "granted",
+                School.active.is_(True),
+                School.merged_into_source_id.is_(None),
+            )
+            .order_by(School.id)
+        )
+    )

@@ -1,0 +1,141 @@
+"""What a sync message does: skip when already done, take the lease, sync fenced, let go.
+
+Every step is safe to repeat, because RabbitMQ redelivers a message whose worker died or held
+it too long, and the scheduler may send a school twice after a crash:
+
+- a message is *settled* by any finished run of the school that started after ``since`` (the
+  start of the night, or when 'sync now' was asked), so a repeat does nothing;
+- the lease lets one worker sync a school at a time; a message that finds the school leased
+  is sent again for when the lease runs out (then it is settled, or the holder had died);
+- the fence stops a worker whose lease lapsed from committing over its successor;
+- the engine itself skips a school whose source data did not change since the last sync.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from datetime import datetime, timedelta
+
+import structlog
+from dramatiq.middleware import CurrentMessage
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import lease
+from core.errors import LeaseLost, SchoolNotFound, SyncBusy
+from core.models import School, SyncRun, utcnow
+from core.plugins import get_plugins
+from core.settings import get_settings
+from core.sync.engine import sync_school
+from workers.broker import broker
+from workers.database import session_factory
+
+log = structlog.get_logger()
+
+# Outcomes of a run that need no repeat tonight; "failed" and "running" do not count.
+SETTLED = ("succeeded", "unchanged", "held", "skipped")
+
+# A lease outlives a sync (time limit < lease), so after one deferral the school is settled or
+# its lease has lapsed; many deferrals in a row mean something is wrong: dead-letter it.
+MAX_DEFERRALS = 10
+
+
+def worker_id() -> str:
+    """This process, as lease owners and sync runs name it: host and pid, no personal data."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
+    """Process one sync message for ``school_id`` (the body of the sync actors)."""
+    message = CurrentMessage.get_current_message()
+    assert message is not None, "handle_sync runs inside an actor"
+    since_at = datetime.fromisoformat(since) if since else message.message_datetime
+    owner = f"{worker_id()}/{message.message_id[:8]}"
+    settings = get_settings()
+    started = time.monotonic()
+    with session_factory()() as session:
+        school = session.get(School, school_id)
+        if school is None:
+            raise SchoolNotFound(f"no school with id {school_id}")
+        if settled_since(session, school_id, since_at):
+            log.info("sync_already_done", since=since_at.isoformat())
+            return
+        try:
+            held = lease.acquire(session, school_id, owner, settings.lease_seconds)
+        except SyncBusy:
+            defer(session, school_id)
+            return
+        try:
+            lease.abandon_stale_runs(session, held)
+            # The holder we waited for may have finished the work while we took over.
+            if settled_since(session, school_id, since_at):
+                log.info("sync_already_done", since=since_at.isoformat())
+                return
+            run = _run_engine(session, school_id, trigger, owner, held)
+        except LeaseLost:
+            # Not a failure of this message: the worker that holds the lease now does the sync.
+            log.warning("sync_lease_lost", lease_token=held.token)
+            return
+        finally:
+            _release(session, held)
+    log.info(
+        "school_synced",
+        run_id=run.id,
+        outcome=run.outcome,
+        counts=run.counts,
+        trigger=trigger,
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+
+
+def settled_since(session: Session, school_id: int, since: datetime) -> bool:
+    """Has a run of the school that started at or after ``since`` ended without failing?"""
+    found = session.scalar(
+        select(SyncRun.id)
+        .where(
+            SyncRun.school_id == school_id,
+            SyncRun.started_at >= since,
+            SyncRun.outcome.in_(SETTLED),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def defer(session: Session, school_id: int) -> None:
+    """Send the current message again for when the school's lease runs out."""
+    message = CurrentMessage.get_current_message()
+    assert message is not None
+    deferrals = int(message.options.get("deferrals", 0))
+    if deferrals >= MAX_DEFERRALS:
+        raise SyncBusy(f"school {school_id} stayed leased through {deferrals} deferrals")
+    expires_at = session.scalar(select(School.lease_expires_at).where(School.id == school_id))
+    lease_seconds = get_settings().lease_seconds
+    left = (expires_at - utcnow()).total_seconds() if expires_at else 0.0
+    delay = timedelta(seconds=min(max(left, 0.0) + 1.0, lease_seconds))
+    broker.enqueue(
+        message.copy(options={"deferrals": deferrals + 1}),
+        delay=int(delay.total_seconds() * 1000),
+    )
+    log.info("sync_deferred", delay_ms=int(delay.total_seconds() * 1000), deferrals=deferrals + 1)
+
+
+def _run_engine(
+    session: Session, school_id: int, trigger: str, owner: str, held: lease.Lease
+) -> SyncRun:
+    # The engine records the run (failed with the reason, when it raises) and binds its id
+    # to the log context while it runs.
+    return sync_school(
+        session, school_id, plugins=get_plugins(), trigger=trigger, worker=owner, fence=held.fence
+    )
+
+
+def _release(session: Session, held: lease.Lease) -> None:
+    # A failed release must not hide the run's own error; the lease lapses by itself anyway.
+    try:
+        session.rollback()
+        lease.release(session, held)
+    except Exception:
+        log.exception("lease_release_failed", lease_token=held.token)

@@ -1,0 +1,44 @@
+"""Time limits that keep every message well inside RabbitMQ's consumer timeout."""
+
+from __future__ import annotations
+
+from core.errors import ConfigError
+from core.settings import Settings
+
+
+def check_timing(settings: Settings) -> None:
+    """Refuse settings under which a message could stay unacknowledged too long, or a sync
+    could outlive its lease.
+
+    RabbitMQ closes the channel of a consumer that holds a message past ``consumer_timeout``
+    (30 min by default) and redelivers everything on it. A worker fetches at most one nightly
+    message per thread, so a fetched message waits for at most one running sync before its own
+    starts: two time limits. Retry and deferral delays are held unacknowledged in the worker
+    until due, so they must stay below the timeout too.
+    """
+    limit = settings.sync_time_limit_seconds
+    timeout = settings.broker_consumer_timeout_seconds
+    problems = []
+    if limit >= settings.lease_seconds:
+        problems.append(
+            f"KOPPEL_SYNC_TIME_LIMIT_SECONDS ({limit:g}) must be below KOPPEL_LEASE_SECONDS "
+            f"({settings.lease_seconds}), or a sync could outlive its lease"
+        )
+    if 2 * limit >= timeout:
+        problems.append(
+            f"twice KOPPEL_SYNC_TIME_LIMIT_SECONDS ({limit:g}) must be below "
+            f"KOPPEL_BROKER_CONSUMER_TIMEOUT_SECONDS ({timeout})"
+        )
+    for name, value in (
+        ("KOPPEL_SYNC_MAX_BACKOFF_SECONDS", settings.sync_max_backoff_seconds),
+        ("KOPPEL_LEASE_SECONDS", settings.lease_seconds),
+    ):
+        if value >= timeout:
+            problems.append(
+                f"{name} ({value:g}) must be below KOPPEL_BROKER_CONSUMER_TIMEOUT_SECONDS "
+                f"({timeout}): a delayed message is held unacknowledged until it is due"
+            )
+    if settings.sync_min_backoff_seconds > settings.sync_max_backoff_seconds:
+        problems.append("KOPPEL_SYNC_MIN_BACKOFF_SECONDS must not exceed ..._MAX_BACKOFF_SECONDS")
+    if problems:
+        raise ConfigError("; ".join(problems))
