@@ -28,28 +28,31 @@ def apply_night(
     # Random rounding keeps small schools changing now and then instead of never.
     changes = math.floor(expected) + (1 if rng.random() < expected % 1 else 0)
     ids = list(contents.pupils)
+    changed = False
     for _ in range(changes):
         roll = rng.random()
         if roll < 0.4 and ids:
-            _move(rng, contents, contents.pupils[rng.choice(ids)])
+            changed |= _move(rng, contents, contents.pupils[rng.choice(ids)])
         elif roll < 0.7 and ids:
             index = rng.randrange(len(ids))
             ids[index], ids[-1] = ids[-1], ids[index]
             del contents.pupils[ids.pop()]
+            changed = True
         else:
             pupil = new_pupil(rng, contents, rng.randint(1, 8))
             contents.pupils[pupil.id] = pupil
             ids.append(pupil.id)
-    staff_changed = rng.random() < min(1.0, STAFF_CHANGE_AT_2_PERCENT * churn / 0.02)
-    if staff_changed:
-        _change_staff(rng, contents, header, night_start)
-    if changes or staff_changed:
+            changed = True
+    if rng.random() < min(1.0, STAFF_CHANGE_AT_2_PERCENT * churn / 0.02):
+        changed |= _change_staff(rng, contents, header, night_start)
+    # Only a school whose data really changed gets a new mutationTimestamp.
+    if changed:
         contents.mutated_at = night_start + timedelta(seconds=rng.randrange(3 * 3600))
         return True
     return False
 
 
-def _move(rng: random.Random, contents: SchoolContents, pupil: Pupil) -> None:
+def _move(rng: random.Random, contents: SchoolContents, pupil: Pupil) -> bool:
     """Another parallel group of the same year, or else a change of subgroups."""
     others = [
         g.las_key
@@ -58,31 +61,36 @@ def _move(rng: random.Random, contents: SchoolContents, pupil: Pupil) -> None:
     ]
     if others:
         pupil.groep = rng.choice(others)
-        return
+        return True
     keys = [g.las_key for g in contents.subgroepen if g.las_key]
     if not keys:
-        return
+        return False
     key = rng.choice(keys)
     if key in pupil.subgroepen:
         pupil.subgroepen.remove(key)
     else:
         pupil.subgroepen.append(key)
+    return True
 
 
 def _change_staff(
     rng: random.Random, contents: SchoolContents, header: SchoolHeader, night_start: datetime
-) -> None:
+) -> bool:
+    """One leaves, a substitute (Inval) arrives, or a teacher takes another group."""
     roll = rng.random()
     members = list(contents.staff.values())
     if roll < 0.3 and members:
         del contents.staff[rng.choice(members).id]
-    elif roll < 0.6 or not members:
+        return True
+    if roll < 0.6 or not members:
         domain = header.emailadres.split("@", 1)[1]
         end = (night_start + timedelta(days=rng.randint(7, 90))).date()
         member = new_staff(rng, contents, domain, ["Inval"], [], end=end)
         contents.staff[member.id] = member
-    else:
-        member = rng.choice(members)
-        keys = [g.las_key for g in contents.groepen if g.las_key]
-        if keys:
-            member.groepen = [rng.choice(keys)]
+        return True
+    member = rng.choice(members)
+    keys = [g.las_key for g in contents.groepen if g.las_key and [g.las_key] != member.groepen]
+    if not keys:
+        return False
+    member.groepen = [rng.choice(keys)]
+    return True

@@ -52,8 +52,8 @@ def make_test_pki(directory: str | os.PathLike[str]) -> TLSFiles:
     client_key, client_cert = _issue(ca_key, ca_cert, "koppel test publisher", server=False)
     stranger_ca_key, stranger_ca = _make_ca("untrusted CA")
     stranger_key, stranger_cert = _issue(stranger_ca_key, stranger_ca, "stranger", server=False)
-    _write(files.ca, _cert_pem(ca_cert))
-    _write(files.server_cert, _cert_pem(server_cert))
+    _write(files.ca, _cert_pem(ca_cert), public=True)
+    _write(files.server_cert, _cert_pem(server_cert), public=True)
     _write(files.server_key, _key_pem(server_key))
     _write(files.client, _cert_pem(client_cert) + _key_pem(client_key))
     _write(files.untrusted_client, _cert_pem(stranger_cert) + _key_pem(stranger_key))
@@ -143,11 +143,11 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, *, public: bool = False) -> None:
     # Write-then-rename, so a second process never reads half a key; keys stay owner-only.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, 0o644 if public else 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(tmp, path)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from plugins.basispoort.simulator.names import (
     SCHOOL_KINDS,
@@ -25,33 +26,51 @@ CONSENTED, NO_CONSENT, INACTIVE, MERGED, SECOND_LOCATION, QUIET, NO_NETWORKS, LA
     0, 1, 2, 3, 5, 6, 7, 8,
 )  # fmt: skip
 _LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
+_LOG_MEDIAN = math.log(MEDIAN_SIZE)
+_SLUGS = {name: ascii_fold(name).lower().replace(" ", "").replace("'", "") for name in SCHOOL_NAMES}
+T = TypeVar("T")
 
 
 def build_headers(
     seed: int, count: int, sizes: tuple[int, int], start: datetime
 ) -> dict[int, SchoolHeader]:
     """Every school's header, in id order; one generator, so the whole list follows the seed."""
-    rng = random.Random(seed)
+    draw = _Draw(random.Random(seed))
     low, high = sizes
     headers: dict[int, SchoolHeader] = {}
     used_brins: set[str] = set()
-    board = _board(rng)
+    board = str(draw.between(10_000, 99_999))
     previous: SchoolHeader | None = None
     for ordinal in range(count):
-        if rng.random() < 0.3:
-            board = _board(rng)
-        size = min(high, max(low, round(rng.lognormvariate(math.log(MEDIAN_SIZE), SIZE_SPREAD))))
-        header = _header(rng, FIRST_SCHOOL_ID + ordinal, ordinal, board, size, start, used_brins)
+        if draw.random() < 0.3:  # a board (bestuur) runs a handful of schools in a row
+            board = str(draw.between(10_000, 99_999))
+        size = round(draw.rng.lognormvariate(_LOG_MEDIAN, SIZE_SPREAD))
+        size = min(high, max(low, size))
+        header = _header(draw, FIRST_SCHOOL_ID + ordinal, ordinal, board, size, start, used_brins)
         if ordinal % 10 == SECOND_LOCATION and previous is not None:
             _make_second_location(header, previous, used_brins)
         headers[header.id] = header
         previous = header
-    _assign_fixed_roles(headers, sizes, start)
+    _assign_fixed_roles(headers, sizes)
     return headers
 
 
+class _Draw:
+    """Draws through random() alone: several times faster than choice() and randint()."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.random = rng.random
+
+    def pick(self, options: Sequence[T]) -> T:
+        return options[int(self.random() * len(options))]
+
+    def between(self, low: int, high: int) -> int:
+        return low + int(self.random() * (high - low + 1))
+
+
 def _header(
-    rng: random.Random,
+    draw: _Draw,
     school_id: int,
     ordinal: int,
     board: str,
@@ -59,33 +78,34 @@ def _header(
     start: datetime,
     used_brins: set[str],
 ) -> SchoolHeader:
-    town, area_code = rng.choice(TOWNS)
-    naam = f"{rng.choice(SCHOOL_KINDS)} {rng.choice(SCHOOL_NAMES)}"
-    brin = _unique_brin(rng, used_brins)
-    consent = ordinal < 10 or rng.random() > 0.03
-    slug = ascii_fold(naam.split(" ", 1)[1]).lower().replace(" ", "").replace("'", "")
-    mutated = start - timedelta(days=rng.randint(1, 30), seconds=rng.randrange(86_400))
+    town, area_code = draw.pick(TOWNS)
+    name = draw.pick(SCHOOL_NAMES)
+    brin = _unique_brin(draw, used_brins)
+    consent = ordinal < 10 or draw.random() > 0.03
+    ref = f"{draw.rng.getrandbits(128):032x}"
     return SchoolHeader(
         id=school_id,
         ordinal=ordinal,
         brin=brin,
         location="00",
-        naam=naam,
-        straat=rng.choice(STREETS),
-        huisnummer=str(rng.randint(1, 250)),
-        toevoeging=rng.choice(("a", "b", "-1", "bis")) if rng.random() < 0.1 else None,
-        postcode=f"{rng.randint(1000, 9999)} {_postcode_letters(rng)}",
+        naam=f"{draw.pick(SCHOOL_KINDS)} {name}",
+        straat=draw.pick(STREETS),
+        huisnummer=str(draw.between(1, 250)),
+        toevoeging=draw.pick(("a", "b", "-1", "bis")) if draw.random() < 0.1 else None,
+        postcode=f"{draw.between(1000, 9999)} {_postcode_letters(draw)}",
         woonplaats=town,
         telefoon_net=area_code,
-        telefoon_abon=str(rng.randrange(10 ** (9 - len(area_code)), 10 ** (10 - len(area_code)))),
-        emailadres=f"info@{slug}{brin.lower()}.nl",
+        telefoon_abon=str(
+            draw.between(10 ** (9 - len(area_code)), 10 ** (10 - len(area_code)) - 1)
+        ),
+        emailadres=f"info@{_SLUGS[name]}{brin.lower()}.nl",
         bestuurscode=board,
-        instelling_ref=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        instelling_ref=f"{ref[:8]}-{ref[8:12]}-{ref[12:16]}-{ref[16:20]}-{ref[20:]}",
         size=size,
-        networks=_networks(rng, ordinal),
-        first_mutation=mutated,
+        networks=_networks(draw, ordinal),
+        first_mutation=start - timedelta(seconds=draw.between(86_400, 30 * 86_400)),
         consent=consent,
-        granted_on=(start - timedelta(days=rng.randint(1, 400))).date() if consent else None,
+        granted_on=(start - timedelta(days=draw.between(1, 400))).date() if consent else None,
     )
 
 
@@ -101,9 +121,7 @@ def _make_second_location(header: SchoolHeader, main: SchoolHeader, used: set[st
     header.emailadres = main.emailadres
 
 
-def _assign_fixed_roles(
-    headers: dict[int, SchoolHeader], sizes: tuple[int, int], start: datetime
-) -> None:
+def _assign_fixed_roles(headers: dict[int, SchoolHeader], sizes: tuple[int, int]) -> None:
     by_ordinal = list(headers.values())
 
     def role(ordinal: int, kind: str) -> SchoolHeader | None:
@@ -130,31 +148,27 @@ def _assign_fixed_roles(
         school.size = sizes[1]
 
 
-def _networks(rng: random.Random, ordinal: int) -> tuple[str, ...]:
-    if ordinal >= 10 and rng.random() < 0.15:
+def _networks(draw: _Draw, ordinal: int) -> tuple[str, ...]:
+    if ordinal >= 10 and draw.random() < 0.15:
         return ()
     # Unique per school; the /24 is a school's public range, the /48 its IPv6 prefix.
     networks = [f"10.{(ordinal >> 8) & 255}.{ordinal & 255}.0/24"]
-    if ordinal < 10 or rng.random() < 0.3:
+    if ordinal < 10 or draw.random() < 0.3:
         # written the way ipaddress prints it, so a round trip changes nothing
         networks.append(f"2001:db8:{ordinal:x}::/48" if ordinal else "2001:db8::/48")
     return tuple(networks)
 
 
-def _unique_brin(rng: random.Random, used: set[str]) -> str:
+def _unique_brin(draw: _Draw, used: set[str]) -> str:
     while True:
-        brin = f"{rng.randint(0, 99):02d}{rng.choice(_LETTERS)}{rng.choice(_LETTERS)}"
+        brin = f"{draw.between(0, 99):02d}{draw.pick(_LETTERS)}{draw.pick(_LETTERS)}"
         if brin not in used:
             used.add(brin)
             return brin
 
 
-def _postcode_letters(rng: random.Random) -> str:
+def _postcode_letters(draw: _Draw) -> str:
     while True:
-        letters = rng.choice(_LETTERS) + rng.choice(_LETTERS)
+        letters = draw.pick(_LETTERS) + draw.pick(_LETTERS)
         if letters not in ("SA", "SD", "SS"):  # never issued in Dutch postcodes
             return letters
-
-
-def _board(rng: random.Random) -> str:
-    return str(rng.randint(10_000, 99_999))

@@ -109,6 +109,10 @@ class SimulatorServer:
     ) -> None:
         self.stop()
 
+    def count_failed_handshake(self) -> None:
+        with self._hits_lock:
+            self.failed_handshakes += 1
+
     def answer(self, method: str, target: str, body: bytes) -> tuple[Reply, str | None]:
         """The reply to one request and the fault to apply to it, if one fires."""
         split = urlsplit(target)
@@ -150,7 +154,7 @@ class _HTTPServer(ThreadingHTTPServer):
             try:
                 connection = self._context.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError):
-                self.sim.failed_handshakes += 1  # no or a wrong client certificate
+                self.sim.count_failed_handshake()  # no, or a foreign, client certificate
                 return
         with self._open_lock:
             self._open.add(connection)
@@ -179,6 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "basispoort-sim"
     sys_version = ""
     timeout = IDLE_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
