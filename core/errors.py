@@ -75,3 +75,9 @@ class LeaseLost(KoppelError):
 
 class PlanError(KoppelError):
     """A held plan cannot be approved or rejected as asked."""
+
+
+class PlanStale(PlanError):
+    """A stored sync plan no longer matches the school's data or the snapshot it is applied with."""
+
+    hint = "nothing was changed; sync the school again to make a fresh plan"

@@ -1,0 +1,177 @@
+"""Syncing one school: a recorded run around fetch → plan → safety check → apply → commit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from sqlalchemy.orm import Session
+
+from core.errors import SchoolNotFound
+from core.models import School, SyncRun, utcnow
+from core.plugins import Plugins
+from core.snapshot import SchoolSnapshot
+from core.sync.apply import apply_plan
+from core.sync.plan import make_plan
+from core.sync.runs import (
+    GOOD_OUTCOMES,
+    describe_error,
+    finish_run,
+    last_outcome,
+    record_failure,
+)
+from core.sync.safety import check_plan
+
+log = structlog.get_logger()
+
+# Called right before the apply is committed; raises core.errors.LeaseLost to stop the commit.
+Fence = Callable[[Session], None]
+
+# outcome, counts, error (or the reason a run was skipped or held)
+Result = tuple[str, dict[str, int], str | None]
+
+
+def sync_school(
+    session: Session,
+    school_id: int,
+    *,
+    plugins: Plugins,
+    trigger: str = "manual",
+    worker: str | None = None,
+    force: bool = False,
+    fence: Fence | None = None,
+) -> SyncRun:
+    """Sync one school now and return its recorded run (committed).
+
+    Outcomes: succeeded, unchanged (the source's mutation stamp did not move), skipped (no
+    consent, inactive or merged; the reason is in ``error``), held (the safety check found
+    reasons, in ``error``; nothing applied) and failed. A failure rolls the apply back, records
+    the run as failed and re-raises, so a worker can decide whether to retry. The whole apply
+    is one transaction; the source is asked while no transaction is open.
+    """
+    school = session.get(School, school_id)
+    if school is None:
+        raise SchoolNotFound(
+            f"no school with id {school_id}", hint="check the id; 'koppel check BRIN6' links one"
+        )
+    run = SyncRun(
+        school_id=school.id,
+        trigger=trigger,
+        worker=worker,
+        started_at=utcnow(),
+        outcome="running",
+        counts={},
+    )
+    session.add(run)
+    session.commit()
+    source_name, run_id = school.source, run.id
+    started = time.monotonic()
+    outcome, counts, error = "failed", {}, None
+    with structlog.contextvars.bound_contextvars(school_id=school_id, run_id=run_id):
+        try:
+            outcome, counts, error = _sync(session, school, run, plugins, force, fence)
+        except BaseException as exc:
+            error = describe_error(exc)
+            try:
+                session.rollback()
+            finally:
+                record_failure(session, run, error)
+            raise
+        finally:
+            plugins.after_school_sync(
+                school_id=school_id,
+                source=source_name,
+                run_id=run_id,
+                outcome=outcome,
+                counts=counts,
+            )
+            (log.info if outcome != "failed" else log.warning)(
+                "sync_run",
+                outcome=outcome,
+                trigger=trigger,
+                counts={k: v for k, v in counts.items() if v},
+                error=error,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
+    return run
+
+
+def _skip_reason(school: School) -> str | None:
+    if school.consent != "granted":
+        return f"the school has not granted consent (consent: {school.consent})"
+    if school.merged_into_source_id:
+        return f"the school was merged into source school {school.merged_into_source_id}"
+    if not school.active:
+        return "the school is inactive at its source"
+    return None
+
+
+def _sync(
+    session: Session,
+    school: School,
+    run: SyncRun,
+    plugins: Plugins,
+    force: bool,
+    fence: Fence | None,
+) -> Result:
+    plugins.before_school_sync(school_id=school.id, source=school.source, run_id=run.id)
+    reason = _skip_reason(school)
+    if reason is not None:
+        return _finish(session, run, "skipped", {}, reason)
+    source = plugins.source(school.source)
+    source_school_id = school.source_school_id
+
+    stamp: datetime | None = None
+    if source.capabilities.change_stamps and not force:
+        session.commit()  # no transaction stays open while the source is asked
+        stamp = source.latest_change(source_school_id)
+        if (
+            stamp is not None
+            and stamp == school.source_mutated_at
+            and last_outcome(session, school.id, run.id) in GOOD_OUTCOMES
+        ):
+            # The stored data is what the source holds: confirmed in step, nothing fetched.
+            school.last_synced_at = utcnow()
+            return _finish(session, run, "unchanged", {})
+
+    session.commit()
+    snapshot = source.fetch_snapshot(source_school_id)
+    now = utcnow()
+    plan = make_plan(session, school, snapshot)
+    reasons = check_plan(session, school, plan, snapshot)
+    if reasons:
+        session.rollback()  # the plan only read; nothing of it may stay
+        return _finish(session, run, "held", {}, "; ".join(reasons))
+
+    apply_plan(session, school, plan, snapshot, now)
+    _update_school(school, snapshot, stamp, now)
+    counts = dict(plan.counts)
+    counts.update((f"note_{name}", n) for name, n in {**snapshot.notes, **plan.notes}.items())
+    finish_run(run, "succeeded", counts)
+    if fence is not None:
+        fence(session)
+    session.commit()
+    return "succeeded", counts, None
+
+
+def _finish(
+    session: Session, run: SyncRun, outcome: str, counts: dict[str, int], error: str | None = None
+) -> Result:
+    finish_run(run, outcome, counts, error)
+    session.commit()
+    return outcome, counts, error
+
+
+def _update_school(
+    school: School, snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
+) -> None:
+    info = snapshot.school
+    school.name = info.name or school.name
+    school.source_ref = info.ref or school.source_ref
+    school.active = info.active
+    school.merged_into_source_id = info.merged_into
+    # The data fetched is at least as new as a stamp read before the fetch.
+    school.source_mutated_at = snapshot.mutated_at or stamp
+    school.last_synced_at = now

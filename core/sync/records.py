@@ -1,0 +1,86 @@
+"""A snapshot made ready to diff: checked, group references resolved, networks canonical."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Container, Iterable
+from dataclasses import replace
+
+from core.errors import SourceDataError
+from core.snapshot import GroupKind, PupilRecord, SchoolSnapshot, StaffRecord
+
+
+def group_ref(kind: str, key: str) -> str:
+    """How plans and lookups name a group: its kind and the source's key ("group:5A")."""
+    return f"{kind}:{key}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    kind, _, key = ref.partition(":")
+    return kind, key
+
+
+_GROUP = GroupKind.GROUP.value
+_SUBGROUP = GroupKind.SUBGROUP.value
+
+
+def check_snapshot(school_id: int, source_school_id: str, snapshot: SchoolSnapshot) -> None:
+    """Refuse a snapshot that breaks the source's promises; ids and counts only in the message."""
+    if snapshot.school.source_school_id != source_school_id:
+        raise SourceDataError(
+            f"school {school_id}: the source answered for another school "
+            f"({snapshot.school.source_school_id!r} instead of {source_school_id!r})"
+        )
+    _unique(school_id, "group", (group_ref(str(g.kind), g.key) for g in snapshot.groups))
+    _unique(school_id, "pupil", (p.source_id for p in snapshot.pupils))
+    _unique(school_id, "staff", (s.source_id for s in snapshot.staff))
+
+
+def _unique(school_id: int, what: str, keys: Iterable[str]) -> None:
+    seen: set[str] = set()
+    repeated = 0
+    for key in keys:
+        if key in seen:
+            repeated += 1
+        seen.add(key)
+    if repeated:
+        raise SourceDataError(
+            f"school {school_id}: the snapshot lists {repeated} {what} id(s) more than once"
+        )
+
+
+def canonical_networks(school_id: int, networks: Iterable[str]) -> list[str]:
+    """Each network in canonical CIDR form (host bits cleared), sorted, without repeats."""
+    found: set[str] = set()
+    for position, text in enumerate(networks):
+        try:
+            found.add(str(ipaddress.ip_network(str(text).strip(), strict=False)))
+        except ValueError:
+            # The value itself stays out of the message: it is the school's data, not ours.
+            raise SourceDataError(
+                f"school {school_id}: network number {position + 1} in the snapshot is not "
+                "an IPv4 or IPv6 network"
+            ) from None
+    return sorted(found)
+
+
+def resolve_pupil(pupil: PupilRecord, live: Container[str]) -> tuple[PupilRecord, int]:
+    """The pupil with memberships of groups that will not exist dropped, and how many were."""
+    group_key = pupil.group_key
+    if group_key is not None and group_ref(_GROUP, group_key) not in live:
+        group_key = None
+    subgroups = tuple(k for k in pupil.subgroup_keys if group_ref(_SUBGROUP, k) in live)
+    dropped = (group_key != pupil.group_key) + len(pupil.subgroup_keys) - len(subgroups)
+    if not dropped:
+        return pupil, 0
+    return replace(pupil, group_key=group_key, subgroup_keys=subgroups), dropped
+
+
+def resolve_staff(staff: StaffRecord, live: Container[str]) -> tuple[StaffRecord, int]:
+    """The staff member with memberships of groups that will not exist dropped, and how many."""
+    groups = tuple(k for k in staff.group_keys if group_ref(_GROUP, k) in live)
+    subgroups = tuple(k for k in staff.subgroup_keys if group_ref(_SUBGROUP, k) in live)
+    dropped = len(staff.group_keys) - len(groups) + len(staff.subgroup_keys) - len(subgroups)
+    if not dropped:
+        return staff, 0
+    return replace(staff, group_keys=groups, subgroup_keys=subgroups), dropped

@@ -1,0 +1,1 @@
+"""Tests of the sync engine (snapshot → plan → apply) and the export."""

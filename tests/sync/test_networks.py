@@ -1,0 +1,77 @@
+"""A school's networks from its source: replaced per origin, canonical, never guessed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core.errors import SourceDataError
+from core.models import Pupil, SchoolNetwork
+from core.sync.engine import sync_school
+from tests.sync.conftest import count
+
+
+def _networks(db, school):  # type: ignore[no-untyped-def]
+    return sorted(
+        db.execute(
+            select(SchoolNetwork.network, SchoolNetwork.origin).where(
+                SchoolNetwork.school_id == school.id
+            )
+        )
+    )
+
+
+def test_source_networks_are_replaced_and_admin_networks_stay(db, school, source, plugins):
+    db.add(SchoolNetwork(school_id=school.id, network="198.51.100.0/24", origin="admin"))
+    db.commit()
+    source.change(networks=("192.0.2.17/24", "2001:DB8::1/48"))
+
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.counts["networks_added"] == 2
+    assert _networks(db, school) == [
+        ("192.0.2.0/24", "fake"),
+        ("198.51.100.0/24", "admin"),
+        ("2001:db8::/48", "fake"),
+    ]
+
+    source.change(networks=("2001:db8::/48", "203.0.113.0/25"))
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert (run.counts["networks_added"], run.counts["networks_removed"]) == (1, 1)
+    assert _networks(db, school) == [
+        ("198.51.100.0/24", "admin"),
+        ("2001:db8::/48", "fake"),
+        ("203.0.113.0/25", "fake"),
+    ]
+
+
+def test_unknown_networks_leave_rows_alone(db, school, source, plugins):
+    sync_school(db, school.id, plugins=plugins)
+    source.change(networks=None)
+
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.counts["networks_removed"] == 0
+    assert _networks(db, school) == [("192.0.2.0/24", "fake")]
+
+
+def test_empty_network_list_removes_the_source_rows(db, school, source, plugins):
+    sync_school(db, school.id, plugins=plugins)
+    source.change(networks=())
+
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.counts["networks_removed"] == 1
+    assert _networks(db, school) == []
+
+
+def test_malformed_network_applies_nothing(db, school, source, plugins):
+    source.change(networks=("192.0.2.0/24", "192.0.2.300/24"))
+
+    with pytest.raises(SourceDataError) as caught:
+        sync_school(db, school.id, plugins=plugins)
+
+    assert f"school {school.id}" in str(caught.value)
+    assert _networks(db, school) == []
+    assert count(db, school, Pupil) == 0
