@@ -67,7 +67,8 @@ class BasispoortClient:
     Failures: connection errors, timeouts and 5xx are retried with exponential backoff and
     jitter, then raise SourceUnavailable; TLS problems and 4xx raise SourceRefused at once
     (404 NotFound, 403 on a school's data NoConsent); bodies that are not the promised JSON
-    raise SourceDataError. Messages name the method, the path and the status, never a body.
+    raise SourceDataError at once, and so does a body still cut short on the last attempt.
+    Messages name the method, the path and the status, never a body.
     """
 
     def __init__(
@@ -118,26 +119,32 @@ class BasispoortClient:
 
     def groepen(self, school_id: str) -> dict[str, Any]:
         """``{groepen: [...], subgroepen: [...], metaResult}``."""
-        return self._get_object(_school(school_id, "/groepen"), consent=True)
+        return self._get_object(
+            _school(school_id, "/groepen"), consent=True, lists=("groepen", "subgroepen")
+        )
 
     def leerlingen(self, school_id: str) -> dict[str, Any]:
         """``{leerlingen: [...], metaResult}``: every pupil, stream-parsed (no pagination)."""
-        return self._request("GET", _school(school_id, "/leerlingen"), _stream_object, consent=True)
+        path = _school(school_id, "/leerlingen")
+        return _pupils(self._request("GET", path, _stream_object, consent=True), path)
 
     def leerlingen_by_ids(self, school_id: str, ids: Sequence[str | int]) -> dict[str, Any]:
         """Only the pupils with these Basispoort ids."""
         body = [int(i) for i in ids]
         path = _school(school_id, "/leerlingen")
-        return self._request("POST", path, _stream_object, json_body=body, consent=True)
+        return _pupils(
+            self._request("POST", path, _stream_object, json_body=body, consent=True), path
+        )
 
     def leerlingen_by_eckids(self, school_id: str, eckids: Sequence[str]) -> dict[str, Any]:
         """Only the pupils with these ECK iDs."""
         path = _school(school_id, "/leerlingen_eckid")
-        return self._request("POST", path, _stream_object, json_body=list(eckids), consent=True)
+        doc = self._request("POST", path, _stream_object, json_body=list(eckids), consent=True)
+        return _pupils(doc, path)
 
     def staf(self, school_id: str) -> dict[str, Any]:
         """``{medewerkers: [...], metaResult}``."""
-        return self._get_object(_school(school_id, "/staf"), consent=True)
+        return self._get_object(_school(school_id, "/staf"), consent=True, lists=("medewerkers",))
 
     def ref(self, school_id: str) -> str:
         """The school's ``instellingRef`` (a bare JSON string), used in SSO deep links."""
@@ -211,8 +218,10 @@ class BasispoortClient:
     ) -> Any:
         return self._request("GET", path, _read_json, params=params, consent=consent)
 
-    def _get_object(self, path: str, *, consent: bool = False) -> dict[str, Any]:
-        return dict(expect_object(self._get(path, consent=consent), f"GET {path}"))
+    def _get_object(
+        self, path: str, *, consent: bool = False, lists: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        return dict(expect_object(self._get(path, consent=consent), f"GET {path}", lists))
 
     def _request(
         self,
@@ -228,8 +237,10 @@ class BasispoortClient:
         what = f"{method} {path}"
         attempts = self._retries + 1
         for attempt in range(1, attempts + 1):
+            cut_short = answered = False
             try:
                 with self._http.stream(method, path, params=params, json=json_body) as response:
+                    answered = True
                     status = response.status_code
                     if status < 300:
                         return read(response, what)
@@ -243,11 +254,17 @@ class BasispoortClient:
                     raise SourceRefused(
                         f"{what}: the TLS handshake failed ({_tls_reason(exc)})"
                     ) from None
-                reason = f"failed in transport ({type(exc).__name__})"
+                # A connection that drops mid-body is worth another try; if the last try is
+                # cut short too, the answer itself is broken (e.g. too large for a proxy).
+                cut_short = answered
+                reason = "sent a body that was cut short" if cut_short else "could not be sent"
+                reason += f" ({type(exc).__name__})"
             if attempt < attempts:
                 delay = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
                 log.warning("basispoort_retry", request=what, attempt=attempt, reason=reason)
                 self._sleep(delay)
+        if cut_short:
+            raise SourceDataError(f"{what} {reason} ({attempts} attempts)")
         raise SourceUnavailable(f"{what} {reason} ({attempts} attempts)")
 
 
@@ -334,6 +351,11 @@ class _ByteStream:
             size = len(self._buffer)
         out, self._buffer = self._buffer[:size], self._buffer[size:]
         return out
+
+
+def _pupils(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    expect_object(doc, path, ("leerlingen",))
+    return doc
 
 
 def _stream_object(response: httpx.Response, what: str) -> dict[str, Any]:

@@ -104,10 +104,13 @@ def mutation_timestamp(doc: Mapping[str, Any], notes: Counter[str]) -> datetime 
     return parse_timestamp(meta.get("mutationTimestamp"), notes)
 
 
-def expect_object(doc: Any, what: str) -> Mapping[str, Any]:
-    """The response as a JSON object, or SourceDataError."""
+def expect_object(doc: Any, what: str, lists: tuple[str, ...] = ()) -> Mapping[str, Any]:
+    """The response as a JSON object whose fields ``lists`` are arrays, or SourceDataError."""
     if not isinstance(doc, Mapping):
         raise SourceDataError(f"{what}: expected a JSON object, got {_kind(doc)}")
+    for field in lists:
+        if not isinstance(doc.get(field), list):
+            raise SourceDataError(f"{what}: '{field}' is {_kind(doc.get(field))}, not a list")
     return doc
 
 
