@@ -14,11 +14,15 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import structlog
+
 from plugins.basispoort.simulator.control import answer_control
 from plugins.basispoort.simulator.faults import FaultSet, garble, wrong_types
 from plugins.basispoort.simulator.pki import TLSFiles
 from plugins.basispoort.simulator.routes import Reply, answer_api
 from plugins.basispoort.simulator.world import World
+
+log = structlog.get_logger()
 
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 60.0  # a keep-alive connection with no request for this long is closed
@@ -199,7 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         try:
             reply, fault = self.server.sim.answer(self.command, self.path, body)
-        except Exception:  # a simulator bug must not look like a hung server
+        except Exception as exc:  # a simulator bug must not look like a hung server
+            # The type and the path (ids only) say enough; messages could carry request data.
+            log.error("simulator_failed", error=type(exc).__name__, path=urlsplit(self.path).path)
             reply, fault = Reply(500, text="Interne fout in de simulator"), None
         data = _encode(reply)
         if fault == "garbled":
