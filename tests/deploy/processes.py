@@ -1,0 +1,113 @@
+"""Running koppel commands as separate OS processes, the way docker-compose runs its services."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# The console script's body; works in any virtualenv without knowing where 'koppel' landed.
+KOPPEL = [sys.executable, "-c", "from cli.main import main; main()"]
+
+
+class Service:
+    """One running command, its output in files under ``logs``."""
+
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str], logs: Path) -> None:
+        self.name = name
+        self.stdout = logs / f"{name}.out"
+        self.stderr = logs / f"{name}.err"
+        with self.stdout.open("wb") as out, self.stderr.open("wb") as err:
+            self.process = subprocess.Popen(
+                [*KOPPEL, *args],
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                cwd=Path(__file__).resolve().parents[2],
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, as docker stop sends it; returns the exit code (SIGKILL after ``timeout``)."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"{self.name} did not stop within {timeout}s of SIGTERM") from None
+
+    def kill(self) -> None:
+        """kill -9: no chance to clean up, as when a machine dies."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def output(self, lines: int = 40) -> str:
+        text = self.stderr.read_text(errors="replace").splitlines()[-lines:]
+        return f"--- {self.name} (exit {self.process.poll()}) ---\n" + "\n".join(text)
+
+
+@contextmanager
+def services(logs: Path) -> Iterator[Callable[[str, list[str], Mapping[str, str]], Service]]:
+    """Start services with the yielded function; all are stopped (killed if need be) after."""
+    started: list[Service] = []
+
+    def start(name: str, args: list[str], env: Mapping[str, str]) -> Service:
+        service = Service(name, args, env, logs)
+        started.append(service)
+        return service
+
+    try:
+        yield start
+    except BaseException:
+        for service in started:
+            sys.stderr.write(service.output() + "\n")
+        raise
+    finally:
+        for service in started:
+            if service.alive():
+                service.process.kill()
+                service.process.wait()
+
+
+def run(args: list[str], env: Mapping[str, str], timeout: float = 60) -> str:
+    """Run a command to its end; its stdout, or AssertionError with its stderr."""
+    done = subprocess.run(
+        [*KOPPEL, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert done.returncode == 0, f"koppel {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
+    """Poll ``probe`` until it returns something truthy; AssertionError naming ``what`` if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)

@@ -1,0 +1,267 @@
+"""The deployment test: simulator, schedulers and workers as OS processes on real RabbitMQ and
+PostgreSQL, as docker-compose runs them, with the scheduler's window shrunk to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pika
+import pytest
+from sqlalchemy import Engine, func, select
+
+from core.db import make_engine
+from core.models import Pupil, SchedulerTick, School, Staff, SyncRun
+from plugins.basispoort.simulator import client_ssl_context, make_test_pki
+from tests.conftest import fresh_database_url
+from tests.deploy.processes import run, services, wait_for
+from tests.servers import rabbitmq_url
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
+
+SETTLED = ("succeeded", "unchanged", "held", "skipped")
+MAX_RETRIES = 2
+SIMULATOR = "basispoort-sim --port 0 --seed 3 --schools 10 --max-pupils 20"
+
+
+@dataclass
+class Deployment:
+    """One night's set-up: its own database, queues, simulator and linked schools."""
+
+    env: dict[str, str]
+    engine: Engine
+    sim_url: str
+    http: httpx.Client
+    queue_prefix: str
+    consented: dict[int, int] = field(default_factory=dict)  # koppel school id -> sim id
+    refused: int = 0  # a linked school without consent: never sent
+
+    def sim(self, method: str, path: str, **kwargs: object) -> object:
+        response = self.http.request(method, f"{self.sim_url}{path}", **kwargs)  # type: ignore[arg-type]
+        response.raise_for_status()
+        return response.json()
+
+    def fault(self, path: str, kind: str, times: int, seconds: float = 1.0) -> None:
+        body = {"path": path, "kind": kind, "times": times, "seconds": seconds}
+        self.sim("POST", "/_sim/faults", json=body)
+
+    def runs(self) -> list[SyncRun]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(SyncRun).order_by(SyncRun.id)))  # type: ignore[arg-type]
+
+    def settled(self, school_id: int) -> list[SyncRun]:
+        return [r for r in self.runs() if r.school_id == school_id and r.outcome in SETTLED]
+
+    def stored(self, school_id: int) -> tuple[int, int]:
+        """Current (not left) pupils and staff koppel holds for the school."""
+        with self.engine.connect() as conn:
+            pupils = conn.scalar(
+                select(func.count()).where(Pupil.school_id == school_id, Pupil.left_at.is_(None))
+            )
+            staff = conn.scalar(
+                select(func.count()).where(Staff.school_id == school_id, Staff.left_at.is_(None))
+            )
+        return int(pupils or 0), int(staff or 0)
+
+    def served(self, sim_id: int) -> tuple[int, int]:
+        """Pupils and staff the simulator serves for the school now."""
+        base = f"/rest/v2/instellingen/{sim_id}"
+        pupils = self.sim("GET", f"{base}/leerlingen")["leerlingen"]  # type: ignore[index]
+        staff = self.sim("GET", f"{base}/staf")["medewerkers"]  # type: ignore[index]
+        return len(pupils), len(staff)
+
+    def dead_letters(self) -> list[dict]:  # type: ignore[type-arg]
+        """The messages in the nightly queue's dead-letter queue (left in place)."""
+        connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
+        try:
+            channel = connection.channel()
+            found = []
+            while True:
+                method, _props, body = channel.basic_get(f"{self.queue_prefix}sync-nightly.XQ")
+                if method is None:
+                    break
+                found.append(json.loads(body))
+            return found  # unacked: the messages go back when the connection closes
+        finally:
+            connection.close()
+
+
+def window_env(seconds: float) -> dict[str, str]:
+    """A nightly window that started a second ago and lasts ``seconds``."""
+    now = datetime.now(ZoneInfo("Europe/Amsterdam"))
+    start, end = now - timedelta(seconds=1), now + timedelta(seconds=seconds)
+    return {
+        "KOPPEL_SCHEDULER_WINDOW_START": start.strftime("%H:%M:%S"),
+        "KOPPEL_SCHEDULER_WINDOW_END": end.strftime("%H:%M:%S"),
+        "KOPPEL_SCHEDULER_SLOT_SECONDS": "1",
+        "KOPPEL_SCHEDULER_POLL_SECONDS": "0.2",
+    }
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    url = fresh_database_url("postgres", tmp_path)
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    env = {
+        "KOPPEL_DATABASE_URL": url,
+        "KOPPEL_BROKER_URL": rabbitmq_url(),
+        "KOPPEL_QUEUE_PREFIX": prefix,
+        "KOPPEL_LOG_FORMAT": "json",
+        "KOPPEL_LEASE_SECONDS": "10",
+        "KOPPEL_SYNC_TIME_LIMIT_SECONDS": "8",
+        "KOPPEL_SYNC_MAX_RETRIES": str(MAX_RETRIES),
+        "KOPPEL_SYNC_MIN_BACKOFF_SECONDS": "0.2",
+        "KOPPEL_SYNC_MAX_BACKOFF_SECONDS": "1",
+        "KOPPEL_BASISPOORT_RETRIES": "0",  # let the worker's retries be the ones counted
+    }
+    run(["db", "upgrade"], env)  # the compose 'migrate' service
+    tls = tmp_path / "tls"
+    with services(tmp_path) as start:
+        sim = start(
+            "basispoort-sim",
+            [*SIMULATOR.split(), "--tls-dir", str(tls)],
+            {"KOPPEL_LOG_FORMAT": "json"},
+        )
+        line = wait_for(
+            "the simulator to listen",
+            lambda: sim.stdout.read_text().partition("listening on ")[2].strip(),
+            timeout=30,
+        )
+        env.update(
+            KOPPEL_BASISPOORT_URL=line,
+            KOPPEL_BASISPOORT_CERT=str(tls / "client.pem"),
+            KOPPEL_BASISPOORT_CA=str(tls / "ca.pem"),
+        )
+        engine = make_engine(url)
+        http = httpx.Client(verify=client_ssl_context(make_test_pki(tls)), timeout=30)
+        found = Deployment(env, engine, line.rstrip("/"), http, prefix)
+        _link_schools(found)
+        try:
+            yield found
+        finally:
+            http.close()
+            engine.dispose()
+            _delete_queues(prefix)
+
+
+def _link_schools(deployment: Deployment) -> None:
+    """Link the simulator's schools as 'koppel check' would (a direct insert is quicker)."""
+    schools = deployment.sim("GET", "/_sim/schools")
+    with deployment.engine.begin() as conn:
+        for school in schools:  # type: ignore[attr-defined]
+            consented = "consented" in school["kinds"]
+            if not consented and "no_consent" not in school["kinds"]:
+                continue  # inactive and merged schools are never linked by 'koppel check'
+            brin6 = school["brin6"]
+            school_id = conn.execute(
+                School.__table__.insert()
+                .values(
+                    brin=brin6[:4],
+                    location_code=brin6[4:],
+                    source="basispoort",
+                    source_school_id=str(school["id"]),
+                    consent="granted" if consented else "revoked",
+                    active=True,
+                    lease_token=0,
+                )
+                .returning(School.id)
+            ).scalar_one()
+            if consented:
+                deployment.consented[school_id] = school["id"]
+            else:
+                deployment.refused = school_id
+
+
+def _delete_queues(prefix: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
+    try:
+        channel = connection.channel()
+        for name in ("sync-nightly", "sync-now", "connection"):
+            for suffix in ("", ".DQ", ".XQ"):
+                channel.queue_delete(f"{prefix}{name}{suffix}")
+    finally:
+        connection.close()
+
+
+def test_two_schedulers_and_two_workers_sync_every_school_once(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    consented = deployment.consented
+    broken_id, broken_sim = next(iter(consented.items()))
+    deployment.fault(rf"/instellingen/{broken_sim}/leerlingen$", "5xx", times=1000)
+    env = {**deployment.env, **window_env(seconds=5)}
+    with services(tmp_path) as start:
+        workers = [start(f"worker-{n}", ["worker", "--threads", "2"], env) for n in (1, 2)]
+        schedulers = [start(f"scheduler-{n}", ["scheduler"], env) for n in (1, 2)]
+        healthy = [school_id for school_id in consented if school_id != broken_id]
+
+        def night_done() -> bool:
+            failed = [r for r in deployment.runs() if r.school_id == broken_id]
+            return all(deployment.settled(s) for s in healthy) and len(failed) > MAX_RETRIES
+
+        wait_for("every school's nightly run", night_done, timeout=90)
+        dead = wait_for("the dead letter", deployment.dead_letters, timeout=20)
+        for service in [*schedulers, *workers]:
+            assert service.stop() == 0, service.output()
+
+    runs = deployment.runs()
+    for school_id in healthy:
+        mine = [r for r in runs if r.school_id == school_id]
+        assert [(r.outcome, r.trigger) for r in mine] == [("succeeded", "nightly")], school_id
+        assert deployment.stored(school_id) == deployment.served(consented[school_id])
+    failed = [r for r in runs if r.school_id == broken_id]
+    assert [r.outcome for r in failed] == ["failed"] * (MAX_RETRIES + 1)
+    assert all(re.search(r"leerlingen answered 5\d\d", r.error or "") for r in failed), failed
+    assert [m["kwargs"]["school_id"] for m in dead] == [broken_id]
+    assert not [r for r in runs if r.school_id == deployment.refused]
+    # Each consented school was sent once, by whichever scheduler claimed its slot.
+    with deployment.engine.connect() as conn:
+        ticks = list(conn.execute(select(SchedulerTick.claimed_by, SchedulerTick.enqueued)))
+    assert sum(enqueued for _, enqueued in ticks) == len(consented)
+    claimants = tuple(f":{s.pid}" for s in schedulers)
+    assert all(by.endswith(claimants) for by, _ in ticks)
+
+
+def test_a_worker_killed_mid_night_leaves_no_school_unsynced_half_done_or_twice(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    consented = deployment.consented
+    # Every fetch of pupils takes a while, so the kill lands in the middle of a sync.
+    deployment.fault(r"/leerlingen$", "slow", times=1000, seconds=1.5)
+    env = {**deployment.env, **window_env(seconds=3)}
+    with services(tmp_path) as start:
+        victim = start("worker-victim", ["worker", "--threads", "1"], env)
+        survivor = start("worker-survivor", ["worker", "--threads", "1"], env)
+        scheduler = start("scheduler", ["scheduler"], env)
+
+        def victim_mid_sync() -> bool:
+            return any(
+                r.outcome == "running" and f":{victim.pid}/" in (r.worker or "")
+                for r in deployment.runs()
+            )
+
+        wait_for("the victim to be in the middle of a sync", victim_mid_sync, timeout=60)
+        victim.kill()
+        wait_for(
+            "every school's nightly run",
+            lambda: all(deployment.settled(s) for s in consented),
+            timeout=120,
+        )
+        assert scheduler.stop() == 0, scheduler.output()
+        assert survivor.stop() == 0, survivor.output()
+
+    runs = deployment.runs()
+    killed = [r for r in runs if f":{victim.pid}/" in (r.worker or "") and r.outcome == "failed"]
+    assert len(killed) == 1 and "abandoned" in (killed[0].error or "")
+    assert not [r for r in runs if r.outcome == "running"]
+    for school_id, sim_id in consented.items():
+        assert len(deployment.settled(school_id)) == 1, f"school {school_id} synced twice"
+        assert deployment.stored(school_id) == deployment.served(sim_id), school_id
