@@ -23,8 +23,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
+from dramatiq.errors import BrokerConnectionError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ConfigError
@@ -159,6 +160,9 @@ class NightlyScheduler:
                 self.run_once()
                 if heartbeat is not None:
                     heartbeat.touch()  # the container's health check reads its age
+            except (BrokerConnectionError, OperationalError) as exc:
+                # RabbitMQ or the database is away: one line per poll, not a traceback.
+                log.error("scheduler_poll_failed", error=f"{type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("scheduler_poll_failed")
             stop.wait(poll_seconds)
@@ -197,7 +201,7 @@ class NightlyScheduler:
             except Exception:
                 # Unclaim the slot: the next poll sends it whole; repeats are settled no-ops.
                 session.rollback()
-                log.exception("slot_send_failed", night=night.key, slot=slot, sent=sent)
+                log.warning("slot_send_failed", night=night.key, slot=slot, sent=sent)
                 raise
             claim.enqueued = sent
             session.commit()

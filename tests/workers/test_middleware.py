@@ -1,0 +1,58 @@
+"""The log context per message, and the timing rules that keep messages within the broker."""
+
+from __future__ import annotations
+
+import pytest
+import structlog
+from dramatiq import Message
+from dramatiq.broker import MessageProxy
+
+from core.errors import ConfigError
+from core.settings import load_settings
+from workers.broker import broker
+from workers.middleware import LogContext
+from workers.timing import check_timing
+
+
+def test_a_message_binds_its_ids_to_the_log_context_and_clears_them_after() -> None:
+    structlog.contextvars.bind_contextvars(left_over="from an earlier message")
+    message = MessageProxy(
+        Message(
+            queue_name="q",
+            actor_name="sync_school",
+            args=(),
+            kwargs={"school_id": 42, "trigger": "nightly"},
+            options={"retries": 2},
+        )
+    )
+    context = LogContext()
+    context.before_process_message(broker, message)
+    bound = structlog.contextvars.get_contextvars()
+    assert bound == {
+        "message_id": message.message_id,
+        "actor": "sync_school",
+        "retries": 2,
+        "school_id": 42,
+    }
+    context.after_process_message(broker, message, exception=RuntimeError("boom"))
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_the_default_timing_fits_rabbitmqs_consumer_timeout() -> None:
+    check_timing(load_settings())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"sync_time_limit_seconds": 700}, "KOPPEL_LEASE_SECONDS"),
+        ({"sync_time_limit_seconds": 500, "lease_seconds": 2000}, "CONSUMER_TIMEOUT"),
+        ({"sync_max_backoff_seconds": 3600}, "KOPPEL_SYNC_MAX_BACKOFF_SECONDS"),
+        ({"sync_min_backoff_seconds": 900}, "MIN_BACKOFF"),
+    ],
+)
+def test_timing_that_could_outlive_the_consumer_timeout_is_refused(
+    overrides: dict[str, float], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named):
+        check_timing(load_settings(**overrides))
