@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from core.connection import ConnectionCheck, ConnectionStatus
-from core.errors import SourceDataError
+from core.errors import ConfigError, SourceDataError
 from core.snapshot import ConsentChanges, SchoolInfo, SchoolSnapshot, SourceCapabilities
 from plugins.basispoort import assumptions
 from plugins.basispoort.client import BasispoortClient, NoConsent, NotFound
@@ -46,11 +46,13 @@ class BasispoortSource:
 
     @property
     def capabilities(self) -> SourceCapabilities:
+        try:
+            networks = self.settings.ipadressen
+        except ConfigError:
+            # Describing the source must not fail; the first network call reports the error.
+            networks = False
         return SourceCapabilities(
-            complete_snapshots=True,
-            change_stamps=True,
-            consent_feed=True,
-            networks=self.settings.ipadressen,
+            complete_snapshots=True, change_stamps=True, consent_feed=True, networks=networks
         )
 
     @property
