@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -159,7 +160,18 @@ def _live_groups(session: Session, school: School) -> dict[str, int]:
     }
 
 
-def _person(school: School, record: PupilRecord | StaffRecord, write: Write, now: datetime):
+@contextmanager
+def _groups_of(school: School) -> Iterator[None]:
+    """Turn a group the plan counted on but the database no longer has into PlanStale."""
+    try:
+        yield
+    except KeyError:
+        raise PlanStale(
+            f"school {school.id}: a group the plan refers to is gone from the database"
+        ) from None
+
+
+def _person(record: PupilRecord | StaffRecord, write: Write, now: datetime) -> dict[str, Any]:
     return {
         "source_id": record.source_id,
         "eckid": record.eckid,
@@ -197,18 +209,18 @@ def _write_people(
             )
             groups[write.key] = group_ids
         # No RETURNING (COPY has none, and a multi-row INSERT with RETURNING is about three
-        # times slower on psycopg): one select per chunk reads the new ids back.
+        # times slower on psycopg): one select reads the new ids back, found by this apply's
+        # own first_seen_at rather than by a long IN list of source ids.
         insert_rows(session, model, rows)
-        joining = [key for key, group_ids in groups.items() if group_ids]
-        for part in chunks(joining):
+        if any(groups.values()):
             for pid, source_id in session.execute(
                 select(model.id, model.source_id).where(
                     model.school_id == school.id,
                     model.source == school.source,
-                    model.source_id.in_(part),
+                    model.first_seen_at == now,
                 )
             ):
-                members.extend({owner: pid, "group_id": gid} for gid in groups[source_id])
+                members.extend({owner: pid, "group_id": gid} for gid in groups.get(source_id, ()))
     if rewritten := changes.rewritten:
         rows = []
         for write in rewritten:
@@ -248,10 +260,11 @@ def _apply_pupils(
 
     def values(write: Write) -> tuple[dict[str, Any], list[int]]:
         pupil = pupil_of(write)
-        row = _person(school, pupil, write, now)
+        row = _person(pupil, write, now)
         row["year_group"] = pupil.year_group
-        row["group_id"] = live[group_ref("group", pupil.group_key)] if pupil.group_key else None
-        subgroups = {live[group_ref("subgroup", k)] for k in pupil.subgroup_keys}
+        with _groups_of(school):
+            row["group_id"] = live[group_ref("group", pupil.group_key)] if pupil.group_key else None
+            subgroups = {live[group_ref("subgroup", k)] for k in pupil.subgroup_keys}
         return row, sorted(subgroups)
 
     _write_people(session, school, Pupil, changes, values, PupilSubgroup, "pupil_id", now)
@@ -281,12 +294,13 @@ def _apply_staff(
 
     def values(write: Write) -> tuple[dict[str, Any], list[int]]:
         member = member_of(write)
-        row = _person(school, member, write, now)
+        row = _person(member, write, now)
         row["email"] = member.email
         row["end_date"] = member.end_date
         row["roles"] = sorted(set(member.roles))
-        groups = {live[group_ref("group", k)] for k in member.group_keys}
-        groups.update(live[group_ref("subgroup", k)] for k in member.subgroup_keys)
+        with _groups_of(school):
+            groups = {live[group_ref("group", k)] for k in member.group_keys}
+            groups.update(live[group_ref("subgroup", k)] for k in member.subgroup_keys)
         return row, sorted(groups)
 
     _write_people(session, school, Staff, changes, values, StaffGroup, "staff_id", now)

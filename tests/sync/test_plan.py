@@ -109,3 +109,21 @@ def test_snapshots_breaking_promises_are_refused(db, school, change):
         make_plan(db, school, change(_snapshot(school)))
     assert f"school {school.id}" in str(caught.value)
     assert "not-a-network" not in str(caught.value)
+
+
+def test_a_stored_plan_with_every_kind_of_write_applies_exactly(db, school):
+    first = _snapshot(school, pupils=8, staff=2)
+    apply_plan(db, school, make_plan(db, school, first), first, utcnow())
+    pupils = list(first.pupils)
+    pupils[0] = replace(pupils[0], group_key="G3")  # update (a move)
+    pupils[1] = replace(pupils[1], source_id="rekeyed")  # re-key by eckid
+    del pupils[2]  # leaves
+    second = replace(first, pupils=tuple(pupils), groups=first.groups[:-1])  # a group leaves
+
+    stored = json.loads(json.dumps(make_plan(db, school, second).to_dict()))
+    plan = SyncPlan.from_dict(stored)
+    assert plan.prepared is None  # nothing from planning survives storage: apply checks hashes
+    assert (plan.counts["pupils_rekeyed"], plan.counts["pupils_left"]) == (1, 1)
+    apply_plan(db, school, plan, second, utcnow())
+
+    assert make_plan(db, school, second).is_empty
