@@ -22,6 +22,7 @@ from core.db import make_engine
 from core.models import Pupil, SchedulerTick, School, Staff, SyncRun
 from plugins.basispoort.simulator import client_ssl_context, make_test_pki
 from tests.conftest import fresh_database_url
+from tests.deploy.compose import compose_command
 from tests.deploy.processes import run, services, wait_for
 from tests.servers import rabbitmq_url
 
@@ -122,7 +123,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "KOPPEL_SYNC_MAX_BACKOFF_SECONDS": "1",
         "KOPPEL_BASISPOORT_RETRIES": "0",  # let the worker's retries be the ones counted
     }
-    run(["db", "upgrade"], env)  # the compose 'migrate' service
+    run(compose_command("migrate"), env)
     tls = tmp_path / "tls"
     with services(tmp_path) as start:
         sim = start(
@@ -199,8 +200,15 @@ def test_two_schedulers_and_two_workers_sync_every_school_once(
     deployment.fault(rf"/instellingen/{broken_sim}/leerlingen$", "5xx", times=1000)
     env = {**deployment.env, **window_env(seconds=5)}
     with services(tmp_path) as start:
-        workers = [start(f"worker-{n}", ["worker", "--threads", "2"], env) for n in (1, 2)]
-        schedulers = [start(f"scheduler-{n}", ["scheduler"], env) for n in (1, 2)]
+        alive = {n: tmp_path / f"alive-{n}" for n in ("w1", "w2", "s1", "s2")}
+        workers = [
+            start(n, compose_command("worker", threads="2", heartbeat_file=str(alive[n])), env)
+            for n in ("w1", "w2")
+        ]
+        schedulers = [
+            start(n, compose_command("scheduler", heartbeat_file=str(alive[n])), env)
+            for n in ("s1", "s2")
+        ]
         healthy = [school_id for school_id in consented if school_id != broken_id]
 
         def night_done() -> bool:
@@ -209,6 +217,7 @@ def test_two_schedulers_and_two_workers_sync_every_school_once(
 
         wait_for("every school's nightly run", night_done, timeout=90)
         dead = wait_for("the dead letter", deployment.dead_letters, timeout=20)
+        assert all(path.is_file() for path in alive.values())  # what the health checks read
         for service in [*schedulers, *workers]:
             assert service.stop() == 0, service.output()
 
@@ -238,9 +247,11 @@ def test_a_worker_killed_mid_night_leaves_no_school_unsynced_half_done_or_twice(
     deployment.fault(r"/leerlingen$", "slow", times=1000, seconds=1.5)
     env = {**deployment.env, **window_env(seconds=3)}
     with services(tmp_path) as start:
-        victim = start("worker-victim", ["worker", "--threads", "1"], env)
-        survivor = start("worker-survivor", ["worker", "--threads", "1"], env)
-        scheduler = start("scheduler", ["scheduler"], env)
+        one_thread = compose_command("worker", threads="1", heartbeat_file=str(tmp_path / "a"))
+        victim = start("worker-victim", one_thread, env)
+        survivor = start("worker-survivor", one_thread, env)
+        beat = str(tmp_path / "s")
+        scheduler = start("scheduler", compose_command("scheduler", heartbeat_file=beat), env)
 
         def victim_mid_sync() -> bool:
             return any(
