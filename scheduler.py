@@ -143,11 +143,17 @@ class NightlyScheduler:
         if not due:
             return 0
         taken = self._taken_slots(night)
+        open_slots = [slot for slot in due if slot not in taken]
+        if not open_slots:
+            return 0
+        with self.sessions() as session:
+            by_slot: dict[int, list[int]] = {}
+            for school_id in eligible_school_ids(session):
+                by_slot.setdefault(night.slot_of(school_id), []).append(school_id)
         sent = 0
-        for slot in due:
-            if slot not in taken:
-                sent += self._claim_and_send(night, slot)
-                taken.add(slot)
+        for slot in open_slots:
+            sent += self._claim_and_send(night, slot, by_slot.get(slot, []))
+            taken.add(slot)
         return sent
 
     def run(
@@ -181,7 +187,7 @@ class NightlyScheduler:
             self._claimed = (night.key, known)
         return known
 
-    def _claim_and_send(self, night: Night, slot: int) -> int:
+    def _claim_and_send(self, night: Night, slot: int, school_ids: list[int]) -> int:
         with self.sessions() as session:
             claim = SchedulerTick(job=JOB, tick=night.tick(slot), claimed_by=self.name)
             session.add(claim)
@@ -192,7 +198,6 @@ class NightlyScheduler:
                 session.rollback()
                 log.info("slot_claimed_elsewhere", night=night.key, slot=slot)
                 return 0
-            school_ids = [sid for sid in eligible_school_ids(session) if night.slot_of(sid) == slot]
             sent = 0
             try:
                 for school_id in school_ids:
