@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -138,6 +139,9 @@ def _sync(
 
     session.commit()
     snapshot = source.fetch_snapshot(source_school_id)
+    if snapshot.complete and not source.capabilities.complete_snapshots:
+        # A source that is not authoritative for deletes never makes anyone leave.
+        snapshot = replace(snapshot, complete=False)
     now = utcnow()
     plan = make_plan(session, school, snapshot)
     reasons = check_plan(session, school, plan, snapshot)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from core.export import export_school
 from core.models import Group, Pupil, PupilSubgroup, Staff, StaffGroup, SyncRun
+from core.snapshot import SourceCapabilities
 from core.sync.engine import sync_school
 from tests.sync.conftest import PEOPLE_TABLES, count, recording, stamps
 from tests.sync.expect import expected_people, people_of
@@ -184,6 +185,17 @@ def test_incomplete_snapshot_tombstones_nobody(db, school, source, plugins):
     assert run.counts["groups_left"] == 0
     assert count(db, school, Pupil, Pupil.left_at.is_not(None)) == 0
     assert count(db, school, Group, Group.left_at.is_not(None)) == 0
+
+
+def test_source_without_complete_snapshots_tombstones_nobody(db, school, source, plugins):
+    source.capabilities = SourceCapabilities(complete_snapshots=False)
+    sync_school(db, school.id, plugins=plugins)
+    source.change(pupils=source.snapshot.pupils[1:])
+
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.counts["pupils_left"] == 0
+    assert _pupil(db, school, "1000").left_at is None
 
 
 def test_groups_that_disappear_are_tombstoned(db, school, source, plugins):
