@@ -110,8 +110,10 @@ class BasispoortClient:
         return parse_ids(self._get(INSTELLINGEN), f"GET {INSTELLINGEN}")
 
     def overview(self, school_id: str) -> dict[str, Any]:
-        """Counts, ``actief``, ``gefuseerdNaar`` and ``metaResult`` of one school."""
-        return self._get_object(_school(school_id, ""), consent=True)
+        """``groepen``, ``subgroepen``, ``leerlingen``, ``medewerkers``, ``actief``,
+        ``gefuseerdNaar`` and ``metaResult`` of one school; stream-parsed (it can be large)."""
+        path = _school(school_id, "")
+        return self._request("GET", path, _stream_object, consent=True)
 
     def details(self, school_id: str) -> dict[str, Any]:
         """Name, address, brincode + dependancecode, instellingRef, actief, gefuseerdNaar."""
