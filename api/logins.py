@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session
 
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
-from api.services import Services, db_session, services
+from api.services import Services, services
 from core.login.attempt import make_attempt
 from core.login.client_address import derive_client_address
 from core.login.evaluate import evaluate_login
@@ -22,44 +21,44 @@ router = APIRouter(prefix="/v1/logins", tags=["logins"])
 def evaluate(
     body: LoginRequest,
     svc: Annotated[Services, Depends(services)],
-    session: Annotated[Session, Depends(db_session)],
 ) -> LoginDecisionOut:
     """Judge one login. Let the person in only on a 200 with ``allowed: true``.
 
     Any other answer (an error, a timeout) means: do not let them in.
     """
-    settings = svc.settings
-    identity = LoginIdentity(
-        source=body.source,
-        school_ref=body.school_ref,
-        school_id=body.school_id,
-        user_id=body.user_id,
-        eckid=body.eckid,
-    )
-    resolved = resolve_identity(session, identity)
-    client = derive_client_address(
-        body.peer_address,
-        x_forwarded_for=body.header("x-forwarded-for"),
-        forwarded=body.header("forwarded"),
-        trusted_proxies=settings.trusted_proxy_networks,
-        proxy_header=settings.proxy_header,
-    )
-    attempt = make_attempt(session, resolved, client, body.at or datetime.now(UTC))
-    decision = evaluate_login(session, attempt, svc.plugins, settings)
-    session.commit()
-    return LoginDecisionOut(
-        allowed=decision.allowed,
-        person=(
-            PersonOut(kind=attempt.person_kind, id=attempt.person.id)
-            if attempt.person is not None and attempt.person_kind is not None
-            else None
-        ),
-        school=SchoolRefOut(brin6=attempt.school.brin6) if attempt.school is not None else None,
-        denials=[DenialOut(**_fields(d)) for d in decision.denials],
-        shadow_denials=[DenialOut(**_fields(d)) for d in decision.shadow_denials],
-        client_address=str(client.ip) if client.ip is not None else None,
-        client_address_via=client.via,
-    )
+    with svc.session() as session:
+        settings = svc.settings
+        identity = LoginIdentity(
+            source=body.source,
+            school_ref=body.school_ref,
+            school_id=body.school_id,
+            user_id=body.user_id,
+            eckid=body.eckid,
+        )
+        resolved = resolve_identity(session, identity)
+        client = derive_client_address(
+            body.peer_address,
+            x_forwarded_for=body.header("x-forwarded-for"),
+            forwarded=body.header("forwarded"),
+            trusted_proxies=settings.trusted_proxy_networks,
+            proxy_header=settings.proxy_header,
+        )
+        attempt = make_attempt(session, resolved, client, body.at or datetime.now(UTC))
+        decision = evaluate_login(session, attempt, svc.plugins, settings)
+        session.commit()
+        return LoginDecisionOut(
+            allowed=decision.allowed,
+            person=(
+                PersonOut(kind=attempt.person_kind, id=attempt.person.id)
+                if attempt.person is not None and attempt.person_kind is not None
+                else None
+            ),
+            school=SchoolRefOut(brin6=attempt.school.brin6) if attempt.school is not None else None,
+            denials=[DenialOut(**_fields(d)) for d in decision.denials],
+            shadow_denials=[DenialOut(**_fields(d)) for d in decision.shadow_denials],
+            client_address=str(client.ip) if client.ip is not None else None,
+            client_address_via=client.via,
+        )
 
 
 def _fields(denial: object) -> dict[str, str]:

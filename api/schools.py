@@ -17,7 +17,7 @@ from api.schemas import (
     SchoolCountsOut,
     SchoolStatusOut,
 )
-from api.services import Services, db_session, services
+from api.services import Services, services
 from core.brin import parse_brin6
 from core.errors import SchoolNotFound
 from core.linking import link_school
@@ -26,7 +26,6 @@ from core.models import Group, Pupil, School, SchoolNetwork, Staff, SyncRun
 
 router = APIRouter(prefix="/v1/schools", tags=["schools"])
 
-Db = Annotated[Session, Depends(db_session)]
 Svc = Annotated[Services, Depends(services)]
 
 
@@ -46,41 +45,41 @@ def find_school(session: Session, brin6: str) -> School:
 
 
 @router.get("/{brin6}/status", response_model=SchoolStatusOut)
-def status(brin6: str, session: Db) -> SchoolStatusOut:
+def status(brin6: str, svc: Svc) -> SchoolStatusOut:
     """The school's link (consent, active, merged), its last sync, and what koppel holds."""
-    school = find_school(session, brin6)
-    last = session.scalars(
-        select(SyncRun)
-        .where(SyncRun.school_id == school.id)
-        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-        .limit(1)
-    ).first()
-    return SchoolStatusOut(
-        brin6=school.brin6,
-        name=school.name,
-        source=school.source,
-        source_school_id=school.source_school_id,
-        consent=school.consent,
-        consent_changed_at=school.consent_changed_at,
-        active=school.active,
-        merged_into=school.merged_into_source_id,
-        last_synced_at=school.last_synced_at,
-        last_sync=(
-            LastSyncOut.model_validate(last, from_attributes=True) if last is not None else None
-        ),
-        counts=SchoolCountsOut(
-            pupils=_count(session, Pupil, school.id, current=True),
-            staff=_count(session, Staff, school.id, current=True),
-            groups=_count(session, Group, school.id, current=True),
-            networks=_count(session, SchoolNetwork, school.id),
-        ),
-    )
+    with svc.session() as session:
+        school = find_school(session, brin6)
+        last = session.scalars(
+            select(SyncRun)
+            .where(SyncRun.school_id == school.id)
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        ).first()
+        return SchoolStatusOut(
+            brin6=school.brin6,
+            name=school.name,
+            source=school.source,
+            source_school_id=school.source_school_id,
+            consent=school.consent,
+            consent_changed_at=school.consent_changed_at,
+            active=school.active,
+            merged_into=school.merged_into_source_id,
+            last_synced_at=school.last_synced_at,
+            last_sync=(
+                LastSyncOut.model_validate(last, from_attributes=True) if last is not None else None
+            ),
+            counts=SchoolCountsOut(
+                pupils=_count(session, Pupil, school.id, current=True),
+                staff=_count(session, Staff, school.id, current=True),
+                groups=_count(session, Group, school.id, current=True),
+                networks=_count(session, SchoolNetwork, school.id),
+            ),
+        )
 
 
 @router.post("/{brin6}/connection-check", response_model=ConnectionCheckOut)
 def connection_check(
     brin6: str,
-    session: Db,
     svc: Svc,
     source: Annotated[str, Query(pattern=r"^[a-z0-9_-]{1,50}$")] = "basispoort",
 ) -> ConnectionCheckOut:
@@ -90,46 +89,45 @@ def connection_check(
     what the school's administrator should read.
     """
     brin, location = parse_brin6(brin6)
-    check = link_school(session, svc.plugins, f"{brin}{location}", source)
-    linked = (
-        session.scalars(
+    with svc.session() as session:
+        check = link_school(session, svc.plugins, f"{brin}{location}", source)
+        linked = session.scalars(
             select(School.id).where(School.brin == brin, School.location_code == location)
         ).first()
-        is not None
-    )
     return ConnectionCheckOut(
         brin6=f"{brin}{location}",
         status=check.status,
         sentence_nl=check.sentence_nl,
         sentence_en=check.sentence_en,
-        linked=linked,
+        linked=linked is not None,
     )
 
 
 @router.get("/{brin6}/networks", response_model=NetworksOut)
-def get_networks(brin6: str, session: Db) -> NetworksOut:
+def get_networks(brin6: str, svc: Svc) -> NetworksOut:
     """Every network the school's pupils may log in from, with where each came from."""
-    school = find_school(session, brin6)
-    return _networks_out(school, session)
+    with svc.session() as session:
+        return _networks_out(session, find_school(session, brin6))
 
 
 @router.put("/{brin6}/networks", response_model=NetworksOut)
-def put_networks(brin6: str, body: NetworksIn, session: Db) -> NetworksOut:
+def put_networks(brin6: str, body: NetworksIn, svc: Svc) -> NetworksOut:
     """Replace the administrator's networks; networks delivered by a source stay.
 
     One malformed entry changes nothing: 422 naming every bad entry.
     """
-    school = find_school(session, brin6)
     entries = [
         NetworkEntry(item) if isinstance(item, str) else NetworkEntry(**item.model_dump())
         for item in body.networks
     ]
-    replace_networks(session, school.id, ADMIN_ORIGIN, entries)
-    session.commit()
-    return _networks_out(school, session)
+    with svc.session() as session:
+        school = find_school(session, brin6)
+        replace_networks(session, school.id, ADMIN_ORIGIN, entries)
+        session.commit()
+        return _networks_out(session, school)
 
 
-def _networks_out(school: School, session: Session) -> NetworksOut:
+def _networks_out(session: Session, school: School) -> NetworksOut:
     return NetworksOut(
         brin6=school.brin6,
         networks=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -19,15 +20,16 @@ class Services:
     plugins: Plugins
     tokens: tuple[bytes, ...]
 
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One session per request, closed before the answer leaves (uncommitted work is
+        rolled back). Not a yield-dependency: FastAPI may run their exit after the response."""
+        session = self.session_factory()
+        try:
+            yield session
+        finally:
+            session.close()
+
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
-
-
-def db_session(request: Request) -> Iterator[Session]:
-    """One session per request; routes commit what they change, anything else is rolled back."""
-    session = services(request).session_factory()
-    try:
-        yield session
-    finally:
-        session.close()

@@ -31,9 +31,14 @@ def koppel_register_identity_sources(register: Callable[[Any], None]) -> None:
 def koppel_register_login_policies(register: Callable[[Any], None]) -> None:
     """Register login policies by calling ``register(policy)``.
 
-    Called once when the plugin manager is built. ``policy`` has a ``name`` and a
-    ``judge(attempt)`` method returning None (no objection) or a core.login Denial. Every
-    registered policy judges every login; any deny wins. Returns nothing.
+    Called once, the first time the login policies are needed. ``policy`` has a ``name`` and a
+    ``judge(attempt)`` method taking a core.login.LoginAttempt (school, person, person kind,
+    roles, client address, time, and a read-only session) and returning None (no objection)
+    or a core.login.Denial (policy name, reason in Dutch and English, no personal data).
+    Policies judge only attempts that core's own rules let through (a known person at a
+    linked, consenting school); every registered policy judges each of those; any deny wins.
+    A policy that raises or returns anything else counts as a deny (fail closed). A policy
+    named in KOPPEL_LOGIN_SHADOW_POLICIES is recorded but never enforced. Returns nothing.
     """
 
 

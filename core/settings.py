@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigError
 
@@ -115,6 +116,11 @@ def load_settings(**overrides: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+    except SettingsError as exc:  # a list or dict variable that is not JSON
+        raise ConfigError(
+            f"invalid configuration: {exc}",
+            hint="list settings are JSON, e.g. KOPPEL_TRUSTED_PROXIES='[\"10.0.0.0/8\"]'",
+        ) from None
 
 
 @lru_cache(maxsize=1)

@@ -67,7 +67,7 @@ def recent_denials(
     if school_id is not None:
         query = query.where(LoginDenial.school_id == school_id)
     records = []
-    for row, school in session.execute(query).tuples():
+    for row, school in session.execute(query):
         reason_nl, _, reason_en = row.reason.partition("\n")
         records.append(
             DenialRecord(

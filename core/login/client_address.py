@@ -68,17 +68,22 @@ def parse_address(text: str | None) -> IPAddress | None:
     if value.startswith("["):
         end = value.find("]")
         rest = value[end + 1 :] if end != -1 else None
-        if rest is None or (rest and not _PORT.fullmatch(rest)):
+        if rest is None or (rest and not _is_port(rest)):
             return None
         value = value[1:end]
     elif value.count(":") == 1:  # only IPv4 with a port has exactly one colon
         value, _, port = value.partition(":")
-        if not _PORT.fullmatch(":" + port):
+        if not _is_port(":" + port):
             return None
     try:
         return unwrap_mapped(ip_address(value))
     except ValueError:
         return None
+
+
+def _is_port(text: str) -> bool:
+    match = _PORT.fullmatch(text)
+    return match is not None and (not text[1:].isdigit() or int(text[1:]) <= 65535)
 
 
 def is_trusted(ip: IPAddress, trusted_proxies: Sequence[IPNetwork]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigError
 
@@ -32,3 +33,8 @@ def load_ip_restriction_settings(**overrides: object) -> IpRestrictionSettings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+    except SettingsError as exc:  # a list or dict variable that is not JSON
+        raise ConfigError(
+            f"invalid configuration: {exc}",
+            hint="list settings are JSON, e.g. KOPPEL_IP_RESTRICTION_ROLES='[\"pupil\"]'",
+        ) from None
