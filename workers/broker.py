@@ -14,15 +14,24 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
+from core.errors import ConfigError
 from core.settings import get_settings
 from workers.middleware import LogContext
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
     """A RabbitMQ broker for ``url``, or the stub broker when there is none."""
-    chosen: dramatiq.Broker = (
-        RabbitmqBroker(url=url, confirm_delivery=True) if url else StubBroker()
-    )
+    chosen: dramatiq.Broker
+    if url:
+        try:
+            chosen = RabbitmqBroker(url=url, confirm_delivery=True)
+        except Exception as exc:  # pika's own parse errors; the URL holds a password: not shown
+            raise ConfigError(
+                f"KOPPEL_BROKER_URL is not a usable RabbitMQ URL ({type(exc).__name__})",
+                hint="use amqp://user:password@host:5672/%2F",
+            ) from None
+    else:
+        chosen = StubBroker()
     # First in line, so its context is bound before, and cleared after, every other
     # middleware's log lines about the message (retries, time limits).
     chosen.add_middleware(LogContext(), before=type(chosen.middleware[0]))
