@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.errors import PlanStale
 from core.models import Group, Pupil, PupilSubgroup, School, SchoolNetwork, Staff, StaffGroup
 from core.snapshot import PupilRecord, SchoolSnapshot, StaffRecord
-from core.sync.bulk import insert_rows
+from core.sync.bulk import insert_rows, update_rows
 from core.sync.changes import Changes, Write
 from core.sync.digest import group_digest, pupil_digest, staff_digest
 from core.sync.people import Hashed
@@ -227,7 +227,7 @@ def _write_people(
             row, group_ids = values(write)
             rows.append({"id": write.id, **row})
             members.extend({owner: write.id, "group_id": gid} for gid in group_ids)
-        session.execute(update(model), rows)
+        update_rows(session, model, rows)
         # Only the memberships of people written again are replaced; others are not touched.
         column = getattr(membership, owner)
         for part in chunks([w.id for w in rewritten if w.id is not None]):

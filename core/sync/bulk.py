@@ -1,10 +1,10 @@
-"""Bulk inserts for the apply: COPY on PostgreSQL (psycopg 3), a bulk INSERT elsewhere."""
+"""Bulk writes for the apply: set-based on PostgreSQL (psycopg 3), ORM bulk statements elsewhere."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, insert
+from sqlalchemy import JSON, String, insert, update
 from sqlalchemy.orm import Session
 
 
@@ -18,10 +18,53 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     if not rows:
         return
     conn = session.connection()
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+    if _psycopg(conn):
         _copy(conn, model.__table__, rows)
     else:
         session.execute(insert(model), rows)
+
+
+def update_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Update rows by primary key ``id``; every dict has the same keys.
+
+    On PostgreSQL with psycopg this is one UPDATE ... FROM unnest(arrays): the server does
+    the whole set at once instead of one UPDATE per row (the night a new school year starts,
+    every pupil changes group). Elsewhere an ORM bulk UPDATE by primary key (executemany).
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    if not _psycopg(conn):
+        session.execute(update(model), rows)
+        return
+    from psycopg.types.json import Json
+
+    table = model.__table__
+    columns = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    arrays, casts = [], []
+    for name in columns:
+        column = table.c[name]
+        values = [row[name] for row in rows]
+        if isinstance(column.type, JSON):
+            values = [None if v is None else Json(v) for v in values]
+        arrays.append(values)
+        # Strings go as text: an explicit cast to varchar(n) would silently cut a value that is
+        # too long, where the assignment to the column refuses it.
+        kind = "text" if isinstance(column.type, String) else column.type.compile(conn.dialect)
+        casts.append(f"%s::{kind}[]")
+    assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns if c != "id")
+    statement = (
+        f"UPDATE {quote(table.name)} SET {assignments} "
+        f"FROM unnest({', '.join(casts)}) AS v({', '.join(quote(c) for c in columns)}) "
+        f"WHERE {quote(table.name)}.id = v.id"
+    )
+    with conn.connection.driver_connection.cursor() as cursor:
+        cursor.execute(statement, arrays)
+
+
+def _psycopg(conn: Any) -> bool:
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
 
 
 def _copy(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:

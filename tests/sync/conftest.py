@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from core.models import Group, Pupil, PupilSubgroup, School, Staff, StaffGroup, SyncRun
@@ -103,6 +103,23 @@ PEOPLE_TABLES = (
     "staff_group",
     "school_network",
 )
+
+
+def rows_written(db: Session, tables: tuple[str, ...] = PEOPLE_TABLES) -> int | None:
+    """Rows inserted, updated or deleted in ``tables`` by this transaction so far (PostgreSQL).
+
+    PostgreSQL counts them itself, so COPY and other statements sent straight to the driver
+    (which SQLAlchemy events do not see) are counted too. None on other backends.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return None
+    return db.scalar(
+        text(
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = ANY(:tables)"
+        ),
+        {"tables": list(tables)},
+    )
 
 
 def stamps(db: Session, school: School) -> dict[str, list[tuple[int, object]]]:

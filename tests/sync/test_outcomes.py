@@ -14,7 +14,7 @@ from core.models import Group, Pupil
 from core.snapshot import SourceCapabilities
 from core.sync import engine
 from core.sync.engine import sync_school
-from tests.sync.conftest import PEOPLE_TABLES, count, last_run, recording
+from tests.sync.conftest import PEOPLE_TABLES, count, last_run, recording, rows_written
 
 
 def test_unknown_school_raises(db, plugins):
@@ -54,6 +54,7 @@ def test_unmoved_mutation_stamp_is_unchanged_without_fetch(db, school, source, p
     assert sync_school(db, school.id, plugins=plugins).outcome == "succeeded"
     assert source.called("fetch_snapshot") == 1
 
+    written = rows_written(db)
     with recording(db) as statements:
         run = sync_school(db, school.id, plugins=plugins)
 
@@ -61,6 +62,7 @@ def test_unmoved_mutation_stamp_is_unchanged_without_fetch(db, school, source, p
     assert source.called("fetch_snapshot") == 1
     assert source.called("latest_change") == 2
     assert statements.writes(*PEOPLE_TABLES) == []
+    assert rows_written(db) == written
 
     forced = sync_school(db, school.id, plugins=plugins, force=True)
     assert forced.outcome == "succeeded"
@@ -144,13 +146,20 @@ def test_failure_inside_apply_rolls_back_all_of_it(db, school, source, plugins):
     assert school.last_synced_at is None
 
 
-def test_database_refusing_a_value_rolls_back_and_names_nobody(db, school, source, plugins):
+@pytest.mark.parametrize("written", ["created", "updated"])
+def test_database_refusing_a_value_rolls_back_and_names_nobody(
+    db, school, source, plugins, written
+):
     if db.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite does not enforce column lengths")
     sync_school(db, school.id, plugins=plugins)
     before = export_school(db, school)
     pupils = list(source.snapshot.pupils)
-    pupils[4] = replace(pupils[4], last_name="Geheimnaam" * 30)  # longer than the column
+    too_long = "Geheimnaam" * 30  # longer than the column
+    if written == "updated":
+        pupils[4] = replace(pupils[4], last_name=too_long)
+    else:
+        pupils.append(replace(pupils[4], source_id="4444", eckid=None, last_name=too_long))
     source.change(pupils=tuple(pupils))
 
     with pytest.raises(Exception, match="too long"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from sqlalchemy import select
 
@@ -10,7 +11,7 @@ from core.export import export_school
 from core.models import Group, Pupil, PupilSubgroup, Staff, StaffGroup, SyncRun
 from core.snapshot import SourceCapabilities
 from core.sync.engine import sync_school
-from tests.sync.conftest import PEOPLE_TABLES, count, recording, stamps
+from tests.sync.conftest import PEOPLE_TABLES, count, recording, rows_written, stamps
 from tests.sync.expect import expected_people, people_of
 
 
@@ -23,6 +24,7 @@ def _pupil(db, school, source_id):  # type: ignore[no-untyped-def]
 
 
 def test_first_sync_creates_everything(db, school, source, plugins, plugin):
+    written = rows_written(db)
     run = sync_school(db, school.id, plugins=plugins)
 
     assert run.outcome == "succeeded", run.error
@@ -36,6 +38,8 @@ def test_first_sync_creates_everything(db, school, source, plugins, plugin):
         assert counts[key] == 0
     assert count(db, school, PupilSubgroup) == 20
     assert count(db, school, StaffGroup) == 6
+    if written is not None:  # PostgreSQL counts the rows COPY wrote too
+        assert rows_written(db) - written == 8 + 20 + 20 + 3 + 6 + 1
     assert people_of(export_school(db, school)) == expected_people(source.snapshot)
     assert school.name == "De Fakeschool"
     assert school.source_ref == "ref-fake"
@@ -49,12 +53,14 @@ def test_second_sync_of_same_snapshot_writes_nothing(db, school, source, plugins
     sync_school(db, school.id, plugins=plugins)
     before = stamps(db, school)
 
+    written = rows_written(db)
     with recording(db) as statements:
         run = sync_school(db, school.id, plugins=plugins)
 
     assert run.outcome == "succeeded"
     assert set(run.counts.values()) == {0}
     assert statements.writes(*PEOPLE_TABLES) == []
+    assert rows_written(db) == written
     assert stamps(db, school) == before
 
 
@@ -119,12 +125,14 @@ def test_staff_role_change(db, school, source, plugins):
     sync_school(db, school.id, plugins=plugins)
     staff = list(source.snapshot.staff)
     staff[1] = replace(staff[1], roles=("ICTCoordinator", "Leerkracht", "Nieuwerol"))
+    staff[2] = replace(staff[2], end_date=date(2027, 7, 31))
     source.change(staff=tuple(staff))
 
     run = sync_school(db, school.id, plugins=plugins)
 
-    assert run.counts["staff_updated"] == 1
+    assert run.counts["staff_updated"] == 2
     assert run.counts["pupils_updated"] == 0
+    assert people_of(export_school(db, school)) == expected_people(source.snapshot)
     roles = db.scalar(
         select(Staff.roles).where(Staff.school_id == school.id, Staff.source_id == "5001")
     )
