@@ -81,3 +81,15 @@ class PlanStale(PlanError):
     """A stored sync plan no longer matches the school's data or the snapshot it is applied with."""
 
     hint = "nothing was changed; sync the school again to make a fresh plan"
+
+
+class StorageError(KoppelError):
+    """The database failed while a sync was applied; nothing of that run was kept."""
+
+    hint = "the run was rolled back and is retried; the database log has the statement"
+
+
+class InternalError(KoppelError):
+    """A bug: an unexpected exception, reported without the data it carried."""
+
+    hint = "the run was rolled back; please report this with the run id"

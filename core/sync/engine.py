@@ -8,9 +8,10 @@ from dataclasses import replace
 from datetime import datetime
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core.errors import SchoolNotFound
+from core.errors import InternalError, KoppelError, SchoolNotFound, StorageError
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins
 from core.snapshot import SchoolSnapshot
@@ -79,7 +80,11 @@ def sync_school(
                 session.rollback()
             finally:
                 record_failure(session, run, error)
-            raise
+            if isinstance(exc, KoppelError) or not isinstance(exc, Exception):
+                raise
+            # Foreign exceptions carry SQL parameters or rows (names): re-raise without them.
+            kind = StorageError if _from_database(exc) else InternalError
+            raise kind(f"run {run_id} failed: {error}") from None
         finally:
             plugins.after_school_sync(
                 school_id=school_id,
@@ -97,6 +102,12 @@ def sync_school(
                 duration_ms=round((time.monotonic() - started) * 1000),
             )
     return run
+
+
+def _from_database(exc: BaseException) -> bool:
+    # COPY goes to the driver directly, so its errors are the driver's, not SQLAlchemy's.
+    driver = type(exc).__module__.partition(".")[0]
+    return isinstance(exc, SQLAlchemyError) or driver in ("psycopg", "sqlite3")
 
 
 def _skip_reason(school: School) -> str | None:
