@@ -75,8 +75,11 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
                 return
             run = _run_engine(session, school_id, trigger, owner, held)
         except LeaseLost:
-            # Not a failure of this message: the worker that holds the lease now does the sync.
+            # Not a failure of this message: the worker that holds the lease now does the sync;
+            # if none does (this run outlived its lease), the message comes back for another go.
             log.warning("sync_lease_lost", lease_token=held.token)
+            if not _leased_by_another(session, school_id, owner):
+                defer(session, school_id)
             return
         finally:
             _release(session, held)
@@ -129,6 +132,13 @@ def _run_engine(
     return sync_school(
         session, school_id, plugins=get_plugins(), trigger=trigger, worker=owner, fence=held.fence
     )
+
+
+def _leased_by_another(session: Session, school_id: int, owner: str) -> bool:
+    holder = session.execute(
+        select(School.lease_owner, School.lease_expires_at).where(School.id == school_id)
+    ).one()
+    return holder[0] not in (None, owner) and holder[1] is not None and holder[1] > utcnow()
 
 
 def _release(session: Session, held: lease.Lease) -> None:

@@ -181,3 +181,27 @@ def test_sync_now_goes_ahead_of_the_nightly_backlog(
     # At most the one nightly message already in hand runs before it; in queue order it
     # would have been last.
     assert order.index(urgent) <= 1
+
+
+def test_a_run_that_outlived_its_lease_with_no_successor_is_tried_again(
+    worker: Worker, stub_broker: StubBroker, sessions: sessionmaker[Session], plugins
+) -> None:  # type: ignore[no-untyped-def]
+    school_id = linked_school(sessions)
+    stalls = [True]
+
+    def lease_runs_out() -> None:
+        if stalls and stalls.pop():  # the first run stalls past its lease; nobody takes over
+            with sessions() as s:
+                s.execute(
+                    update(School)
+                    .where(School.id == school_id)
+                    .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+                )
+                s.commit()
+
+    plugins.pm.get_plugins().pop().on_before = lease_runs_out
+    send_nightly(school_id, utcnow())
+    drain()
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["failed", "succeeded"]
+    assert pupils_of(sessions, school_id) == 5
+    assert stub_broker.dead_letters == []
