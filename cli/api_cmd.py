@@ -23,4 +23,5 @@ def api(host: str, port: int) -> None:
     except KoppelError as exc:
         fail(exc)
     # log_config=None: uvicorn's lines go through koppel's structlog set-up like everything else.
+    # proxy_headers=False: the caller is the LVS; the pupil's address arrives in the request body.
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)

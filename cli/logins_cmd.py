@@ -39,6 +39,6 @@ def denied(brin6: str | None, limit: int, as_json: bool) -> None:
         who = f"{row.person_kind or '-'}:{row.person_id or '-'}"
         mode = "shadow" if row.shadow else "denied"
         click.echo(
-            f"{row.at:%Y-%m-%d %H:%M:%S}  {row.brin6 or '-':6}  {mode:6}  {who:14}  "
+            f"{row.at:%Y-%m-%d %H:%M:%SZ}  {row.brin6 or '-':6}  {mode:6}  {who:14}  "
             f"{row.client_address or '-':39}  {row.policy}: {row.reason_en}"
         )

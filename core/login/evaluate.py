@@ -35,6 +35,7 @@ def evaluate_login(
     shadow: list[Denial] = []
     if not denials:
         shadow_names = set(settings.login_shadow_policies)
+        _warn_unknown_shadow_names(shadow_names, plugins)
         for policy in plugins.login_policies:
             denial = _judge(policy, attempt)
             if denial is not None:
@@ -52,6 +53,17 @@ def evaluate_login(
         client_address_via=attempt.client.via,
     )
     return decision
+
+
+_warned: set[str] = set()
+
+
+def _warn_unknown_shadow_names(shadow_names: set[str], plugins: Plugins) -> None:
+    # A misspelt name means the policy is enforced, not shadowed: say so, once per process.
+    unknown = shadow_names - {p.name for p in plugins.login_policies} - _warned
+    if unknown:
+        _warned.update(unknown)
+        log.warning("shadow_policy_unknown", names=sorted(unknown))
 
 
 def policy_failed(name: str) -> Denial:

@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from core.hookspecs import hookimpl
 from core.login import Decision, Denial, LoginAttempt
+from core.login import evaluate as evaluate_module
 from core.login.attempt import make_attempt
 from core.login.client_address import derive_client_address
 from core.login.evaluate import evaluate_login
@@ -167,3 +168,18 @@ def test_a_purged_person_has_left(db: Session, seed: Seed):
 def test_an_attempt_needs_an_aware_time(db: Session):
     with pytest.raises(ValueError, match="timezone-aware"):
         LoginAttempt(None, None, None, (), derive_client_address(INSIDE), datetime(2026, 1, 1), db)
+
+
+def test_a_misspelt_shadow_policy_is_enforced_and_warned_about_once(
+    db: Session, seed: Seed, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(evaluate_module, "_warned", set())
+    plugins = login_plugins()
+    with capture_logs() as logs:
+        for _ in range(2):
+            decision = judge(
+                db, seed.school, seed.pupil, HOME, plugins, login_shadow_policies=["ip_restrict"]
+            )
+            assert not decision.allowed and decision.shadow_denials == ()
+    warnings = [e for e in logs if e["event"] == "shadow_policy_unknown"]
+    assert [w["names"] for w in warnings] == [["ip_restrict"]]
