@@ -82,6 +82,36 @@ class Settings(BaseSettings):
         description="Login policies (by name) that only record what they would deny.",
     )
 
+    # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.
+    safety_tombstone_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Share of a kind (pupils, staff, groups) one sync "
+        "may remove before its plan is held.",
+    )
+    safety_tombstone_min: int = Field(
+        default=5, ge=0, description="Removals always allowed, whatever the share (small schools)."
+    )
+    safety_update_share: float = Field(default=0.50, ge=0, le=1)
+    safety_update_min: int = Field(default=10, ge=0)
+    safety_window_days: int = Field(
+        default=7, ge=0, description="Removals over this many days count together (0: off)."
+    )
+    safety_window_share: float = Field(default=0.10, ge=0, le=1)
+    safety_season_start: str = Field(
+        default="07-15", pattern=r"^\d{2}-\d{2}$", description="MM-DD: school-year rollover."
+    )
+    safety_season_end: str = Field(default="08-31", pattern=r"^\d{2}-\d{2}$")
+    safety_season_tombstone_share: float = Field(
+        default=0.35, ge=0, le=1, description="Replaces the tombstone and window shares in season."
+    )
+    safety_season_update_share: float = Field(default=1.0, ge=0, le=1)
+    # Consent lifecycle (core/retention.py).
+    retention_days: int = Field(
+        default=0, ge=0, description="Days after a revocation before personal data is purged."
+    )
+
     @field_validator("api_tokens")
     @classmethod
     def _tokens_long_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,8 @@ from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins
 from core.snapshot import SchoolSnapshot
 from core.sync.apply import apply_plan
+from core.sync.held import hold_plan, retire_held
+from core.sync.merge import move_to_target
 from core.sync.plan import make_plan
 from core.sync.runs import (
     GOOD_OUTCOMES,
@@ -49,9 +52,12 @@ def sync_school(
 
     Outcomes: succeeded, unchanged (the source's mutation stamp did not move), skipped (no
     consent, inactive or merged; the reason is in ``error``), held (the safety check found
-    reasons, in ``error``; nothing applied) and failed. A failure rolls the apply back, records
-    the run as failed and re-raises, so a worker can decide whether to retry. The whole apply
-    is one transaction; the source is asked while no transaction is open.
+    reasons, in ``error``; the plan is stored as a HeldPlan, nothing applied) and failed. A
+    school the source reports merged has its people moved to the target school instead
+    (core/sync/merge.py); one it reports inactive is skipped: nobody is removed. A failure
+    rolls the apply back, records the run as failed and re-raises, so a worker can decide
+    whether to retry. The whole apply is one transaction; the source is asked while no
+    transaction is open.
     """
     school = session.get(School, school_id)
     if school is None:
@@ -120,6 +126,32 @@ def _skip_reason(school: School) -> str | None:
     return None
 
 
+def _merged(
+    session: Session, plugins: Plugins, school: School, run: SyncRun, *, create: bool
+) -> Result:
+    """A merged school: move what is left of its people to the target, else say why not.
+
+    ``create``: the target school may be created (looked up at the source) if not linked yet.
+    """
+    result = move_to_target(session, plugins, school, utcnow(), create=create)
+    if not result.moved:
+        return _finish(session, run, "skipped", {}, result.reason)
+    if not any(result.counts.values()):
+        reason = f"{_skip_reason(school)}; its people were moved to school {result.target_id}"
+        outcome = _finish(session, run, "skipped", {}, reason)
+    else:
+        outcome = _finish(session, run, "succeeded", result.counts)
+    if result.target_created and result.target_id is not None:
+        plugins.consent_changed(school_id=result.target_id, source=school.source, granted=True)
+    return outcome
+
+
+def _consent_withdrawn(session: Session, school_id: int) -> bool:
+    """Was the consent revoked while this run worked? (read again, just before committing)."""
+    consent = session.scalar(select(School.consent).where(School.id == school_id))
+    return consent != "granted"
+
+
 def _sync(
     session: Session,
     school: School,
@@ -130,6 +162,9 @@ def _sync(
 ) -> Result:
     plugins.before_school_sync(school_id=school.id, source=school.source, run_id=run.id)
     reason = _skip_reason(school)
+    if reason is not None and school.consent == "granted" and school.merged_into_source_id:
+        # Known merged before: no fetch of its own; the people move once the target is linked.
+        return _merged(session, plugins, school, run, create=False)
     if reason is not None:
         return _finish(session, run, "skipped", {}, reason)
     source = plugins.source(school.source)
@@ -153,20 +188,35 @@ def _sync(
     if snapshot.complete and not source.capabilities.complete_snapshots:
         # A source that is not authoritative for deletes never makes anyone leave.
         snapshot = replace(snapshot, complete=False)
+    info = snapshot.school
+    if info.merged_into or not info.active:
+        # Whatever the lists of a merged or inactive school say, nobody is removed for it.
+        school.active = info.active
+        school.merged_into_source_id = info.merged_into
+        if info.merged_into:
+            return _merged(session, plugins, school, run, create=True)
+        return _finish(
+            session, run, "skipped", {}, "the source reports the school inactive; nothing applied"
+        )
     now = utcnow()
     plan = make_plan(session, school, snapshot)
     reasons = check_plan(session, school, plan, snapshot)
     if reasons:
         session.rollback()  # the plan only read; nothing of it may stay
+        hold_plan(session, school, run, plan, reasons, snapshot)
         return _finish(session, run, "held", {}, "; ".join(reasons))
 
     apply_plan(session, school, plan, snapshot, now)
-    _update_school(school, snapshot, stamp, now)
+    update_school(school, snapshot, stamp, now)
+    retire_held(session, school.id, "superseded by a sync that applied", now=now)
     counts = dict(plan.counts)
     counts.update((f"note_{name}", n) for name, n in {**snapshot.notes, **plan.notes}.items())
     finish_run(run, "succeeded", counts)
     if fence is not None:
         fence(session)
+    if _consent_withdrawn(session, school.id):
+        session.rollback()
+        return _finish(session, run, "skipped", {}, "consent was revoked while the run worked")
     session.commit()
     return "succeeded", counts, None
 
@@ -179,9 +229,10 @@ def _finish(
     return outcome, counts, error
 
 
-def _update_school(
+def update_school(
     school: School, snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
 ) -> None:
+    """Store what the snapshot says of the school itself, after its plan was applied."""
     info = snapshot.school
     school.name = info.name or school.name
     school.source_ref = info.ref or school.source_ref
