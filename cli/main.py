@@ -6,7 +6,18 @@ import sys
 
 import click
 
-from cli import api_cmd, db_cmd, logins_cmd, scheduler_cmd, school_cmds, sync_now_cmd, worker_cmd
+from cli import (
+    api_cmd,
+    consent_cmd,
+    db_cmd,
+    logins_cmd,
+    plans_cmd,
+    scheduler_cmd,
+    school_cmds,
+    status_cmd,
+    sync_now_cmd,
+    worker_cmd,
+)
 from cli.sim_cmd import basispoort_sim
 from core.errors import KoppelError
 from core.logging import configure
@@ -32,6 +43,10 @@ cli.add_command(scheduler_cmd.scheduler)
 cli.add_command(sync_now_cmd.sync_now)
 cli.add_command(api_cmd.api)
 cli.add_command(logins_cmd.logins)
+cli.add_command(plans_cmd.plans)
+cli.add_command(consent_cmd.consent)
+cli.add_command(consent_cmd.purge)
+cli.add_command(status_cmd.status)
 
 
 def main() -> None:

@@ -1,0 +1,190 @@
+"""The retention job: a school that revoked consent keeps no personal data past its retention.
+
+For every school whose consent was revoked at least ``retention_days`` ago, each pupil and staff
+member keeps only what the audit trail needs: koppel's id, the source's id (a pseudonymous
+key, also what stops the person being created twice), the school, and the dates (first seen,
+left, purged). Names, initials, ECK iD, lasKey, e-mail, end date, roles, year group and
+class are cleared; memberships are deleted; groups lose their names and descriptions (which
+often name a teacher). Held plans of the school lose their stored records (digests of personal
+data). Sync runs stay: they hold counts and reasons only. Nothing here is a sync: this is the
+explicit, logged step the data rules ask for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.models import (
+    Group,
+    HeldPlan,
+    Pupil,
+    PupilSubgroup,
+    School,
+    Staff,
+    StaffGroup,
+    utcnow,
+)
+
+log = structlog.get_logger()
+
+# Never equal to a digest, so a person who comes back (consent granted again) is written anew.
+PURGED_HASH = "purged"
+
+# Personal columns each kind loses; everything else on the row is an id, a key or a date.
+_PERSONAL = {
+    "eckid": None,
+    "las_key": None,
+    "first_name": None,
+    "prefix": None,
+    "last_name": None,
+    "initials": None,
+}
+_PUPIL = {**_PERSONAL, "year_group": None, "group_id": None}
+_STAFF = {**_PERSONAL, "email": None, "end_date": None, "roles": []}
+
+_BULK = {"synchronize_session": False}
+
+
+@dataclass
+class PurgeReport:
+    """Per purged school (koppel id): rows purged now; ``dry_run`` means nothing was changed."""
+
+    dry_run: bool
+    schools: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        totals = {"pupils": 0, "staff": 0, "groups": 0}
+        for counts in self.schools.values():
+            for kind, n in counts.items():
+                totals[kind] += n
+        return totals
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "schools": {str(k): v for k, v in self.schools.items()},
+            "totals": self.totals,
+        }
+
+
+def due_schools(session: Session, now: datetime, retention_days: int) -> list[School]:
+    """Schools revoked at least ``retention_days`` ago (an unknown revocation date counts)."""
+    cutoff = now - timedelta(days=retention_days)
+    return list(
+        session.scalars(
+            select(School)
+            .where(
+                School.consent == "revoked",
+                or_(School.consent_changed_at.is_(None), School.consent_changed_at <= cutoff),
+            )
+            .order_by(School.id)
+        )
+    )
+
+
+def purge_revoked(
+    session: Session,
+    now: datetime | None = None,
+    retention_days: int = 0,
+    *,
+    dry_run: bool = False,
+) -> PurgeReport:
+    """Purge the personal data of every school revoked ``retention_days`` or more ago; commits.
+
+    Each school is purged in its own transaction. With ``dry_run`` it only counts. Logs one
+    line per school and one for the whole step (ids and counts only).
+    """
+    now = now or utcnow()
+    report = PurgeReport(dry_run=dry_run)
+    for school in due_schools(session, now, retention_days):
+        counts = _pending(session, school.id)
+        if not any(counts.values()):
+            continue
+        if not dry_run:
+            _purge_school(session, school.id, now)
+            session.commit()
+        report.schools[school.id] = counts
+        log.info("retention_school_purged", school_id=school.id, dry_run=dry_run, **counts)
+    log.info(
+        "retention_purge",
+        dry_run=dry_run,
+        retention_days=retention_days,
+        schools=len(report.schools),
+        **report.totals,
+    )
+    return report
+
+
+def _pending(session: Session, school_id: int) -> dict[str, int]:
+    """Rows of the school that still hold personal data (not purged since last written)."""
+    counts = {}
+    for kind, model in (("pupils", Pupil), ("staff", Staff)):
+        counts[kind] = (
+            session.scalar(
+                select(func.count())
+                .select_from(model)
+                .where(model.school_id == school_id, model.purged_at.is_(None))
+            )
+            or 0
+        )
+    counts["groups"] = (
+        session.scalar(
+            select(func.count())
+            .select_from(Group)
+            .where(Group.school_id == school_id, Group.row_hash != PURGED_HASH)
+        )
+        or 0
+    )
+    return counts
+
+
+def _leave(session: Session, model: Any, school_id: int, now: datetime) -> None:
+    """Tombstone the school's rows of ``model`` still live; an earlier left_at stays."""
+    session.execute(
+        update(model)
+        .where(model.school_id == school_id, model.left_at.is_(None))
+        .values(left_at=now)
+        .execution_options(**_BULK)
+    )
+
+
+def _purge_school(session: Session, school_id: int, now: datetime) -> None:
+    for model, membership, owner, values in (
+        (Pupil, PupilSubgroup, PupilSubgroup.pupil_id, _PUPIL),
+        (Staff, StaffGroup, StaffGroup.staff_id, _STAFF),
+    ):
+        people = select(model.id).where(model.school_id == school_id)
+        session.execute(delete(membership).where(owner.in_(people)).execution_options(**_BULK))
+        _leave(session, model, school_id, now)
+        session.execute(
+            update(model)
+            .where(model.school_id == school_id, model.purged_at.is_(None))
+            .values(**values, row_hash=PURGED_HASH, purged_at=now, updated_at=now)
+            .execution_options(**_BULK)
+        )
+    _leave(session, Group, school_id, now)
+    session.execute(
+        update(Group)
+        .where(Group.school_id == school_id, Group.row_hash != PURGED_HASH)
+        .values(name=None, description=None, row_hash=PURGED_HASH, updated_at=now)
+        .execution_options(**_BULK)
+    )
+    session.execute(
+        update(HeldPlan)
+        .where(HeldPlan.school_id == school_id)
+        .values(plan={})
+        .execution_options(**_BULK)
+    )
+    session.execute(
+        update(HeldPlan)
+        .where(HeldPlan.school_id == school_id, HeldPlan.status == "held")
+        .values(status="stale", decided_at=now, decided_by="personal data purged")
+        .execution_options(**_BULK)
+    )
