@@ -149,6 +149,7 @@ def _grant(
     else:
         school.consent = "granted"
         school.consent_changed_at = now
+        school.source_mutated_at = None  # whatever is stored may be purged or old: fetch it all
     session.commit()
     sweep.granted.append(school.id)
     log.info("consent_granted", school_id=school.id)

@@ -176,6 +176,10 @@ def _purge_school(session: Session, school_id: int, now: datetime) -> None:
         .values(name=None, description=None, row_hash=PURGED_HASH, updated_at=now)
         .execution_options(**_BULK)
     )
+    # The stored data no longer is what the source served at its stamp: fetch in full next time.
+    school = session.get(School, school_id)
+    if school is not None:
+        school.source_mutated_at = None
     session.execute(
         update(HeldPlan)
         .where(HeldPlan.school_id == school_id)

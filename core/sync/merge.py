@@ -4,7 +4,10 @@ The people keep their rows (and ids, so the LVS keeps their history): each live 
 member of the merged school is re-parented to the target school, without groups (those were
 the old school's). The target's next sync matches them to its own snapshot by source id, else
 by ECK iD, else by lasKey (a re-key), so they end up once. Someone the target already holds
-(same source id, ECK iD or lasKey) is not moved but tombstoned at the merged school. The move
+(same source id or ECK iD) is not moved but tombstoned at the merged school. A lasKey is not
+enough for that: before the merger each school's LAS had its own keys, so equal keys across
+the two schools say nothing; after the move the target's sync matches lasKeys within its
+own, merged LAS. The move
 is recorded as that school's run, with counts: ids and counts, never names.
 """
 
@@ -150,24 +153,20 @@ def _move_people(
 ) -> tuple[int, int]:
     """Re-parent the school's live people to ``target``; returns (moved, already there)."""
     at_target = session.execute(
-        select(model.source_id, model.eckid, model.las_key).where(
+        select(model.source_id, model.eckid).where(
             model.school_id == target.id, model.source == target.source
         )
     ).all()
     source_ids = {row.source_id for row in at_target}
     eckids = {row.eckid for row in at_target if row.eckid}
-    las_keys = {row.las_key for row in at_target if row.las_key}
     moving: list[int] = []
     staying: list[int] = []
-    for pid, source_id, eckid, las_key in session.execute(
-        select(model.id, model.source_id, model.eckid, model.las_key).where(
+    for pid, source_id, eckid in session.execute(
+        select(model.id, model.source_id, model.eckid).where(
             model.school_id == school.id, model.source == school.source, model.left_at.is_(None)
         )
     ):
-        # By ECK iD, else by lasKey: a lasKey only counts where an ECK iD cannot decide.
-        known = source_id in source_ids or (
-            eckid in eckids if eckid else bool(las_key) and las_key in las_keys
-        )
+        known = source_id in source_ids or (eckid is not None and eckid in eckids)
         (staying if known else moving).append(pid)
     membership, owner = (
         (PupilSubgroup, PupilSubgroup.pupil_id)

@@ -118,7 +118,7 @@ def link(db: Session, world: World, kind_or_id: str | int) -> School:
     """
     source_school_id = kind_or_id if isinstance(kind_or_id, int) else world.find(kind_or_id)
     header = world.school(source_school_id)
-    _move_aside(db, header.brin, header.location, str(source_school_id))
+    unlink(db, world, source_school_id)
     school = School(
         brin=header.brin,
         location_code=header.location,
@@ -131,11 +131,14 @@ def link(db: Session, world: World, kind_or_id: str | int) -> School:
     return school
 
 
-def _move_aside(db: Session, brin: str, location: str, source_school_id: str) -> None:
+def unlink(db: Session, world: World, source_school_id: int) -> None:
+    """Move aside any row a previous test left for this simulator school (BRIN6 or id)."""
+    header = world.school(source_school_id)
+    brin, location = header.brin, header.location
     for old in db.scalars(
         select(School).where(
             ((School.brin == brin) & (School.location_code == location))
-            | ((School.source == "basispoort") & (School.source_school_id == source_school_id))
+            | ((School.source == "basispoort") & (School.source_school_id == str(source_school_id)))
         )
     ):
         token = uuid.uuid4().hex
