@@ -38,6 +38,11 @@ JOB = "nightly"
 
 Send = Callable[[int, datetime], object]
 
+# Once-a-day work (the consent sweep and the purge, workers/lifecycle.py), sent at the start of
+# each night under its own claimed tick, so two replicas send it once.
+DAILY_JOB = "lifecycle"
+SendDaily = Callable[[date], object]
+
 
 @dataclass(frozen=True, slots=True)
 class Night:
@@ -127,12 +132,15 @@ class NightlyScheduler:
         *,
         name: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        daily: SendDaily | None = None,
     ) -> None:
         self.sessions = sessions
         self.window = window
         self.send = send
         self.name = name or scheduler_id()
         self.clock = clock
+        self.daily = daily
+        self._daily_done = ""  # the night whose daily work is known sent
         self._claimed: tuple[str, set[int]] = ("", set())  # slots known taken, for one night
 
     def run_once(self) -> int:
@@ -142,6 +150,8 @@ class NightlyScheduler:
         due = night.due_slots(now)
         if not due:
             return 0
+        if self.daily is not None and self._daily_done != night.key:
+            self._claim_daily(night)
         taken = self._taken_slots(night)
         open_slots = [slot for slot in due if slot not in taken]
         if not open_slots:
@@ -173,6 +183,20 @@ class NightlyScheduler:
                 log.exception("scheduler_poll_failed")
             stop.wait(poll_seconds)
         log.info("scheduler_stopped", scheduler=self.name)
+
+    def _claim_daily(self, night: Night) -> None:
+        assert self.daily is not None
+        with self.sessions() as session:
+            session.add(SchedulerTick(job=DAILY_JOB, tick=night.key, claimed_by=self.name))
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()  # another replica sent it
+            else:
+                self.daily(date.fromisoformat(night.key))  # a failure unclaims: sent next poll
+                session.commit()
+                log.info("daily_sent", night=night.key)
+        self._daily_done = night.key
 
     def _taken_slots(self, night: Night) -> set[int]:
         key, known = self._claimed

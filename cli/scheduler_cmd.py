@@ -31,10 +31,13 @@ def scheduler(heartbeat_file: Path | None, once: bool) -> None:
     from workers.broker import is_in_process
     from workers.enqueue import send_nightly
     from workers.inprocess import drain, in_process_worker
+    from workers.lifecycle import send_daily
 
     settings = get_settings()
     try:
-        nightly = NightlyScheduler(session_factory(), Window.from_settings(settings), send_nightly)
+        nightly = NightlyScheduler(
+            session_factory(), Window.from_settings(settings), send_nightly, daily=send_daily
+        )
     except KoppelError as exc:
         fail(exc)
     if once:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 
-from workers import actors  # noqa: F401  (declares the queues the worker consumes)
+from workers import actors, lifecycle  # noqa: F401  (declare the queues the worker consumes)
 from workers.broker import broker
 
 _booted = False
