@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.schemas import (
@@ -22,7 +22,8 @@ from core.brin import parse_brin6
 from core.errors import SchoolNotFound
 from core.linking import link_school
 from core.login.networks import ADMIN_ORIGIN, NetworkEntry, replace_networks, school_networks
-from core.models import Group, Pupil, School, SchoolNetwork, Staff, SyncRun
+from core.models import School
+from core.status import latest_run, school_counts
 
 router = APIRouter(prefix="/v1/schools", tags=["schools"])
 
@@ -49,12 +50,9 @@ def status(brin6: str, svc: Svc) -> SchoolStatusOut:
     """The school's link (consent, active, merged), its last sync, and what koppel holds."""
     with svc.session() as session:
         school = find_school(session, brin6)
-        last = session.scalars(
-            select(SyncRun)
-            .where(SyncRun.school_id == school.id)
-            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-            .limit(1)
-        ).first()
+        # One implementation of a school's status: core/status.py ('koppel status' uses it too).
+        last = latest_run(session, school.id)
+        counts = school_counts(session, school.id)
         return SchoolStatusOut(
             brin6=school.brin6,
             name=school.name,
@@ -69,10 +67,10 @@ def status(brin6: str, svc: Svc) -> SchoolStatusOut:
                 LastSyncOut.model_validate(last, from_attributes=True) if last is not None else None
             ),
             counts=SchoolCountsOut(
-                pupils=_count(session, Pupil, school.id, current=True),
-                staff=_count(session, Staff, school.id, current=True),
-                groups=_count(session, Group, school.id, current=True),
-                networks=_count(session, SchoolNetwork, school.id),
+                pupils=counts["pupils"]["live"],
+                staff=counts["staff"]["live"],
+                groups=counts["groups"]["live"],
+                networks=counts["networks"],
             ),
         )
 
@@ -140,10 +138,3 @@ def _networks_out(session: Session, school: School) -> NetworksOut:
             for row in school_networks(session, school.id)
         ],
     )
-
-
-def _count(session: Session, model: type, school_id: int, *, current: bool = False) -> int:
-    query = select(func.count()).select_from(model).where(model.school_id == school_id)  # type: ignore[attr-defined]
-    if current:
-        query = query.where(model.left_at.is_(None))  # type: ignore[attr-defined]
-    return session.scalar(query) or 0

@@ -115,27 +115,31 @@ def approve_cmd(plan_id: int, by: str) -> None:
     try:
         with session() as s:
             decision = approve_plan(s, plugins(), plan_id, by=by)
+            lines, code = _approval_report(plan_id, decision)  # while the rows are loadable
     except KoppelError as exc:
         fail(exc)
+    for line in lines:
+        click.echo(line)
+    sys.exit(code)
+
+
+def _approval_report(plan_id: int, decision: Any) -> tuple[list[str], int]:
     run = decision.run
     if decision.applied:
-        assert run is not None
-        click.echo(f"plan {plan_id} applied (run {run.id}): {_counts(_nonzero(run.counts))}")
-        sys.exit(APPLIED)
-    click.echo(f"plan {plan_id} was not applied: {decision.reason}; it is marked stale")
+        return [f"plan {plan_id} applied (run {run.id}): {_counts(_nonzero(run.counts))}"], APPLIED
+    lines = [f"plan {plan_id} was not applied: {decision.reason}; it is marked stale"]
     if run is None:
-        click.echo("no new sync ran")
-        sys.exit(NOT_APPLIED)
+        return [*lines, "no new sync ran"], NOT_APPLIED
     if decision.new_plan_id is not None:
-        click.echo(
+        lines.append(
             f"the new sync (run {run.id}) was held as plan {decision.new_plan_id}: "
             f"{run.error}; see 'koppel plans show {decision.new_plan_id}'"
         )
-        sys.exit(NEW_PLAN_HELD)
-    click.echo(f"the new sync (run {run.id}): {run.outcome} {_counts(_nonzero(run.counts))}")
+        return lines, NEW_PLAN_HELD
+    lines.append(f"the new sync (run {run.id}): {run.outcome} {_counts(_nonzero(run.counts))}")
     if run.error:
-        click.echo(f"  {run.error}")
-    sys.exit(APPLIED if run.outcome in ("succeeded", "unchanged") else NOT_APPLIED)
+        lines.append(f"  {run.error}")
+    return lines, APPLIED if run.outcome in ("succeeded", "unchanged") else NOT_APPLIED
 
 
 @plans.command("reject")
