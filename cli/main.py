@@ -10,6 +10,7 @@ from cli import (
     api_cmd,
     consent_cmd,
     db_cmd,
+    demo_cmd,
     logins_cmd,
     plans_cmd,
     scheduler_cmd,
@@ -38,6 +39,7 @@ cli.add_command(basispoort_sim)
 cli.add_command(school_cmds.check)
 cli.add_command(school_cmds.sync)
 cli.add_command(school_cmds.export)
+cli.add_command(demo_cmd.demo)
 cli.add_command(worker_cmd.worker)
 cli.add_command(scheduler_cmd.scheduler)
 cli.add_command(sync_now_cmd.sync_now)

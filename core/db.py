@@ -10,8 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout.
+
+    ``hide_parameters``: statement parameters hold names, and SQLAlchemy puts them in the text
+    of every StatementError, which ends up in logs; with it, errors show the SQL only.
+    """
     if url.startswith("sqlite"):
+        kwargs.setdefault("hide_parameters", True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -28,10 +33,14 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock up front and wait for it (busy timeout); a
+            # deferred transaction that reads, then writes, fails at once when another
+            # thread writes ("database is locked"), whatever the timeout.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("hide_parameters", True)
     return create_engine(url, **kwargs)
 
 

@@ -16,6 +16,20 @@ _SHARED = [
 ]
 
 
+# Driver messages quote rows and keys in these lines (e.g. "DETAIL:  Key (eckid)=(...)").
+_PERSONAL_LINES = ("DETAIL:", "CONTEXT:", "[parameters:", "Key (")
+
+
+def redact_exception(_logger: object, _method: str, event: dict) -> dict:
+    """Drop the lines of a formatted exception that can quote personal data."""
+    text = event.get("exception")
+    if isinstance(text, str):
+        event["exception"] = "\n".join(
+            line for line in text.splitlines() if not line.lstrip().startswith(_PERSONAL_LINES)
+        )
+    return event
+
+
 def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
     """Configure structlog and stdlib logging once, at a process entry point."""
     stream = stream or sys.stderr
@@ -28,7 +42,6 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
     structlog.configure(
         processors=[
             *_SHARED,
-            structlog.processors.format_exc_info if json_out else (lambda _l, _m, e: e),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -37,7 +50,12 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_exception,
+            renderer,
+        ],
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)

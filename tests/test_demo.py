@@ -1,0 +1,29 @@
+"""The README's first command: 'koppel demo' runs the whole job on the embedded default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_links_syncs_twice_and_answers_logins(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPPEL_")}
+    env["COLUMNS"] = "200"
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "demo", "--schools", "6"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "School gevonden en heeft toestemming verleend." in out
+    assert "succeeded" in out
+    assert "Inloggen kan alleen vanaf het netwerk van de school." in out
+    assert "Probeer het morgen opnieuw." in out
+    assert (tmp_path / "koppel-demo.db").exists()
+    assert "Traceback" not in result.stderr
