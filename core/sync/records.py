@@ -7,6 +7,7 @@ from collections.abc import Container, Iterable
 from dataclasses import replace
 
 from core.errors import SourceDataError
+from core.login.networks import InvalidNetwork, parse_network
 from core.snapshot import GroupKind, PupilRecord, SchoolSnapshot, StaffRecord
 
 
@@ -50,16 +51,22 @@ def _unique(school_id: int, what: str, keys: Iterable[str]) -> None:
 
 
 def canonical_networks(school_id: int, networks: Iterable[str]) -> list[str]:
-    """Each network in canonical CIDR form (host bits cleared), sorted, without repeats."""
+    """Each network in canonical CIDR form, sorted, without repeats.
+
+    Host bits are cleared (the source's word is the whole network), then the rules for
+    networks an administrator enters apply too: IPv4-mapped IPv6 unwrapped (clients arrive
+    unwrapped) and nothing wider than /8 or /16, which would switch the IP rule off.
+    """
     found: set[str] = set()
     for position, text in enumerate(networks):
         try:
-            found.add(str(ipaddress.ip_network(str(text).strip(), strict=False)))
-        except ValueError:
+            widened = ipaddress.ip_network(str(text).strip(), strict=False)
+            found.add(str(parse_network(str(widened))))
+        except (ValueError, InvalidNetwork) as exc:
             # The value itself stays out of the message: it is the school's data, not ours.
+            why = "is too wide" if isinstance(exc, InvalidNetwork) else "is not an IP network"
             raise SourceDataError(
-                f"school {school_id}: network number {position + 1} in the snapshot is not "
-                "an IPv4 or IPv6 network"
+                f"school {school_id}: network number {position + 1} in the snapshot {why}"
             ) from None
     return sorted(found)
 

@@ -75,3 +75,22 @@ def test_malformed_network_applies_nothing(db, school, source, plugins):
     assert f"school {school.id}" in str(caught.value)
     assert _networks(db, school) == []
     assert count(db, school, Pupil) == 0
+
+
+def test_ipv4_mapped_networks_are_stored_as_ipv4(db, school, source, plugins):
+    # Clients arrive unwrapped (::ffff:192.0.2.9 → 192.0.2.9): a mapped network must match them.
+    source.change(networks=("::ffff:192.0.2.0/120",))
+
+    sync_school(db, school.id, plugins=plugins)
+
+    assert _networks(db, school) == [("192.0.2.0/24", "fake")]
+
+
+@pytest.mark.parametrize("too_wide", ["0.0.0.0/0", "10.0.0.0/7", "::/0"])
+def test_a_network_that_would_switch_the_rule_off_is_refused(db, school, source, plugins, too_wide):
+    source.change(networks=("192.0.2.0/24", too_wide))
+
+    with pytest.raises(SourceDataError, match="too wide"):
+        sync_school(db, school.id, plugins=plugins)
+
+    assert _networks(db, school) == []
