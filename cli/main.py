@@ -8,6 +8,7 @@ import click
 
 from cli import (
     api_cmd,
+    config_cmd,
     consent_cmd,
     db_cmd,
     demo_cmd,
@@ -35,6 +36,7 @@ def cli() -> None:
 
 # One line per command module.
 cli.add_command(db_cmd.db)
+cli.add_command(config_cmd.config)
 cli.add_command(basispoort_sim)
 cli.add_command(school_cmds.check)
 cli.add_command(school_cmds.sync)

@@ -1,0 +1,41 @@
+"""Configuration: one readable error for a bad value, and a reference that matches the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.config_cmd import markdown
+from cli.main import cli
+from core.errors import ConfigError
+from core.settings import load_settings
+
+DOCS = Path(__file__).parents[1] / "docs" / "configuration.md"
+
+
+def test_the_reference_in_docs_is_up_to_date():
+    assert DOCS.read_text().strip() == markdown().strip(), "run: koppel config --markdown"
+
+
+def test_a_bad_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("KOPPEL_LEASE_SECONDS", "ten minutes")
+    with pytest.raises(ConfigError, match="KOPPEL_LEASE_SECONDS"):
+        load_settings()
+
+
+def test_config_hides_passwords_and_tokens(monkeypatch):
+    monkeypatch.setenv("KOPPEL_DATABASE_URL", "postgresql+psycopg://koppel:hunter22@db/koppel")
+    monkeypatch.setenv("KOPPEL_API_TOKENS", '["a-very-long-secret-token"]')
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(cli, ["config"]).stdout
+    finally:
+        get_settings.cache_clear()
+    assert "KOPPEL_DATABASE_URL=postgresql+psycopg://***@db/koppel" in out
+    assert "hunter22" not in out
+    assert "a-very-long-secret-token" not in out
+    assert "KOPPEL_BASISPOORT_URL=" in out
