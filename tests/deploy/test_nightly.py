@@ -185,7 +185,7 @@ def _delete_queues(prefix: str) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
     try:
         channel = connection.channel()
-        for name in ("sync-nightly", "sync-now", "connection"):
+        for name in ("sync-nightly", "sync-now", "connection", "lifecycle"):
             for suffix in ("", ".DQ", ".XQ"):
                 channel.queue_delete(f"{prefix}{name}{suffix}")
     finally:

@@ -35,7 +35,8 @@ def test_two_processes_consume_and_stop_on_sigterm(fresh_db_url: str, tmp_path: 
                 return found if len(found) == 2 else []
 
             ready = wait_for("both worker processes", started, timeout=60)
-            queues = [f"{prefix}{q}" for q in ("connection", "sync-nightly", "sync-now")]
+            names = ("connection", "lifecycle", "sync-nightly", "sync-now")
+            queues = [f"{prefix}{q}" for q in names]
             assert [x["queues"] for x in ready] == [queues, queues]
             assert wait_for("the heartbeat", heartbeat.is_file, timeout=10)
             assert worker.stop(timeout=60) == 0
@@ -44,7 +45,7 @@ def test_two_processes_consume_and_stop_on_sigterm(fresh_db_url: str, tmp_path: 
     finally:
         connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
         channel = connection.channel()
-        for name in ("sync-nightly", "sync-now", "connection"):
+        for name in ("sync-nightly", "sync-now", "connection", "lifecycle"):
             for suffix in ("", ".DQ", ".XQ"):
                 channel.queue_delete(f"{prefix}{name}{suffix}")
         connection.close()
