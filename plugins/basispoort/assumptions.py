@@ -19,6 +19,13 @@ IPADRESSEN_KEY = "ipadressen"
 # school keeps its own allow-list), never "the school has no addresses".
 IPADRESSEN_404_MEANS_NOT_OFFERED = True
 
+# -- Change stamps --------------------------------------------------------------------------------
+# metaResult.mutationTimestamp is on every response. We assume the one on the details endpoint
+# (small: no people) moves whenever any of the school's data changes (details, groups, pupils,
+# staff), so an unchanged school costs one small request a night and is not fetched or applied.
+# Turned off, the overview (which carries every pupil) is read for the stamp instead.
+CHANGE_STAMP_FROM_DETAILS = True
+
 # -- Consent feed ---------------------------------------------------------------------------------
 # The toegekend/ingetrokken lists are per calendar day in an unknown time zone, so a grant made
 # just after midnight may be listed under a neighbouring day. Asking for day D therefore also asks

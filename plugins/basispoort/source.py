@@ -98,20 +98,33 @@ class BasispoortSource:
         return ConnectionCheck(ConnectionStatus.CONNECTED, details)
 
     def latest_change(self, source_school_id: str) -> datetime | None:
-        """The overview's metaResult.mutationTimestamp (None when missing or unreadable)."""
-        return mutation_timestamp(self.client.overview(source_school_id), Counter())
+        """The details' metaResult.mutationTimestamp (None when missing or unreadable).
+
+        One small request: the overview carries the same stamp but also every pupil, which
+        would make an unchanged night cost nearly as much as a full one. That the details'
+        stamp moves with any of the school's data is an assumption (see assumptions.py).
+        """
+        return mutation_timestamp(self._stamped(source_school_id), Counter())
+
+    def _stamped(self, source_school_id: str, details: Any = None) -> dict[str, Any]:
+        """The response whose metaResult.mutationTimestamp is the school's change stamp."""
+        if assumptions.CHANGE_STAMP_FROM_DETAILS:
+            return details if details is not None else self.client.details(source_school_id)
+        return self.client.overview(source_school_id)
 
     def fetch_snapshot(self, source_school_id: str) -> SchoolSnapshot:
         """Details, groups, pupils, staff and, when enabled, networks, as one snapshot.
 
-        The overview is asked first, so its timestamp is never newer than the data read after
-        it. A 404 from the networks endpoint means Basispoort does not offer them (networks
-        None), never "no networks".
+        The response that carries the change stamp (details, see assumptions.py) is asked
+        first, so its stamp is never newer than the data read after it. A 404 from the
+        networks endpoint means Basispoort does not offer them (networks None), never "no
+        networks".
         """
         client = self.client
-        overview = client.overview(source_school_id)
+        details = client.details(source_school_id)
+        stamped = self._stamped(source_school_id, details)
         responses: dict[str, Any] = {
-            "details": client.details(source_school_id),
+            "details": details,
             "groepen": client.groepen(source_school_id),
             "leerlingen": client.leerlingen(source_school_id),
             "staf": client.staf(source_school_id),
@@ -124,7 +137,7 @@ class BasispoortSource:
                 if not assumptions.IPADRESSEN_404_MEANS_NOT_OFFERED:
                     raise
         return build_snapshot(
-            source_school_id, overview=overview, ipadressen=ipadressen, **responses
+            source_school_id, overview=stamped, ipadressen=ipadressen, **responses
         )
 
     def consent_changes(self, day: date) -> ConsentChanges:

@@ -179,6 +179,27 @@ def test_latest_change_follows_the_schools_data(source: BasispoortSource, sim_wo
     assert source.fetch_snapshot(str(sid)).mutated_at == later
 
 
+def test_an_unchanged_school_costs_one_small_request(
+    source: BasispoortSource, sim_server: SimulatorServer, sim_world: World
+) -> None:
+    sid = sim_world.find("largest")
+    synced = source.fetch_snapshot(str(sid)).mutated_at
+    sim_server.hits.clear()
+    assert source.latest_change(str(sid)) == synced  # unchanged: the engine fetches nothing more
+    # Only the details (no people in them), never the overview that carries every pupil.
+    assert dict(sim_server.hits) == {f"GET {API}/{sid}/details": 1}
+    assert not {"leerlingen", "medewerkers", "groepen"} & set(sim_world.details(sid))
+
+
+def test_the_snapshot_reads_no_overview(
+    source: BasispoortSource, sim_server: SimulatorServer, sim_world: World
+) -> None:
+    sid = sim_world.find("consented")
+    source.fetch_snapshot(str(sid))
+    assert sim_server.hits[f"GET {API}/{sid}"] == 0  # its pupils would come twice
+    assert sim_server.hits[f"GET {API}/{sid}/leerlingen"] == 1
+
+
 # -- snapshots ------------------------------------------------------------------------------------
 
 
