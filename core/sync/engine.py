@@ -127,7 +127,13 @@ def _skip_reason(school: School) -> str | None:
 
 
 def _merged(
-    session: Session, plugins: Plugins, school: School, run: SyncRun, *, create: bool
+    session: Session,
+    plugins: Plugins,
+    school: School,
+    run: SyncRun,
+    fence: Fence | None,
+    *,
+    create: bool,
 ) -> Result:
     """A merged school: move what is left of its people to the target, else say why not.
 
@@ -140,6 +146,8 @@ def _merged(
         reason = f"{_skip_reason(school)}; its people were moved to school {result.target_id}"
         outcome = _finish(session, run, "skipped", {}, reason)
     else:
+        if fence is not None:
+            fence(session)
         outcome = _finish(session, run, "succeeded", result.counts)
     if result.target_created and result.target_id is not None:
         plugins.consent_changed(school_id=result.target_id, source=school.source, granted=True)
@@ -164,7 +172,7 @@ def _sync(
     reason = _skip_reason(school)
     if reason is not None and school.consent == "granted" and school.merged_into_source_id:
         # Known merged before: no fetch of its own; the people move once the target is linked.
-        return _merged(session, plugins, school, run, create=False)
+        return _merged(session, plugins, school, run, fence, create=False)
     if reason is not None:
         return _finish(session, run, "skipped", {}, reason)
     source = plugins.source(school.source)
@@ -194,7 +202,7 @@ def _sync(
         school.active = info.active
         school.merged_into_source_id = info.merged_into
         if info.merged_into:
-            return _merged(session, plugins, school, run, create=True)
+            return _merged(session, plugins, school, run, fence, create=True)
         return _finish(
             session, run, "skipped", {}, "the source reports the school inactive; nothing applied"
         )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.consent import sweep_consent
 from core.export import export_school
 from core.models import Group, HeldPlan, Pupil, PupilSubgroup, School, Staff, StaffGroup, utcnow
 from core.retention import purge_revoked
 from core.sync.engine import sync_school
+from tests.fakes import FakeSource, fake_plugins, make_snapshot
 from tests.safety.conftest import link, unlink
+from tests.sync.conftest import new_school
 
 PUPIL_PERSONAL = (
     "eckid",
@@ -157,3 +159,22 @@ def test_consent_granted_again_brings_the_purged_people_back(db, sim_world, sim_
     )
     assert live == served
     assert _count(db, Pupil, Pupil.school_id == school.id, Pupil.last_name.is_not(None)) == served
+
+
+def test_a_revocation_while_a_run_works_stops_its_commit(db):
+    school = new_school(db)
+    source = FakeSource(make_snapshot(source_school_id=school.source_school_id))
+    plugins, _ = fake_plugins(source)
+    serve = source.fetch_snapshot
+
+    def revoked_meanwhile(source_school_id: str):  # type: ignore[no-untyped-def]
+        # The consent sweep commits a revocation while the source is being asked.
+        db.execute(update(School).where(School.id == school.id).values(consent="revoked"))
+        return serve(source_school_id)
+
+    source.fetch_snapshot = revoked_meanwhile  # type: ignore[method-assign]
+
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.outcome == "skipped" and run.error == "consent was revoked while the run worked"
+    assert _count(db, Pupil, Pupil.school_id == school.id) == 0
