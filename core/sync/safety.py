@@ -51,6 +51,11 @@ def check_plan(
     budget = budget or Budget.from_settings(get_settings())
     now = now or utcnow()
     limits = budget.limits_at(now)
+    kinds = (plan.pupils, plan.staff, plan.groups)
+    if not any(c.tombstone for c in kinds) and all(
+        len(c.update) <= limits.update_min for c in kinds
+    ):
+        return []  # most nights: no rule can fire, so nothing needs counting
     sizes = live_counts(session, school.id)
     served = {
         "pupils": len(snapshot.pupils),
