@@ -93,20 +93,37 @@ class Settings(BaseSettings):
     safety_tombstone_min: int = Field(
         default=5, ge=0, description="Removals always allowed, whatever the share (small schools)."
     )
-    safety_update_share: float = Field(default=0.50, ge=0, le=1)
-    safety_update_min: int = Field(default=10, ge=0)
+    safety_update_share: float = Field(
+        default=0.50, ge=0, le=1, description="Share of a kind one sync may update (1: no limit)."
+    )
+    safety_update_min: int = Field(
+        default=10, ge=0, description="Updates always allowed, whatever the share."
+    )
     safety_window_days: int = Field(
         default=7, ge=0, description="Removals over this many days count together (0: off)."
     )
-    safety_window_share: float = Field(default=0.10, ge=0, le=1)
-    safety_season_start: str = Field(
-        default="07-15", pattern=r"^\d{2}-\d{2}$", description="MM-DD: school-year rollover."
+    safety_window_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Share of a kind all syncs in the window may remove together (counted "
+        "since the school's last approved plan).",
     )
-    safety_season_end: str = Field(default="08-31", pattern=r"^\d{2}-\d{2}$")
+    safety_season_start: str = Field(
+        default="07-15",
+        pattern=r"^\d{2}-\d{2}$",
+        description="MM-DD (local date): first day of the school-year rollover, when the "
+        "season's raised limits apply.",
+    )
+    safety_season_end: str = Field(
+        default="08-31", pattern=r"^\d{2}-\d{2}$", description="MM-DD: the season's last day."
+    )
     safety_season_tombstone_share: float = Field(
         default=0.35, ge=0, le=1, description="Replaces the tombstone and window shares in season."
     )
-    safety_season_update_share: float = Field(default=1.0, ge=0, le=1)
+    safety_season_update_share: float = Field(
+        default=1.0, ge=0, le=1, description="Replaces the update share in season (1: no limit)."
+    )
     # Consent lifecycle (core/retention.py).
     retention_days: int = Field(
         default=0, ge=0, description="Days after a revocation before personal data is purged."
