@@ -12,7 +12,9 @@ fi
 stamp="$VENV/.koppel-installed"
 if [ ! -f "$stamp" ] || [ "$KOPPEL_ROOT/pyproject.toml" -nt "$stamp" ]; then
     echo "[bootstrap] installing koppel and its dependencies" >&2
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$KOPPEL_ROOT[test]"
+    # (this machine's pip config names local indexes that may be absent: hide those warnings)
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$KOPPEL_ROOT[test]" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
