@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import structlog
 from dramatiq.errors import BrokerConnectionError
@@ -28,7 +28,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import ConfigError
 from core.models import SchedulerTick, School, utcnow
 from core.settings import Settings
 
@@ -87,12 +86,7 @@ class Window:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Window:
-        try:
-            zone = ZoneInfo(settings.scheduler_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"KOPPEL_SCHEDULER_TIMEZONE: unknown time zone {settings.scheduler_timezone!r}"
-            ) from None
+        zone = settings.zone
         return cls(
             start=time.fromisoformat(settings.scheduler_window_start),
             end=time.fromisoformat(settings.scheduler_window_end),

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
-from typing import Literal
+from typing import Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigError
+
+AnySettings = TypeVar("AnySettings", bound=BaseSettings)
 
 
 class Settings(BaseSettings):
@@ -129,6 +133,20 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Days after a revocation before personal data is purged."
     )
 
+    @field_validator("scheduler_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (e.g. Europe/Amsterdam)") from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The schools' time zone: nights, seasons and calendar days are reckoned in it."""
+        return ZoneInfo(self.scheduler_timezone)
+
     @field_validator("api_tokens")
     @classmethod
     def _tokens_long_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:
@@ -153,21 +171,33 @@ class Settings(BaseSettings):
         return tuple(ip_network(e) for e in self.trusted_proxies)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning a validation failure into one readable ConfigError."""
+def read_settings(cls: type[AnySettings], **overrides: object) -> AnySettings:
+    """Read ``cls`` from the environment; a failure is one ConfigError naming the variable.
+
+    Plugins read their own settings classes through this too, so every misconfiguration reads
+    the same way whoever owns the variable.
+    """
+    prefix = str(cls.model_config.get("env_prefix", ""))
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"KOPPEL_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
     except SettingsError as exc:  # a list or dict variable that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        variable = f"{prefix}{field.group(1)}".upper() if field else f"a {prefix}* variable"
         raise ConfigError(
-            f"invalid configuration: {exc}",
-            hint="list settings are JSON, e.g. KOPPEL_TRUSTED_PROXIES='[\"10.0.0.0/8\"]'",
+            f"invalid configuration: {variable} is not valid JSON",
+            hint=f'list settings are JSON, e.g. {variable}=\'["a", "b"]\'',
         ) from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the core's settings (see read_settings)."""
+    return read_settings(Settings, **overrides)
 
 
 @lru_cache(maxsize=1)

@@ -39,3 +39,17 @@ def test_config_hides_passwords_and_tokens(monkeypatch):
     assert "hunter22" not in out
     assert "a-very-long-secret-token" not in out
     assert "KOPPEL_BASISPOORT_URL=" in out
+
+
+def test_an_unknown_time_zone_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("KOPPEL_SCHEDULER_TIMEZONE", "Europe/Amsterdm")
+    with pytest.raises(ConfigError, match="KOPPEL_SCHEDULER_TIMEZONE: .*unknown time zone"):
+        load_settings()
+
+
+def test_a_plugin_setting_that_is_not_json_names_the_variable(monkeypatch):
+    from plugins.ip_restriction.settings import load_ip_restriction_settings
+
+    monkeypatch.setenv("KOPPEL_IP_RESTRICTION_ROLES", "pupil, staff")
+    with pytest.raises(ConfigError, match="KOPPEL_IP_RESTRICTION_ROLES"):
+        load_ip_restriction_settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from core.errors import ConfigError
 from core.settings import Settings
@@ -87,12 +87,7 @@ class Budget:
             update_min=normal.update_min,
             window_share=max(settings.safety_season_tombstone_share, normal.window_share),
         )
-        try:
-            zone = ZoneInfo(settings.scheduler_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"KOPPEL_SCHEDULER_TIMEZONE: unknown time zone {settings.scheduler_timezone!r}"
-            ) from None
+        zone = settings.zone
         return cls(
             normal=normal,
             season=season,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.settings import read_settings
 
 PREFIX = "KOPPEL_BASISPOORT_"
 
@@ -98,12 +99,5 @@ def _read(path: Path, variable: str) -> str:
 
 
 def load_basispoort_settings(**overrides: object) -> BasispoortSettings:
-    """Read the settings, turning a validation failure into one readable ConfigError."""
-    try:
-        return BasispoortSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"invalid Basispoort configuration: {problems}") from None
+    """Read the settings; a wrong value is one ConfigError naming the variable."""
+    return read_settings(BasispoortSettings, **overrides)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pydantic_settings.exceptions import SettingsError
 
-from core.errors import ConfigError
+from core.settings import read_settings
 
 PREFIX = "KOPPEL_IP_RESTRICTION_"
 
@@ -24,17 +23,5 @@ class IpRestrictionSettings(BaseSettings):
 
 
 def load_ip_restriction_settings(**overrides: object) -> IpRestrictionSettings:
-    """Read the settings, turning a validation failure into one readable ConfigError."""
-    try:
-        return IpRestrictionSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
-    except SettingsError as exc:  # a list or dict variable that is not JSON
-        raise ConfigError(
-            f"invalid configuration: {exc}",
-            hint="list settings are JSON, e.g. KOPPEL_IP_RESTRICTION_ROLES='[\"pupil\"]'",
-        ) from None
+    """Read the settings; a wrong value is one ConfigError naming the variable."""
+    return read_settings(IpRestrictionSettings, **overrides)
