@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.schemas import (
@@ -19,10 +18,10 @@ from api.schemas import (
 )
 from api.services import Services, services
 from core.brin import parse_brin6
-from core.errors import SchoolNotFound
 from core.linking import link_school
 from core.login.networks import ADMIN_ORIGIN, NetworkEntry, replace_networks, school_networks
 from core.models import School
+from core.schools import get_school, school_by_brin6
 from core.status import latest_run, school_counts
 
 router = APIRouter(prefix="/v1/schools", tags=["schools"])
@@ -32,17 +31,11 @@ Svc = Annotated[Services, Depends(services)]
 
 def find_school(session: Session, brin6: str) -> School:
     """The linked school with this BRIN6, or SchoolNotFound (404) saying how to link it."""
-    brin, location = parse_brin6(brin6)
-    school = session.scalars(
-        select(School).where(School.brin == brin, School.location_code == location)
-    ).first()
-    if school is None:
-        raise SchoolNotFound(
-            f"no school {brin}{location} is linked",
-            hint=f"run the connection check first: POST /v1/schools/{brin}{location}"
-            "/connection-check",
-        )
-    return school
+    return get_school(
+        session,
+        brin6,
+        hint=f"run the connection check first: POST /v1/schools/{brin6.upper()}/connection-check",
+    )
 
 
 @router.get("/{brin6}/status", response_model=SchoolStatusOut)
@@ -89,9 +82,7 @@ def connection_check(
     brin, location = parse_brin6(brin6)
     with svc.session() as session:
         check = link_school(session, svc.plugins, f"{brin}{location}", source)
-        linked = session.scalars(
-            select(School.id).where(School.brin == brin, School.location_code == location)
-        ).first()
+        linked = school_by_brin6(session, f"{brin}{location}")
     return ConnectionCheckOut(
         brin6=f"{brin}{location}",
         status=check.status,

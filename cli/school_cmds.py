@@ -9,23 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cli.runtime import emit_json, fail, plugins, session
-from core.brin import parse_brin6
-from core.errors import KoppelError, SchoolNotFound
+from core.errors import KoppelError
 from core.linking import link_school
 from core.models import School
+from core.schools import get_school
 
 SYNC_EXIT = {"succeeded": 0, "unchanged": 0, "skipped": 0, "held": 2, "failed": 1}
 
 
 def find_school(s: Session, brin6: str) -> School:
-    """The linked school with this BRIN6, or SchoolNotFound."""
-    brin, location = parse_brin6(brin6)
-    school = s.scalars(
-        select(School).where(School.brin == brin, School.location_code == location)
-    ).first()
-    if school is None:
-        raise SchoolNotFound(f"no linked school {brin}{location}")
-    return school
+    """The linked school with this BRIN6, or SchoolNotFound saying how to link it."""
+    return get_school(s, brin6, hint=f"run 'koppel check {brin6.upper()}' first to link it")
 
 
 @click.command("check")
