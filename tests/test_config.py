@@ -43,7 +43,7 @@ def test_config_hides_passwords_and_tokens(monkeypatch):
 
 def test_an_unknown_time_zone_is_refused_at_start(monkeypatch):
     monkeypatch.setenv("KOPPEL_SCHEDULER_TIMEZONE", "Europe/Amsterdm")
-    with pytest.raises(ConfigError, match="KOPPEL_SCHEDULER_TIMEZONE: .*unknown time zone"):
+    with pytest.raises(ConfigError, match=r"KOPPEL_SCHEDULER_TIMEZONE: .*unknown time zone"):
         load_settings()
 
 
