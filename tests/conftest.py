@@ -14,6 +14,8 @@ from core import migrate
 from core.db import make_engine, make_sessionmaker
 from tests.servers import postgres_url
 
+pytest_plugins = ["tests.simulator_fixtures"]
+
 BACKENDS = ["sqlite", "postgres"]
 
 

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from cli import runtime
 from cli.main import cli
 from core.db import make_engine
 from core.hookspecs import hookimpl
 from core.models import Group, Pupil, School, Staff
-from core.plugins import Plugins, make_plugin_manager, set_plugins
 from core.settings import get_settings
-from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
+from plugins.basispoort.simulator import World
 
 
 class ConsentObserver:
@@ -31,37 +28,13 @@ class ConsentObserver:
 
 
 @pytest.fixture
-def koppel(
-    monkeypatch: pytest.MonkeyPatch,
-    fresh_db_url: str,
-    sim_server: SimulatorServer,
-    sim_pki: TLSFiles,
-) -> Iterator:
-    """Run a koppel command in-process against the simulator; returns (exit code, stdout)."""
-    monkeypatch.setenv("KOPPEL_DATABASE_URL", fresh_db_url)
-    monkeypatch.setenv("KOPPEL_BASISPOORT_URL", sim_server.url)
-    monkeypatch.setenv("KOPPEL_BASISPOORT_CERT", str(sim_pki.client))
-    monkeypatch.setenv("KOPPEL_BASISPOORT_CA", str(sim_pki.ca))
-    monkeypatch.setenv("KOPPEL_BASISPOORT_IPADRESSEN", "true")
-    monkeypatch.setenv("KOPPEL_BASISPOORT_RETRIES", "1")
-    monkeypatch.setenv("KOPPEL_BASISPOORT_BACKOFF", "0.01")
-    observer = ConsentObserver()
-    get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
-    set_plugins(Plugins(make_plugin_manager(extra=[observer])))
-    runner = CliRunner()
+def observer() -> ConsentObserver:
+    return ConsentObserver()
 
-    def run(*args: str) -> tuple[int, str]:
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        return result.exit_code, result.stdout
 
-    run.observer = observer  # type: ignore[attr-defined]
-    try:
-        yield run
-    finally:
-        set_plugins(None)
-        get_settings.cache_clear()
-        runtime.session_factory.cache_clear()
+@pytest.fixture
+def koppel_plugins(observer: ConsentObserver) -> list[object]:
+    return [observer]
 
 
 def brin6(world: World, kind: str) -> str:
@@ -96,11 +69,11 @@ def test_check_of_a_malformed_brin_says_what_is_wrong(koppel):
     assert exit_code == 1
 
 
-def test_check_sync_export_equals_what_basispoort_serves(koppel, sim_world: World):
+def test_check_sync_export_equals_what_basispoort_serves(koppel, sim_world: World, observer):
     code = brin6(sim_world, "consented")
     school_id = sim_world.find("consented")
     assert koppel("check", code)[0] == 0
-    assert koppel.observer.calls and koppel.observer.calls[0][1:] == ("basispoort", True)
+    assert observer.calls and observer.calls[0][1:] == ("basispoort", True)
 
     exit_code, out = koppel("sync", code, "--json")
     run = json.loads(out)

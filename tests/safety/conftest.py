@@ -19,7 +19,6 @@ from core.sync import safety
 from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
-from tests.basispoort.conftest import sim_pki, sim_server, sim_world  # noqa: F401
 
 
 # Tests must not depend on the day they run: the season is put where "today" is not, unless a
@@ -86,8 +85,8 @@ def observer() -> ConsentObserver:
 
 @pytest.fixture
 def sim_plugins(
-    sim_server: SimulatorServer,  # noqa: F811
-    sim_pki: TLSFiles,  # noqa: F811
+    sim_server: SimulatorServer,
+    sim_pki: TLSFiles,
     observer: ConsentObserver,
 ) -> Iterator[Plugins]:
     """Plugins with only the Basispoort source (pointed at the simulator) and the observer."""

@@ -3,50 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
-from click.testing import CliRunner
-
-from cli import runtime
-from cli.main import cli
-from core.plugins import Plugins, make_plugin_manager, set_plugins
-from core.settings import get_settings
-from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
-
-
-@pytest.fixture
-def koppel(
-    monkeypatch: pytest.MonkeyPatch,
-    fresh_db_url: str,
-    sim_server: SimulatorServer,
-    sim_pki: TLSFiles,
-) -> Iterator:
-    """Run a koppel command in-process against the simulator; returns (exit code, output)."""
-    monkeypatch.setenv("KOPPEL_DATABASE_URL", fresh_db_url)
-    monkeypatch.setenv("KOPPEL_BASISPOORT_URL", sim_server.url)
-    monkeypatch.setenv("KOPPEL_BASISPOORT_CERT", str(sim_pki.client))
-    monkeypatch.setenv("KOPPEL_BASISPOORT_CA", str(sim_pki.ca))
-    monkeypatch.setenv("KOPPEL_BASISPOORT_RETRIES", "1")
-    monkeypatch.setenv("KOPPEL_BASISPOORT_BACKOFF", "0.01")
-    monkeypatch.delenv("KOPPEL_BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
-    set_plugins(Plugins(make_plugin_manager()))
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str]:
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        # JSON is read from stdout alone; log lines and errors go to stderr.
-        out = result.stdout if "--json" in args else result.stdout + result.stderr
-        return result.exit_code, out
-
-    try:
-        yield run
-    finally:
-        set_plugins(None)
-        get_settings.cache_clear()
-        runtime.session_factory.cache_clear()
+from plugins.basispoort.simulator import World
 
 
 def _surnames(world: World, school_id: int) -> set[str]:
