@@ -171,12 +171,12 @@ def bench_sync(
     return len(ids), len(ids) / (last - first).total_seconds()
 
 
-def delete_queues(broker_url: str) -> None:
+def delete_queues(broker_url: str, prefix: str = PREFIX) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     channel = connection.channel()
-    for name in ("sync-nightly", "sync-now", "connection"):
+    for name in ("sync-nightly", "sync-now", "connection", "lifecycle"):
         for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(f"{PREFIX}{name}{suffix}")
+            channel.queue_delete(f"{prefix}{name}{suffix}")
     connection.close()
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_sessionmaker
@@ -22,3 +26,21 @@ def set_session_factory(factory: sessionmaker[Session] | None) -> None:
     """Use ``factory`` for every message from now on (None: back to the settings)."""
     global _factory
     _factory = factory
+
+
+@contextmanager
+def message_session() -> Iterator[Session]:
+    """A session that keeps one pooled connection for the whole message.
+
+    A sync commits several times (lease, run row, apply, release); a plain session hands its
+    connection back to the pool at every commit and checks one out (with a ping) for the next
+    statement. Held for the message, the connection is checked once.
+    """
+    factory = session_factory()
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        with factory() as session:
+            yield session
+        return
+    with bind.connect() as connection, factory(bind=connection) as session:
+        yield session

@@ -30,7 +30,7 @@ from core.plugins import get_plugins
 from core.settings import get_settings
 from core.sync.engine import sync_school
 from workers.broker import broker
-from workers.database import session_factory
+from workers.database import message_session
 
 log = structlog.get_logger()
 
@@ -55,7 +55,7 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     owner = f"{worker_id()}/{message.message_id[:8]}"
     settings = get_settings()
     started = time.monotonic()
-    with session_factory()() as session:
+    with message_session() as session:
         school = session.get(School, school_id)
         if school is None:
             raise SchoolNotFound(f"no school with id {school_id}")

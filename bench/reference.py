@@ -1,0 +1,139 @@
+"""The benchmark's two reference points on the rows koppel wrote: plain COPY and the naive ORM.
+
+Both write into a reference database of their own (migrated like koppel's), so the figures are
+for the same rows, the same columns and the same PostgreSQL, and read as ratios on any machine:
+
+- COPY: every pupil and staff row koppel wrote, as COPY text prepared in memory, loaded with
+  one COPY per table into an empty table with the same columns and indexes (``LIKE ...
+  INCLUDING DEFAULTS INCLUDING INDEXES``; no foreign keys), and once into a bare one without
+  indexes. That is what the database ingests at best.
+- ORM: the straightforward way, on a sample of schools: per person, look the row up by its
+  natural key with select(), then ``session.add`` a new object (or set the attributes of the
+  one found), autoflush sending one INSERT per row; one commit per school.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from core.models import Group, Pupil, School, Staff
+
+PEOPLE = (Pupil, Staff)
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _people_columns(model: Any) -> list[str]:
+    return [c.name for c in model.__table__.columns]
+
+
+def copy_reference(source_url: str, target_url: str) -> dict[str, Any]:
+    """People per second by plain COPY into an empty table, with and without indexes."""
+    with psycopg.connect(_dsn(source_url)) as source:
+        data = {}
+        for model in PEOPLE:
+            table, columns = model.__table__.name, ", ".join(_people_columns(model))
+            with source.cursor().copy(
+                f"COPY (SELECT {columns} FROM {table} ORDER BY id) TO STDOUT"
+            ) as out:
+                data[model] = [bytes(chunk) for chunk in out]
+        rows = {
+            model: source.execute(f"SELECT count(*) FROM {model.__table__.name}").fetchone()[0]
+            for model in PEOPLE
+        }
+    people = sum(rows.values())
+    result: dict[str, Any] = {"people": people, "bytes": sum(map(len, _flat(data)))}
+    with psycopg.connect(_dsn(target_url), autocommit=True) as target:
+        for label, like in (("indexed", "INCLUDING DEFAULTS INCLUDING INDEXES"), ("bare", "")):
+            seconds = 0.0
+            for model in PEOPLE:
+                table = model.__table__.name
+                copy_table = f"copy_{label}_{table}"
+                target.execute(f"DROP TABLE IF EXISTS {copy_table}")
+                target.execute(f"CREATE TABLE {copy_table} (LIKE {table} {like})")
+                columns = ", ".join(_people_columns(model))
+                started = time.perf_counter()
+                with (
+                    target.transaction(),
+                    target.cursor().copy(f"COPY {copy_table} ({columns}) FROM STDIN") as copy,
+                ):
+                    for chunk in data[model]:
+                        copy.write(chunk)
+                seconds += time.perf_counter() - started
+                target.execute(f"DROP TABLE {copy_table}")
+            result[f"{label}_seconds"] = round(seconds, 3)
+            result[f"{label}_people_per_second"] = round(people / seconds) if seconds else None
+    return result
+
+
+def _flat(data: dict[Any, list[bytes]]) -> list[bytes]:
+    return [chunk for chunks in data.values() for chunk in chunks]
+
+
+def orm_reference(
+    source: Engine, target: Engine, school_ids: Sequence[int], max_people: int
+) -> dict[str, Any]:
+    """People per second written the naive ORM way, for ``school_ids`` (up to ``max_people``)."""
+    todo: list[tuple[int, list[tuple[Any, dict[str, Any]]]]] = []
+    people = 0
+    with source.connect() as conn:
+        for school_id in school_ids:
+            school = (
+                conn.execute(select(School.__table__).where(School.id == school_id))
+                .mappings()
+                .one()
+            )
+            groups = (
+                conn.execute(select(Group.__table__).where(Group.school_id == school_id))
+                .mappings()
+                .all()
+            )
+            rows = [
+                (model, {k: v for k, v in row.items() if k != "id"})
+                for model in PEOPLE
+                for row in conn.execute(
+                    select(model.__table__).where(model.school_id == school_id).order_by(model.id)
+                ).mappings()
+            ]
+            # Groups and the school row are there already, as after the group writes.
+            with target.begin() as out:
+                out.execute(School.__table__.insert(), [dict(school)])
+                if groups:
+                    out.execute(Group.__table__.insert(), [dict(g) for g in groups])
+            todo.append((school_id, rows))
+            people += len(rows)
+            if people >= max_people:
+                break
+    started = time.perf_counter()
+    with Session(target) as session:
+        for _school_id, rows in todo:
+            for model, values in rows:
+                found = session.scalar(
+                    select(model).where(
+                        model.school_id == values["school_id"],
+                        model.source == values["source"],
+                        model.source_id == values["source_id"],
+                    )
+                )
+                if found is None:
+                    session.add(model(**values))
+                else:
+                    for key, value in values.items():
+                        setattr(found, key, value)
+            session.commit()
+    seconds = time.perf_counter() - started
+    return {
+        "schools": len(todo),
+        "people": people,
+        "seconds": round(seconds, 3),
+        "people_per_second": round(people / seconds) if seconds else None,
+    }
