@@ -138,14 +138,8 @@ class Bench:
         """Run one night through scheduler → RabbitMQ → workers; its figures."""
         before = table_writes(self.engine)
         sim_cpu = cpu_seconds(self.sim.pid) if self.sim else 0.0
-        workers = Service(
-            f"workers-{label}",
-            ["worker", "--processes", str(self.args.workers), "--threads", str(self.args.threads)],
-            self.env,
-            self.logs,
-        )
-        workers.wait_for_output('"worker_started"', count=self.args.workers, timeout=120)
-        opens = _next_second(3.0)
+        # Workers and scheduler start together; the window opens once both are surely up.
+        opens = _next_second(self.args.lead_seconds)
         self._claim_earlier_nights(opens)
         window = {
             "KOPPEL_SCHEDULER_WINDOW_START": opens.astimezone(ZONE).strftime("%H:%M:%S"),
@@ -156,11 +150,25 @@ class Bench:
             "KOPPEL_SCHEDULER_SLOT_SECONDS": "86400",
             "KOPPEL_SCHEDULER_POLL_SECONDS": "0.1",
         }
+        workers = Service(
+            f"workers-{label}",
+            ["worker", "--processes", str(self.args.workers), "--threads", str(self.args.threads)],
+            self.env,
+            self.logs,
+        )
         scheduler = Service(f"scheduler-{label}", ["scheduler"], {**self.env, **window}, self.logs)
-        sampled = {f"worker{n}": pid for n, pid in enumerate(worker_pids(workers))}
-        sampled.update(scheduler=scheduler.pid, simulator=self.sim.pid if self.sim else 0)
-        profilers = start_profilers(self.args.profile, label, sampled)
+        profilers: list[Any] = []
         try:
+            workers.wait_for_output('"worker_started"', count=self.args.workers, timeout=120)
+            scheduler.wait_for_output('"scheduler_started"', timeout=120)
+            if datetime.now(UTC) > opens:
+                raise SystemExit(
+                    "workers or scheduler were not up before the window opened: "
+                    f"raise --lead-seconds (now {self.args.lead_seconds})"
+                )
+            sampled = {f"worker{n}": pid for n, pid in enumerate(worker_pids(workers))}
+            sampled.update(scheduler=scheduler.pid, simulator=self.sim.pid if self.sim else 0)
+            profilers = start_profilers(self.args.profile, label, sampled)
             done = self._wait_for_night(opens, workers, scheduler)
             worker_peaks = [peak_rss_mb(pid) for pid in worker_pids(workers)]
             worker_cpu = sum(cpu_seconds(pid) for pid in worker_pids(workers))
@@ -371,6 +379,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--orm-schools", type=int, default=8, help="schools for the ORM reference")
     parser.add_argument("--orm-max-people", type=int, default=4000)
+    parser.add_argument(
+        "--lead-seconds", type=float, default=4.0, help="start-up time before a window opens"
+    )
     parser.add_argument("--night-timeout", type=float, default=3600)
     parser.add_argument("--stall-timeout", type=float, default=180)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")

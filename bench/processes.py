@@ -144,7 +144,8 @@ def start_profilers(
                 "--pid",
                 str(pid),
                 "--rate",
-                "200",
+                "100",
+                "--nonblocking",  # sampling must not slow the process it measures
                 "--format",
                 "raw",
                 "--output",
