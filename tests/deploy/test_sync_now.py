@@ -68,7 +68,8 @@ def test_sync_now_of_an_unknown_school_fails_before_sending(fresh_db_url: str) -
     unreachable = "amqp://guest:guest@127.0.0.1:1/%2F"
     env = {"KOPPEL_DATABASE_URL": fresh_db_url, "KOPPEL_BROKER_URL": unreachable}
     done = koppel(["sync-now", "12AB00"], env)
-    assert done.returncode == 1 and "no linked school 12AB00" in done.stderr
+    assert done.returncode == 1 and "no school 12AB00 is linked" in done.stderr
+    assert "koppel check 12AB00" in done.stderr
 
 
 def test_a_broken_broker_url_is_a_configuration_error_that_hides_the_password(
