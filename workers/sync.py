@@ -30,7 +30,7 @@ from core.plugins import get_plugins
 from core.settings import get_settings
 from core.sync.engine import sync_school
 from workers.broker import broker
-from workers.database import message_session
+from workers.database import message_session, single_statements
 
 log = structlog.get_logger()
 
@@ -56,21 +56,25 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     settings = get_settings()
     started = time.monotonic()
     with message_session() as session:
-        school = session.get(School, school_id)
-        if school is None:
-            raise SchoolNotFound(f"no school with id {school_id}")
-        if settled_since(session, school_id, since_at):
-            log.info("sync_already_done", since=since_at.isoformat())
-            return
-        try:
-            held = lease.acquire(session, school_id, owner, settings.lease_seconds)
-        except SyncBusy:
-            defer(session, school_id)
-            return
-        try:
-            lease.abandon_stale_runs(session, held)
-            # The holder we waited for may have finished the work while we took over.
+        # Checks and lease steps are one statement each: no BEGIN/COMMIT round trips for them.
+        with single_statements(session):
+            school = session.get(School, school_id)
+            if school is None:
+                raise SchoolNotFound(f"no school with id {school_id}")
             if settled_since(session, school_id, since_at):
+                log.info("sync_already_done", since=since_at.isoformat())
+                return
+            try:
+                held = lease.acquire(session, school_id, owner, settings.lease_seconds)
+            except SyncBusy:
+                defer(session, school_id)
+                return
+        try:
+            with single_statements(session):
+                lease.abandon_stale_runs(session, held)
+                # The holder we waited for may have finished the work while we took over.
+                settled = settled_since(session, school_id, since_at)
+            if settled:
                 log.info("sync_already_done", since=since_at.isoformat())
                 return
             run = _run_engine(session, school_id, trigger, owner, held)
@@ -145,6 +149,7 @@ def _release(session: Session, held: lease.Lease) -> None:
     # A failed release must not hide the run's own error; the lease lapses by itself anyway.
     try:
         session.rollback()
-        lease.release(session, held)
+        with single_statements(session):
+            lease.release(session, held)
     except Exception:
         log.exception("lease_release_failed", lease_token=held.token)
