@@ -19,15 +19,29 @@ from core.errors import KoppelError
     type=click.Path(dir_okay=False, path_type=Path),
     help="Touched every few seconds while the worker runs (for container health checks).",
 )
-def worker(processes: int, threads: int, heartbeat_file: Path | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics of all worker processes on this port (/metrics); "
+    "default: KOPPEL_METRICS_PORT.",
+)
+def worker(
+    processes: int, threads: int, heartbeat_file: Path | None, metrics_port: int | None
+) -> None:
     """Process sync messages from RabbitMQ until SIGTERM (running syncs finish first).
 
     Needs KOPPEL_BROKER_URL. Scale out with more processes here, or more containers
     ('docker compose up --scale worker=N'): every worker takes from the same queues.
     """
+    from core.settings import get_settings
+    from workers import metrics
+
+    metrics_port = metrics_port or get_settings().metrics_port
+    if metrics_port is not None:
+        metrics.prepare()  # before anything imports prometheus_client
     from workers.runner import run_workers
 
     try:
-        sys.exit(run_workers(processes, threads, heartbeat_file))
+        sys.exit(run_workers(processes, threads, heartbeat_file, metrics_port))
     except KoppelError as exc:
         fail(exc)

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         default=60, gt=0, description="The window is cut into slots; each is claimed once."
     )
     scheduler_poll_seconds: float = Field(default=5, gt=0)
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port on which 'koppel worker' serves Prometheus metrics of all its "
+        "processes (/metrics); unset: no metrics endpoint.",
+    )
     # Logins (core/login, api/): who may call the API, which proxies to believe, what to shadow.
     api_tokens: list[SecretStr] = Field(
         default_factory=list,

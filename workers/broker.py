@@ -16,7 +16,7 @@ from dramatiq.middleware import CurrentMessage
 
 from core.errors import ConfigError
 from core.settings import get_settings
-from workers.middleware import LogContext
+from workers.middleware import LogContext, Metrics
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
@@ -36,6 +36,7 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     # middleware's log lines about the message (retries, time limits).
     chosen.add_middleware(LogContext(), before=type(chosen.middleware[0]))
     chosen.add_middleware(CurrentMessage())
+    chosen.add_middleware(Metrics())
     return chosen
 
 

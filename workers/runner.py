@@ -12,15 +12,25 @@ import structlog
 
 from core.errors import ConfigError
 from core.logging import configure
+from core.plugins import get_plugins
 from core.settings import get_settings
+from workers import metrics
 
 log = structlog.get_logger()
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def run_workers(processes: int, threads: int, heartbeat: Path | None = None) -> int:
-    """Run the workers until SIGTERM/SIGINT; returns the exit code."""
+def run_workers(
+    processes: int, threads: int, heartbeat: Path | None = None, metrics_port: int | None = None
+) -> int:
+    """Run the workers until SIGTERM/SIGINT; returns the exit code.
+
+    With ``metrics_port``, /metrics on that port serves every worker process's samples;
+    workers.metrics.prepare() must have run before prometheus_client was first imported.
+    """
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
     if processes == 1:
         return run_worker_process(threads, heartbeat)
     # Spawned, not forked: each child opens its own connections from a clean interpreter.
@@ -51,6 +61,9 @@ def run_workers(processes: int, threads: int, heartbeat: Path | None = None) -> 
                 log.error("worker_process_died", pid=child.pid, exitcode=child.exitcode)
                 code = 1
                 forward(signal.SIGTERM, None)
+    for child in children:
+        if child.pid is not None:
+            metrics.process_exited(child.pid)
     return code
 
 
@@ -76,6 +89,7 @@ def run_worker_process(threads: int, heartbeat: Path | None = None) -> int:
 
     for sig in _STOP_SIGNALS:
         signal.signal(sig, on_signal)
+    get_plugins().pm.register(metrics.SyncMetrics(), name="koppel-sync-metrics")
     worker = make_worker(threads)
     worker.start()
     queues = sorted(worker.broker.get_declared_queues())

@@ -1,5 +1,6 @@
 """Dramatiq middleware of koppel: one class per module."""
 
 from workers.middleware.log_context import LogContext
+from workers.middleware.metrics import Metrics
 
-__all__ = ["LogContext"]
+__all__ = ["LogContext", "Metrics"]
