@@ -15,7 +15,9 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.connection import ConnectionStatus
 from core.errors import ConfigError, SourceError
+from core.linking import link_school
 from core.models import Pupil, School, Staff, utcnow
 from core.plugins import Plugins
 from core.sources import IdentitySource
@@ -38,6 +40,7 @@ class ConsentSweep:
     unknown_revoked: int = 0  # revocations of schools koppel never linked
     not_linked: list[str] = field(default_factory=list)  # grants koppel could not link
     queued: list[int] = field(default_factory=list)  # schools whose sync was queued
+    reactivated: list[int] = field(default_factory=list)  # inactive schools active again
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -48,6 +51,7 @@ class ConsentSweep:
             "unknown_revoked": self.unknown_revoked,
             "not_linked": self.not_linked,
             "queued": self.queued,
+            "reactivated": self.reactivated,
         }
 
 
@@ -83,6 +87,7 @@ def sweep_consent(
         _revoke(session, plugins, source_name, source_school_id, now, sweep)
     for source_school_id in changes.granted:
         _grant(session, plugins, source, source_school_id, now, sweep, enqueue_sync)
+    _recheck_inactive(session, plugins, source_name, sweep, enqueue_sync)
     log.info(
         "consent_swept",
         day=day.isoformat(),
@@ -93,8 +98,35 @@ def sweep_consent(
         unknown_revoked=sweep.unknown_revoked,
         not_linked=len(sweep.not_linked),
         queued=len(sweep.queued),
+        reactivated=len(sweep.reactivated),
     )
     return sweep
+
+
+def _recheck_inactive(
+    session: Session,
+    plugins: Plugins,
+    source_name: str,
+    sweep: ConsentSweep,
+    enqueue_sync: EnqueueSync | None,
+) -> None:
+    """Ask again about consenting schools stored as inactive: nothing else would notice them
+    becoming active (the nightly run skips them). Few schools, one connection check each."""
+    inactive = session.scalars(
+        select(School).where(
+            School.source == source_name,
+            School.consent == "granted",
+            School.active.is_(False),
+            School.merged_into_source_id.is_(None),
+        )
+    ).all()
+    for school in inactive:
+        check = link_school(session, plugins, school.brin6, source_name)
+        if check.status is ConnectionStatus.CONNECTED:
+            sweep.reactivated.append(school.id)
+            if enqueue_sync is not None:
+                enqueue_sync(school.id)
+                sweep.queued.append(school.id)
 
 
 def _find(session: Session, source_name: str, source_school_id: str) -> School | None:

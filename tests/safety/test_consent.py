@@ -178,3 +178,24 @@ def test_a_revocation_while_a_run_works_stops_its_commit(db):
 
     assert run.outcome == "skipped" and run.error == "consent was revoked while the run worked"
     assert _count(db, Pupil, Pupil.school_id == school.id) == 0
+
+
+def test_the_sweep_notices_an_inactive_school_becoming_active_again(db, sim_world, sim_plugins):
+    school = link(db, sim_world, "quiet")
+    source_id = int(school.source_school_id)
+    sim_world.set_active(source_id, False)
+    db.execute(update(School).where(School.id == school.id).values(active=False))
+    db.commit()
+    assert sync_school(db, school.id, plugins=sim_plugins).outcome == "skipped"
+
+    still = sweep_consent(db, sim_plugins, sim_world.today, enqueue_sync=lambda _id: None)
+    assert school.id not in still.reactivated
+
+    sim_world.set_active(source_id, True)
+    queued: list[int] = []
+    sweep = sweep_consent(db, sim_plugins, sim_world.today, enqueue_sync=queued.append)
+
+    db.refresh(school)
+    assert school.active is True
+    assert school.id in sweep.reactivated and school.id in queued
+    assert sync_school(db, school.id, plugins=sim_plugins).outcome == "succeeded"
