@@ -109,6 +109,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """CPU of every child ``pid`` ever had: the reaped ones (cutime, cstime) and the live ones.
+
+    For the PostgreSQL postmaster: every backend's CPU, those that exited included.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    reaped = (int(fields[13]) + int(fields[14])) / _TICKS
+    return reaped + sum(cpu_seconds(child) for child in descendants(pid))
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all cores spent busy so far (anyone's work), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
 def worker_pids(service: Service) -> list[int]:
     """The processes that consume messages: the spawned children, or the command itself."""
     spawned = [
