@@ -36,9 +36,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select, text
 
+from bench.database import drop_database, table_writes, writes_since
 from bench.nightly_throughput import delete_queues, fresh_database
 from bench.processes import (
     ROOT,
@@ -185,7 +185,7 @@ class Bench:
             workers.stop(timeout=120)
         # Backends report their counts when they exit; give the last ones a moment.
         time.sleep(1.0)
-        writes = _delta(before, table_writes(self.engine))
+        writes = writes_since(before, table_writes(self.engine))
         wall = (done["last_finished"] - opens).total_seconds()
         people = sum(writes.get(t, {}).get("ins", 0) for t in ("pupil", "staff"))
         people_changed = sum(sum(writes.get(t, {}).values()) for t in ("pupil", "staff"))
@@ -314,7 +314,7 @@ class Bench:
             orm = orm_reference(self.engine, target, sample, self.args.orm_max_people)
         finally:
             target.dispose()
-            _drop_database(self.base_db, target_url)
+            drop_database(self.base_db, target_url)
         return {"copy": copy, "orm": orm}
 
     def close(self) -> None:
@@ -325,28 +325,7 @@ class Bench:
         self.engine.dispose()
         delete_queues(self.broker, self.prefix)
         if not self.args.keep_database:
-            _drop_database(self.base_db, self.database_url)
-
-
-def table_writes(engine: Engine) -> dict[str, dict[str, int]]:
-    """Rows PostgreSQL counted as inserted, updated and deleted, per koppel table, so far."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")
-        ).all()
-    return {name: {"ins": ins, "upd": upd, "del": dele} for name, ins, upd, dele in rows}
-
-
-def _delta(
-    before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
-) -> dict[str, dict[str, int]]:
-    found = {}
-    for table, counts in sorted(after.items()):
-        old = before.get(table, {})
-        changed = {k: v - old.get(k, 0) for k, v in counts.items()}
-        if any(changed.values()) and table != "alembic_version":
-            found[table] = changed
-    return found
+            drop_database(self.base_db, self.database_url)
 
 
 def _last_event(service: Service, event: str) -> datetime | None:
@@ -375,14 +354,6 @@ def _spread(ids: list[int], count: int) -> list[int]:
         return list(ids)
     step = len(ids) / count
     return [ids[math.floor(i * step)] for i in range(count)]
-
-
-def _drop_database(base_url: str, url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _env(*names: str) -> str:
