@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -160,15 +159,9 @@ def _live_groups(session: Session, school: School) -> dict[str, int]:
     }
 
 
-@contextmanager
-def _groups_of(school: School) -> Iterator[None]:
-    """Turn a group the plan counted on but the database no longer has into PlanStale."""
-    try:
-        yield
-    except KeyError:
-        raise PlanStale(
-            f"school {school.id}: a group the plan refers to is gone from the database"
-        ) from None
+def _group_gone(school: School) -> PlanStale:
+    """A group the plan counted on but the database no longer has (a KeyError in ``live``)."""
+    return PlanStale(f"school {school.id}: a group the plan refers to is gone from the database")
 
 
 def _person(record: PupilRecord | StaffRecord, write: Write, now: datetime) -> dict[str, Any]:
@@ -203,10 +196,9 @@ def _write_people(
     if changes.create:
         rows, groups = [], {}
         for write in changes.create:
-            row, group_ids = values(write)
-            rows.append(
-                {"school_id": school.id, "source": school.source, "first_seen_at": now, **row}
-            )
+            row, group_ids = values(write)  # a fresh dict: completed in place, not copied
+            row["school_id"], row["source"], row["first_seen_at"] = school.id, school.source, now
+            rows.append(row)
             groups[write.key] = group_ids
         # No RETURNING (COPY has none, and a multi-row INSERT with RETURNING is about three
         # times slower on psycopg): one select reads the new ids back, found by this apply's
@@ -262,9 +254,12 @@ def _apply_pupils(
         pupil = pupil_of(write)
         row = _person(pupil, write, now)
         row["year_group"] = pupil.year_group
-        with _groups_of(school):
+        # try/except rather than a context manager per row: this runs for every pupil.
+        try:
             row["group_id"] = live[group_ref("group", pupil.group_key)] if pupil.group_key else None
             subgroups = {live[group_ref("subgroup", k)] for k in pupil.subgroup_keys}
+        except KeyError:
+            raise _group_gone(school) from None
         return row, sorted(subgroups)
 
     _write_people(session, school, Pupil, changes, values, PupilSubgroup, "pupil_id", now)
@@ -298,9 +293,11 @@ def _apply_staff(
         row["email"] = member.email
         row["end_date"] = member.end_date
         row["roles"] = sorted(set(member.roles))
-        with _groups_of(school):
+        try:
             groups = {live[group_ref("group", k)] for k in member.group_keys}
             groups.update(live[group_ref("subgroup", k)] for k in member.subgroup_keys)
+        except KeyError:
+            raise _group_gone(school) from None
         return row, sorted(groups)
 
     _write_people(session, school, Staff, changes, values, StaffGroup, "staff_id", now)
