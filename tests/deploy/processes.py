@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -99,6 +100,13 @@ def run(args: list[str], env: Mapping[str, str], timeout: float = 60) -> str:
     )
     assert done.returncode == 0, f"koppel {' '.join(args)} failed:\n{done.stderr[-3000:]}"
     return done.stdout
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, on the loopback address."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:

@@ -23,7 +23,7 @@ from core.models import Pupil, SchedulerTick, School, Staff, SyncRun
 from plugins.basispoort.simulator import client_ssl_context, make_test_pki
 from tests.conftest import fresh_database_url
 from tests.deploy.compose import compose_command
-from tests.deploy.processes import run, services, wait_for
+from tests.deploy.processes import free_port, run, services, wait_for
 from tests.servers import rabbitmq_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -192,6 +192,11 @@ def _delete_queues(prefix: str) -> None:
         connection.close()
 
 
+def worker_command(**overrides: str) -> list[str]:
+    """The compose worker's command; each on its own metrics port, as containers would be."""
+    return compose_command("worker", metrics_port=str(free_port()), **overrides)
+
+
 def test_two_schedulers_and_two_workers_sync_every_school_once(
     deployment: Deployment, tmp_path: Path
 ) -> None:
@@ -202,7 +207,7 @@ def test_two_schedulers_and_two_workers_sync_every_school_once(
     with services(tmp_path) as start:
         alive = {n: tmp_path / f"alive-{n}" for n in ("w1", "w2", "s1", "s2")}
         workers = [
-            start(n, compose_command("worker", threads="2", heartbeat_file=str(alive[n])), env)
+            start(n, worker_command(threads="2", heartbeat_file=str(alive[n])), env)
             for n in ("w1", "w2")
         ]
         schedulers = [
@@ -247,9 +252,12 @@ def test_a_worker_killed_mid_night_leaves_no_school_unsynced_half_done_or_twice(
     deployment.fault(r"/leerlingen$", "slow", times=1000, seconds=1.5)
     env = {**deployment.env, **window_env(seconds=3)}
     with services(tmp_path) as start:
-        one_thread = compose_command("worker", threads="1", heartbeat_file=str(tmp_path / "a"))
-        victim = start("worker-victim", one_thread, env)
-        survivor = start("worker-survivor", one_thread, env)
+
+        def one_thread() -> list[str]:
+            return worker_command(threads="1", heartbeat_file=str(tmp_path / "a"))
+
+        victim = start("worker-victim", one_thread(), env)
+        survivor = start("worker-survivor", one_thread(), env)
         beat = str(tmp_path / "s")
         scheduler = start("scheduler", compose_command("scheduler", heartbeat_file=beat), env)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -12,16 +11,10 @@ import pytest
 
 from core.db import make_engine, make_sessionmaker
 from core.models import School
-from tests.deploy.processes import run, services, wait_for
+from tests.deploy.processes import free_port, run, services, wait_for
 from tests.servers import rabbitmq_url
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_metrics_of_two_processes_in_one_scrape(fresh_db_url: str, tmp_path: Path) -> None:
