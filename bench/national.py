@@ -363,6 +363,17 @@ def _env(*names: str) -> str:
     raise SystemExit(f"set {names[0]} (or {', '.join(names[1:])}); bench/run does it for you")
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run (options left unset are left out)."""
+    words = ["python -m bench.national"]
+    for name, value in vars(args).items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False or name == "results_dir":
+            continue
+        words.append(flag if value is True else f"{flag} {value}")
+    return " ".join(words)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 6,500 schools")
@@ -396,10 +407,7 @@ def main(argv: list[str] | None = None) -> Path:
     bench = Bench(args, logs)
     result: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
-        "command": "python -m bench.national "
-        + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "results_dir"
-        ),
+        "command": _command(args),
         "settings": {
             "simulated_schools": schools,
             "sizes": list(SIZES),
