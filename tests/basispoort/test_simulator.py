@@ -173,6 +173,26 @@ def test_an_evicted_school_is_rebuilt_exactly_from_its_history() -> None:
     assert new_id in world.pupil_ids(school_id) and before["medewerkers"] == []
 
 
+def test_details_serve_the_stamp_of_the_data_across_nights_edits_and_evictions() -> None:
+    world = World(seed=9, schools=12, cache_size=2)
+    ids = world.school_ids
+
+    def stamps(read: str) -> dict[int, str]:
+        return {i: getattr(world, read)(i)["metaResult"]["mutationTimestamp"] for i in ids}
+
+    for step in range(4):
+        from_data = stamps("groepen")  # rebuilds each school (the cache holds two)
+        assert stamps("details") == from_data, step
+        if step == 1:
+            world.remove_pupils(ids[3], 0.2)
+        else:
+            world.advance_night(churn=0.2)
+    # After a night the details of a school not read since are not taken from memory.
+    world.advance_night(churn=0.5)
+    assert stamps("details") == stamps("groepen")
+    assert stamps("details") != from_data
+
+
 def test_a_night_changes_about_the_churn_and_only_changed_schools_move_their_stamp() -> None:
     world = World(seed=7, schools=12)
     before = {i: pupil_state(world, i) for i in world.school_ids}

@@ -28,8 +28,8 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def meta_result(contents: SchoolContents, now: datetime) -> Json:
-    return {"mutationTimestamp": stamp(contents.mutated_at), "generationTimestamp": stamp(now)}
+def meta_result(mutated_at: datetime, now: datetime) -> Json:
+    return {"mutationTimestamp": stamp(mutated_at), "generationTimestamp": stamp(now)}
 
 
 def group(g: Group) -> Json:
@@ -73,7 +73,7 @@ def groepen(contents: SchoolContents, now: datetime) -> Json:
     return {
         "groepen": [group(g) for g in contents.groepen],
         "subgroepen": [group(g) for g in contents.subgroepen],
-        "metaResult": meta_result(contents, now),
+        "metaResult": meta_result(contents.mutated_at, now),
     }
 
 
@@ -91,13 +91,16 @@ def leerlingen(
     if eckids is not None:
         wanted_eckids = set(eckids)
         pupils = [p for p in pupils if p.eckid is not None and p.eckid in wanted_eckids]
-    return {"leerlingen": [student(p) for p in pupils], "metaResult": meta_result(contents, now)}
+    return {
+        "leerlingen": [student(p) for p in pupils],
+        "metaResult": meta_result(contents.mutated_at, now),
+    }
 
 
 def staf(contents: SchoolContents, now: datetime) -> Json:
     return {
         "medewerkers": [staff_member(m) for m in contents.staff.values()],
-        "metaResult": meta_result(contents, now),
+        "metaResult": meta_result(contents.mutated_at, now),
     }
 
 
@@ -109,11 +112,11 @@ def overview(header: SchoolHeader, contents: SchoolContents, now: datetime) -> J
         "medewerkers": [staff_member(m) for m in contents.staff.values()],
         "actief": header.actief,
         "gefuseerdNaar": header.merged_into,
-        "metaResult": meta_result(contents, now),
+        "metaResult": meta_result(contents.mutated_at, now),
     }
 
 
-def details(header: SchoolHeader, contents: SchoolContents, now: datetime) -> Json:
+def details(header: SchoolHeader, mutated_at: datetime, now: datetime) -> Json:
     return {
         "naam": header.naam,
         "straat": header.straat,
@@ -128,7 +131,7 @@ def details(header: SchoolHeader, contents: SchoolContents, now: datetime) -> Js
         "bestuurscode": header.bestuurscode,
         "actief": header.actief,
         "gefuseerdNaar": header.merged_into,
-        "metaResult": meta_result(contents, now),
+        "metaResult": meta_result(mutated_at, now),
     }
 
 

@@ -59,6 +59,9 @@ class World:
         self._edits: dict[int, list[_Edit]] = {}
         self._cache: OrderedDict[int, SchoolContents] = OrderedDict()
         self._cache_size = max(1, cache_size)
+        # school -> (nights, edits, mutationTimestamp) when its contents were last caught up:
+        # details serve the stamp without rebuilding the school, as Basispoort reads a row.
+        self._stamps: dict[int, tuple[int, int, datetime]] = {}
         self._clock = self._start
         self._granted: dict[date, list[int]] = {}
         self._revoked: dict[date, list[int]] = {}
@@ -151,7 +154,26 @@ class World:
             else:
                 self._cache.move_to_end(school_id)
             self._catch_up(contents)
+            self._remember_stamp(contents)
             return contents
+
+    def mutated_at(self, school_id: int) -> datetime:
+        """The school's mutationTimestamp; its contents are rebuilt only if it may have moved."""
+        with self._lock:
+            known = self._stamps.get(school_id)
+            if known is not None and known[:2] == (
+                len(self._nights),
+                len(self._edits.get(school_id, ())),
+            ):
+                return known[2]
+            return self.contents(school_id).mutated_at
+
+    def _remember_stamp(self, contents: SchoolContents) -> None:
+        self._stamps[contents.school_id] = (
+            contents.night,
+            contents.edits_applied,
+            contents.mutated_at,
+        )
 
     def _catch_up(self, contents: SchoolContents) -> None:
         header = self._headers[contents.school_id]
@@ -215,6 +237,7 @@ class World:
             history = self._edits.setdefault(school_id, [])
             result = self._apply(contents, edit, len(history))  # an invalid edit raises here
             history.append(edit)
+            self._remember_stamp(contents)
             self._clock = stamp
             return result
 
@@ -266,7 +289,7 @@ class World:
 
     def details(self, school_id: int) -> payloads.Json:
         with self._lock:
-            return payloads.details(self.school(school_id), self.contents(school_id), self._clock)
+            return payloads.details(self.school(school_id), self.mutated_at(school_id), self._clock)
 
     def overview(self, school_id: int) -> payloads.Json:
         with self._lock:
