@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -60,3 +60,41 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def single_statements(session: Session) -> Iterator[None]:
+    """Run steps of one statement each (lease, checks, run records) and commit them.
+
+    On PostgreSQL a session bound to one connection (a worker's message_session()) is put in
+    autocommit for the block: each statement is then its own transaction, as with statement +
+    COMMIT, for one round trip instead of three. Elsewhere (SQLite, a session bound to an
+    engine) the block is one transaction, committed at its end; an error rolls it back.
+    """
+    bind = session.bind
+    if isinstance(bind, Connection) and bind.dialect.name == "postgresql":
+        session.commit()  # the isolation level changes only between transactions
+    # A connection still in a transaction belongs to a caller who began it (a test's outer
+    # transaction): its statements stay inside it.
+    if not (isinstance(bind, Connection) and bind.dialect.name == "postgresql") or (
+        bind.in_transaction()
+    ):
+        try:
+            yield
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+        return
+    bind.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        # Ends the session's transaction (nothing is sent); unlike a rollback it does not
+        # expire the objects loaded, so the engine finds the school without reading it again.
+        session.commit()
+    finally:
+        bind.execution_options(isolation_level=bind.default_isolation_level)

@@ -15,6 +15,11 @@ from core.models import School, SyncRun, utcnow
 
 log = structlog.get_logger()
 
+# Core statements on the tables: these run for every message, and the ORM's bulk-update
+# machinery costs more than the round trip itself.
+_school = School.__table__
+_run = SyncRun.__table__
+
 Clock = Callable[[], datetime]
 
 
@@ -36,10 +41,9 @@ class Lease:
         successor can acquire the lease between this check and the caller's commit.
         """
         held = session.execute(
-            update(School)
-            .where(self._ours(), School.lease_expires_at > self.clock())
-            .values(lease_token=School.lease_token)
-            .execution_options(synchronize_session=False)
+            update(_school)
+            .where(self._ours(), _school.c.lease_expires_at > self.clock())
+            .values(lease_token=_school.c.lease_token)
         )
         if held.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(
@@ -48,9 +52,9 @@ class Lease:
 
     def _ours(self):  # type: ignore[no-untyped-def]
         return and_(
-            School.id == self.school_id,
-            School.lease_token == self.token,
-            School.lease_owner == self.owner,
+            _school.c.id == self.school_id,
+            _school.c.lease_token == self.token,
+            _school.c.lease_owner == self.owner,
         )
 
 
@@ -65,25 +69,26 @@ def acquire(
     now = clock()
     expires_at = now + timedelta(seconds=seconds)
     free = or_(
-        School.lease_owner.is_(None),
-        School.lease_expires_at.is_(None),
-        School.lease_expires_at <= now,
+        _school.c.lease_owner.is_(None),
+        _school.c.lease_expires_at.is_(None),
+        _school.c.lease_expires_at <= now,
     )
     taken = session.execute(
-        update(School)
-        .where(School.id == school_id, free)
+        update(_school)
+        .where(_school.c.id == school_id, free)
         .values(
             lease_owner=owner,
             lease_expires_at=expires_at,
-            lease_token=School.lease_token + 1,
+            lease_token=_school.c.lease_token + 1,
         )
-        .returning(School.lease_token)
-        .execution_options(synchronize_session=False)
+        .returning(_school.c.lease_token)
     ).scalar_one_or_none()
     session.commit()
     if taken is None:
         holder = session.execute(
-            select(School.lease_owner, School.lease_expires_at).where(School.id == school_id)
+            select(_school.c.lease_owner, _school.c.lease_expires_at).where(
+                _school.c.id == school_id
+            )
         ).first()
         if holder is None:
             raise SchoolNotFound(f"no school with id {school_id}")
@@ -95,10 +100,9 @@ def renew(session: Session, lease: Lease, seconds: float) -> Lease:
     """Extend a lease that still holds; commits. Raises LeaseLost when it no longer does."""
     expires_at = lease.clock() + timedelta(seconds=seconds)
     renewed = session.execute(
-        update(School)
-        .where(lease._ours(), School.lease_expires_at > lease.clock())
+        update(_school)
+        .where(lease._ours(), _school.c.lease_expires_at > lease.clock())
         .values(lease_expires_at=expires_at)
-        .execution_options(synchronize_session=False)
     )
     session.commit()
     if renewed.rowcount != 1:  # type: ignore[attr-defined]
@@ -109,13 +113,18 @@ def renew(session: Session, lease: Lease, seconds: float) -> Lease:
 def release(session: Session, lease: Lease) -> bool:
     """Give the lease back if it is still ours (a successor's lease is left alone); commits."""
     released = session.execute(
-        update(School)
-        .where(lease._ours())
-        .values(lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
+        update(_school).where(lease._ours()).values(lease_owner=None, lease_expires_at=None)
     )
     session.commit()
     return released.rowcount == 1  # type: ignore[attr-defined]
+
+
+def stale_runs(owner: str):  # type: ignore[no-untyped-def]
+    """The condition on sync_run rows left 'running' by anyone but ``owner``."""
+    return and_(
+        _run.c.outcome == "running",
+        or_(_run.c.worker.is_(None), _run.c.worker != owner),
+    )
 
 
 def abandon_stale_runs(session: Session, lease: Lease) -> int:
@@ -125,18 +134,13 @@ def abandon_stale_runs(session: Session, lease: Lease) -> int:
     legitimately running, so such a row belongs to a worker that crashed or lost its lease.
     """
     stale = session.execute(
-        update(SyncRun)
-        .where(
-            SyncRun.school_id == lease.school_id,
-            SyncRun.outcome == "running",
-            or_(SyncRun.worker.is_(None), SyncRun.worker != lease.owner),
-        )
+        update(_run)
+        .where(_run.c.school_id == lease.school_id, stale_runs(lease.owner))
         .values(
             outcome="failed",
             finished_at=lease.clock(),
             error="abandoned: its worker stopped or lost the lease before the run ended",
         )
-        .execution_options(synchronize_session=False)
     )
     session.commit()
     count = int(stale.rowcount)  # type: ignore[attr-defined]

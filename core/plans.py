@@ -176,7 +176,7 @@ def _approve(
     except BaseException as exc:
         if outcome == "failed":
             session.rollback()
-            record_failure(session, run, describe_error(exc))
+            record_failure(session, run.id, describe_error(exc))
         raise
     finally:
         plugins.after_school_sync(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, make_sessionmaker
+from core.db import make_engine, make_sessionmaker, single_statements
 from core.settings import get_settings
 
 _factory: sessionmaker[Session] | None = None
@@ -46,28 +46,4 @@ def message_session() -> Iterator[Session]:
         yield session
 
 
-@contextmanager
-def single_statements(session: Session) -> Iterator[None]:
-    """Run steps of one statement each (lease, checks) without BEGIN and COMMIT round trips.
-
-    On PostgreSQL the pinned connection of message_session() is put in autocommit for the
-    block: each UPDATE is then its own transaction, as with UPDATE + COMMIT, for one round trip
-    instead of three. Elsewhere (SQLite, an unpinned session) the block runs as usual.
-    """
-    bind = session.bind
-    if not (isinstance(bind, Connection) and bind.dialect.name == "postgresql"):
-        yield
-        return
-    session.commit()  # the isolation level changes only between transactions
-    bind.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        yield
-    except BaseException:
-        session.rollback()
-        raise
-    else:
-        # Ends the session's transaction (nothing is sent); unlike a rollback it does not
-        # expire the objects loaded, so the engine finds the school without reading it again.
-        session.commit()
-    finally:
-        bind.execution_options(isolation_level=bind.default_isolation_level)
+__all__ = ["message_session", "session_factory", "set_session_factory", "single_statements"]

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 
 import structlog
 from dramatiq.middleware import CurrentMessage
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from core import lease
-from core.errors import LeaseLost, SchoolNotFound, SyncBusy
+from core.errors import LeaseLost, SyncBusy
 from core.models import School, SyncRun, utcnow
 from core.plugins import get_plugins
 from core.settings import get_settings
@@ -33,6 +33,8 @@ from workers.broker import broker
 from workers.database import message_session, single_statements
 
 log = structlog.get_logger()
+
+_run = SyncRun.__table__
 
 # Outcomes of a run that need no repeat tonight; "failed" and "running" do not count.
 SETTLED = ("succeeded", "unchanged", "held", "skipped")
@@ -56,28 +58,25 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     settings = get_settings()
     started = time.monotonic()
     with message_session() as session:
-        # Checks and lease steps are one statement each: no BEGIN/COMMIT round trips for them.
-        with single_statements(session):
-            school = session.get(School, school_id)
-            if school is None:
-                raise SchoolNotFound(f"no school with id {school_id}")
-            if settled_since(session, school_id, since_at):
-                log.info("sync_already_done", since=since_at.isoformat())
-                return
-            try:
+        try:
+            # Checks and lease steps are one statement each: no BEGIN/COMMIT round trips.
+            with single_statements(session):
                 held = lease.acquire(session, school_id, owner, settings.lease_seconds)
-            except SyncBusy:
-                defer(session, school_id)
-                return
+        except SyncBusy:
+            defer(session, school_id)
+            return
         try:
             with single_statements(session):
-                lease.abandon_stale_runs(session, held)
-                # The holder we waited for may have finished the work while we took over.
-                settled = settled_since(session, school_id, since_at)
+                # Under the lease: a holder we waited for may have finished the work.
+                settled, stale = settled_since(session, school_id, since_at, owner)
+                if stale and not settled:
+                    lease.abandon_stale_runs(session, held)
             if settled:
                 log.info("sync_already_done", since=since_at.isoformat())
                 return
             run = _run_engine(session, school_id, trigger, owner, held)
+            # Read before the release, whose rollback leaves the run's attributes unloaded.
+            run_id, outcome = run.id, run.outcome
         except LeaseLost:
             # Not a failure of this message: the worker that holds the lease now does the sync;
             # if none does (this run outlived its lease), the message comes back for another go.
@@ -90,24 +89,27 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     # The engine's "sync_run" line has the counts; this one times the message as a whole.
     log.info(
         "sync_message_done",
-        run_id=run.id,
-        outcome=run.outcome,
+        run_id=run_id,
+        outcome=outcome,
         duration_ms=round((time.monotonic() - started) * 1000),
     )
 
 
-def settled_since(session: Session, school_id: int, since: datetime) -> bool:
-    """Has a run of the school that started at or after ``since`` ended without failing?"""
-    found = session.scalar(
-        select(SyncRun.id)
-        .where(
-            SyncRun.school_id == school_id,
-            SyncRun.started_at >= since,
-            SyncRun.outcome.in_(SETTLED),
-        )
-        .limit(1)
+def settled_since(
+    session: Session, school_id: int, since: datetime, owner: str
+) -> tuple[bool, bool]:
+    """Has a run since ``since`` ended without failing? Are runs of others left 'running'?
+
+    One statement for both: they are asked for every message.
+    """
+    settled = exists().where(
+        _run.c.school_id == school_id,
+        _run.c.started_at >= since,
+        _run.c.outcome.in_(SETTLED),
     )
-    return found is not None
+    stale = exists().where(_run.c.school_id == school_id, lease.stale_runs(owner))
+    row = session.execute(select(settled, stale)).one()
+    return bool(row[0]), bool(row[1])
 
 
 def defer(session: Session, school_id: int) -> None:

@@ -1,16 +1,22 @@
-"""Recording sync runs: finishing them, reading the last outcome, describing failures safely."""
+"""Recording sync runs: starting and finishing them, describing failures safely."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
-from sqlalchemy import select
+from sqlalchemy import insert, update
 from sqlalchemy.exc import StatementError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core.errors import KoppelError
 from core.models import SyncRun, utcnow
 
 log = structlog.get_logger()
+
+_run = SyncRun.__table__
 
 # Outcomes after which the stored data is what the source served at the stored mutation stamp.
 GOOD_OUTCOMES = ("succeeded", "unchanged")
@@ -48,25 +54,56 @@ def finish_run(
     run.finished_at = utcnow()
 
 
-def record_failure(session: Session, run: SyncRun, error: str) -> None:
+def start_run(session: Session, school_id: int, trigger: str, worker: str | None) -> SyncRun:
+    """Insert the school's run as 'running' (the caller commits) and return it.
+
+    A Core insert; the run returned is in the session as if loaded, so neither it nor a later
+    session.get needs another SELECT (while the caller holds it: the session's map is weak).
+    """
+    run = SyncRun(
+        school_id=school_id,
+        trigger=trigger,
+        worker=worker,
+        started_at=utcnow(),
+        finished_at=None,
+        outcome="running",
+        counts={},
+        error=None,
+    )
+    values = {c.key: getattr(run, c.key) for c in _run.columns if c.key != "id"}
+    run.id = session.execute(insert(_run).values(values).returning(_run.c.id)).scalar_one()
+    make_transient_to_detached(run)
+    session.add(run)
+    return run
+
+
+def end_run(
+    session: Session,
+    run_id: int,
+    outcome: str,
+    counts: dict[str, int] | None = None,
+    error: str | None = None,
+    finished_at: datetime | None = None,
+) -> None:
+    """Finish a run by id with one UPDATE (the caller commits); a loaded copy follows suit."""
+    values = {
+        "outcome": outcome,
+        "counts": dict(counts or {}),
+        "error": error,
+        "finished_at": finished_at or utcnow(),
+    }
+    session.execute(update(_run).where(_run.c.id == run_id).values(values))
+    loaded = session.identity_map.get(identity_key(SyncRun, run_id))
+    if loaded is not None:
+        for key, value in values.items():
+            set_committed_value(loaded, key, value)
+
+
+def record_failure(session: Session, run_id: int, error: str) -> None:
     """After a rollback: store the run as failed and commit; never mask the original error."""
     try:
-        finish_run(run, "failed", {}, error)
+        end_run(session, run_id, "failed", error=error)
         session.commit()
     except Exception:
-        log.exception("sync_run_not_recorded", run_id=run.id)
+        log.exception("sync_run_not_recorded", run_id=run_id)
         session.rollback()
-
-
-def last_outcome(session: Session, school_id: int, before_run_id: int) -> str | None:
-    """The outcome of the school's latest finished run other than ``before_run_id``."""
-    return session.scalars(
-        select(SyncRun.outcome)
-        .where(
-            SyncRun.school_id == school_id,
-            SyncRun.id != before_run_id,
-            SyncRun.outcome != "running",
-        )
-        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-        .limit(1)
-    ).first()

@@ -80,12 +80,56 @@ def test_unmoved_mutation_stamp_is_unchanged_without_fetch(db, school, source, p
     assert source.called("fetch_snapshot") == 3
 
 
-def test_unmoved_stamp_after_a_failed_run_fetches_again(db, school, source, plugins):
+def _synced_with_stamp(db, school, source, plugins) -> datetime:  # type: ignore[no-untyped-def]
+    """The school synced once from a source that serves a change stamp; returns the stamp."""
     stamp = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
     source.capabilities = SourceCapabilities(change_stamps=True)
     source.stamp = stamp
     source.change(mutated_at=stamp)
     sync_school(db, school.id, plugins=plugins)
+    return stamp
+
+
+def test_an_unchanged_school_costs_four_statements_and_loads_nothing(db, school, source, plugins):
+    _synced_with_stamp(db, school, source, plugins)
+    db.expunge_all()  # as a worker starts a message: nothing of the school in memory
+
+    with recording(db) as statements:
+        run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.outcome == "unchanged" and run.finished_at is not None
+    # Read the school's state, insert the run, stamp the school, finish the run (plus the
+    # savepoint bookkeeping of the test's outer transaction).
+    work = [s for s in statements.sql if "SAVEPOINT" not in s.upper()]
+    assert len(work) == 4, work
+    assert db.get(type(school), school.id).last_synced_at is not None
+
+
+def test_a_stamp_stored_while_checking_is_not_confirmed_but_fetched(db, school, source, plugins):
+    _synced_with_stamp(db, school, source, plugins)
+    newer = datetime(2026, 11, 3, 5, 0, tzinfo=UTC)
+    answer = source.latest_change
+
+    def another_sync_stores_newer_data(source_school_id: str) -> datetime | None:
+        # Between reading the school and confirming it, a sync elsewhere stores newer data.
+        db.execute(
+            type(school)
+            .__table__.update()
+            .where(type(school).__table__.c.id == school.id)
+            .values(source_mutated_at=newer)
+        )
+        db.commit()
+        return answer(source_school_id)
+
+    source.latest_change = another_sync_stores_newer_data
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.outcome == "succeeded"  # not "unchanged" about data it no longer holds
+    assert source.called("fetch_snapshot") == 2
+
+
+def test_unmoved_stamp_after_a_failed_run_fetches_again(db, school, source, plugins):
+    stamp = _synced_with_stamp(db, school, source, plugins)
     source.fail["fetch_snapshot"] = SourceUnavailable("timeout")
     source.stamp = datetime(2026, 11, 3, tzinfo=UTC)
     with pytest.raises(SourceUnavailable):

@@ -1,0 +1,83 @@
+"""What a sync needs to know of a school before asking its source, read in one statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.db import single_statements
+from core.errors import SchoolNotFound
+from core.models import School, SyncRun, utcnow
+from core.sync.runs import end_run
+
+_school = School.__table__
+_run = SyncRun.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolState:
+    """The school's link and change stamp, and how its latest finished run ended."""
+
+    id: int
+    source: str
+    source_school_id: str
+    consent: str
+    active: bool
+    merged_into_source_id: str | None
+    source_mutated_at: datetime | None
+    last_outcome: str | None
+
+
+def read_state(session: Session, school_id: int) -> SchoolState:
+    """The school's state; raises SchoolNotFound. Call it before the run is started."""
+    last_outcome = (
+        select(_run.c.outcome)
+        .where(_run.c.school_id == _school.c.id, _run.c.outcome != "running")
+        .order_by(_run.c.started_at.desc(), _run.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(
+            _school.c.id,
+            _school.c.source,
+            _school.c.source_school_id,
+            _school.c.consent,
+            _school.c.active,
+            _school.c.merged_into_source_id,
+            _school.c.source_mutated_at,
+            last_outcome,
+        ).where(_school.c.id == school_id)
+    ).first()
+    if row is None:
+        raise SchoolNotFound(
+            f"no school with id {school_id}", hint="check the id; 'koppel check BRIN6' links one"
+        )
+    return SchoolState(*row)
+
+
+def confirm_unchanged(session: Session, school_id: int, run_id: int, stamp: datetime) -> bool:
+    """Record the run as unchanged if the school still holds ``stamp`` and consent; committed.
+
+    The stamp is compared again in the UPDATE itself, so a sync that stored newer data after
+    the state was read is never overwritten by an "in step" verdict about the older data.
+    Returns False (nothing written) when the school moved on: then the caller fetches.
+    """
+    now = utcnow()
+    with single_statements(session):
+        confirmed = session.execute(
+            update(_school)
+            .where(
+                _school.c.id == school_id,
+                _school.c.source_mutated_at == stamp,
+                _school.c.consent == "granted",
+            )
+            .values(last_synced_at=now)
+        )
+        if confirmed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        end_run(session, run_id, "unchanged", finished_at=now)
+    return True
