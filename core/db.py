@@ -62,39 +62,61 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def _autocommit(bind: object) -> bool:
+    """Is ``bind`` a PostgreSQL connection put in autocommit (see single_statements)?"""
+    return (
+        isinstance(bind, Connection)
+        and bind.dialect.name == "postgresql"
+        and bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    )
+
+
+def use_autocommit(connection: Connection) -> None:
+    """Run a PostgreSQL connection's statements in autocommit unless inside transaction().
+
+    For a worker's message: its many one-statement steps (lease, checks, run records) then
+    cost one round trip each instead of three (BEGIN, statement, COMMIT), and no switching.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 @contextmanager
 def single_statements(session: Session) -> Iterator[None]:
     """Run steps of one statement each (lease, checks, run records) and commit them.
 
-    On PostgreSQL a session bound to one connection (a worker's message_session()) is put in
-    autocommit for the block: each statement is then its own transaction, as with statement +
-    COMMIT, for one round trip instead of three. Elsewhere (SQLite, a session bound to an
-    engine) the block is one transaction, committed at its end; an error rolls it back.
+    On a PostgreSQL connection in autocommit (use_autocommit) each statement is its own
+    transaction already. Elsewhere (SQLite, a session bound to an engine, a test's outer
+    transaction) the block is one transaction, committed at its end; an error rolls it back.
     """
-    bind = session.bind
-    if isinstance(bind, Connection) and bind.dialect.name == "postgresql":
-        session.commit()  # the isolation level changes only between transactions
-    # A connection still in a transaction belongs to a caller who began it (a test's outer
-    # transaction): its statements stay inside it.
-    if not (isinstance(bind, Connection) and bind.dialect.name == "postgresql") or (
-        bind.in_transaction()
-    ):
-        try:
-            yield
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    if _autocommit(session.bind):
+        yield
         return
-    bind.execution_options(isolation_level="AUTOCOMMIT")
     try:
         yield
     except BaseException:
         session.rollback()
         raise
-    else:
-        # Ends the session's transaction (nothing is sent); unlike a rollback it does not
-        # expire the objects loaded, so the engine finds the school without reading it again.
-        session.commit()
+    session.commit()
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[None]:
+    """Give the block real transactions on a connection in autocommit; back to it afterwards.
+
+    The block commits what it writes (as the sync engine does); anything it leaves open when
+    it ends or raises is rolled back. On other binds the block runs as it is.
+    """
+    bind = session.bind
+    if not _autocommit(bind):
+        yield
+        return
+    assert isinstance(bind, Connection)
+    session.commit()  # the isolation level changes only between transactions
+    bind.execution_options(isolation_level=bind.default_isolation_level)
+    try:
+        yield
     finally:
-        bind.execution_options(isolation_level=bind.default_isolation_level)
+        if session.in_transaction():
+            session.rollback()
+        bind.execution_options(isolation_level="AUTOCOMMIT")

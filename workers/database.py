@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, make_sessionmaker, single_statements
+from core.db import make_engine, make_sessionmaker, single_statements, use_autocommit
 from core.settings import get_settings
 
 _factory: sessionmaker[Session] | None = None
@@ -34,7 +34,8 @@ def message_session() -> Iterator[Session]:
 
     A sync commits several times (lease, run row, apply, release); a plain session hands its
     connection back to the pool at every commit and checks one out (with a ping) for the next
-    statement. Held for the message, the connection is checked once.
+    statement. Held for the message, the connection is checked once; on PostgreSQL it runs in
+    autocommit, and the engine opens real transactions where it writes people (db.transaction).
     """
     factory = session_factory()
     bind = factory.kw.get("bind")
@@ -43,6 +44,7 @@ def message_session() -> Iterator[Session]:
             yield session
         return
     with bind.connect() as connection, factory(bind=connection) as session:
+        use_autocommit(connection)
         yield session
 
 

@@ -17,10 +17,11 @@ import os
 import socket
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from dramatiq.middleware import CurrentMessage
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from core import lease
@@ -29,12 +30,14 @@ from core.models import School, SyncRun, utcnow
 from core.plugins import get_plugins
 from core.settings import get_settings
 from core.sync.engine import sync_school
+from core.sync.state import SchoolState, state_columns
 from workers.broker import broker
 from workers.database import message_session, single_statements
 
 log = structlog.get_logger()
 
 _run = SyncRun.__table__
+_school = School.__table__
 
 # Outcomes of a run that need no repeat tonight; "failed" and "running" do not count.
 SETTLED = ("succeeded", "unchanged", "held", "skipped")
@@ -59,22 +62,24 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     started = time.monotonic()
     with message_session() as session:
         try:
-            # Checks and lease steps are one statement each: no BEGIN/COMMIT round trips.
+            # One UPDATE takes the lease and reads all the sync needs to know first.
             with single_statements(session):
-                held = lease.acquire(session, school_id, owner, settings.lease_seconds)
+                held, row = lease.acquire_reading(
+                    session, school_id, owner, settings.lease_seconds, _asked(since_at, owner)
+                )
         except SyncBusy:
             defer(session, school_id)
             return
         try:
-            with single_statements(session):
-                # Under the lease: a holder we waited for may have finished the work.
-                settled, stale = settled_since(session, school_id, since_at, owner)
-                if stale and not settled:
-                    lease.abandon_stale_runs(session, held)
+            # Under the lease: a holder we waited for may have finished the work.
+            settled, stale, state = bool(row[0]), bool(row[1]), SchoolState(*row[2:])
             if settled:
                 log.info("sync_already_done", since=since_at.isoformat())
                 return
-            run = _run_engine(session, school_id, trigger, owner, held)
+            if stale:
+                with single_statements(session):
+                    lease.abandon_stale_runs(session, held)
+            run = _run_engine(session, school_id, trigger, owner, held, state)
             # Read before the release, whose rollback leaves the run's attributes unloaded.
             run_id, outcome = run.id, run.outcome
         except LeaseLost:
@@ -95,21 +100,15 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     )
 
 
-def settled_since(
-    session: Session, school_id: int, since: datetime, owner: str
-) -> tuple[bool, bool]:
-    """Has a run since ``since`` ended without failing? Are runs of others left 'running'?
-
-    One statement for both: they are asked for every message.
-    """
+def _asked(since: datetime, owner: str) -> tuple[ColumnElement[Any], ...]:
+    """What a message asks of its school, read with the lease: settled? stale runs? state."""
     settled = exists().where(
-        _run.c.school_id == school_id,
+        _run.c.school_id == _school.c.id,
         _run.c.started_at >= since,
         _run.c.outcome.in_(SETTLED),
     )
-    stale = exists().where(_run.c.school_id == school_id, lease.stale_runs(owner))
-    row = session.execute(select(settled, stale)).one()
-    return bool(row[0]), bool(row[1])
+    stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs(owner))
+    return (settled, stale, *state_columns())
 
 
 def defer(session: Session, school_id: int) -> None:
@@ -131,12 +130,23 @@ def defer(session: Session, school_id: int) -> None:
 
 
 def _run_engine(
-    session: Session, school_id: int, trigger: str, owner: str, held: lease.Lease
+    session: Session,
+    school_id: int,
+    trigger: str,
+    owner: str,
+    held: lease.Lease,
+    state: SchoolState,
 ) -> SyncRun:
     # The engine records the run (failed with the reason, when it raises) and binds its id
     # to the log context while it runs.
     return sync_school(
-        session, school_id, plugins=get_plugins(), trigger=trigger, worker=owner, fence=held.fence
+        session,
+        school_id,
+        plugins=get_plugins(),
+        trigger=trigger,
+        worker=owner,
+        fence=held.fence,
+        state=state,
     )
 
 

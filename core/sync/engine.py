@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core.db import single_statements
+from core.db import single_statements, transaction
 from core.errors import InternalError, KoppelError, SchoolNotFound, StorageError
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins
@@ -50,6 +50,7 @@ def sync_school(
     worker: str | None = None,
     force: bool = False,
     fence: Fence | None = None,
+    state: SchoolState | None = None,
 ) -> SyncRun:
     """Sync one school now and return its recorded run (committed).
 
@@ -64,9 +65,11 @@ def sync_school(
 
     An unchanged school, most schools on most nights, costs four small statements and one
     request for the source's change stamp: everything else waits until data must be read.
+    ``state``: the school's state (core.sync.state) when the caller just read it.
     """
     with single_statements(session):
-        state = read_state(session, school_id)
+        if state is None:
+            state = read_state(session, school_id)
         run = start_run(session, school_id, trigger, worker)
     run_id = run.id
     started = time.monotonic()
@@ -166,8 +169,9 @@ def _sync(
     reason = _skip_reason(state)
     if reason is not None and state.consent == "granted" and state.merged_into_source_id:
         # Known merged before: no fetch of its own; the people move once the target is linked.
-        school, run = _load(session, state.id, run_id)
-        return _merged(session, plugins, school, run, fence, create=False)
+        with transaction(session):
+            school, run = _load(session, state.id, run_id)
+            return _merged(session, plugins, school, run, fence, create=False)
     if reason is not None:
         return _finish_by_id(session, run_id, "skipped", reason)
     source = plugins.source(state.source)
@@ -185,8 +189,22 @@ def _sync(
             return "unchanged", {}, None
 
     snapshot = source.fetch_snapshot(state.source_school_id)
+    with transaction(session):
+        return _apply_snapshot(session, state, run_id, plugins, snapshot, stamp, fence)
+
+
+def _apply_snapshot(
+    session: Session,
+    state: SchoolState,
+    run_id: int,
+    plugins: Plugins,
+    snapshot: SchoolSnapshot,
+    stamp: datetime | None,
+    fence: Fence | None,
+) -> Result:
+    """Plan, check and apply a fetched snapshot, in one transaction; held when over budget."""
     school, run = _load(session, state.id, run_id)
-    if snapshot.complete and not source.capabilities.complete_snapshots:
+    if snapshot.complete and not plugins.source(state.source).capabilities.complete_snapshots:
         # A source that is not authoritative for deletes never makes anyone leave.
         snapshot = replace(snapshot, complete=False)
     info = snapshot.school

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from core.db import single_statements
@@ -31,8 +32,8 @@ class SchoolState:
     last_outcome: str | None
 
 
-def read_state(session: Session, school_id: int) -> SchoolState:
-    """The school's state; raises SchoolNotFound. Call it before the run is started."""
+def state_columns() -> tuple[ColumnElement[Any], ...]:
+    """The school-table expressions a SchoolState is made of, in its field order."""
     last_outcome = (
         select(_run.c.outcome)
         .where(_run.c.school_id == _school.c.id, _run.c.outcome != "running")
@@ -40,18 +41,21 @@ def read_state(session: Session, school_id: int) -> SchoolState:
         .limit(1)
         .scalar_subquery()
     )
-    row = session.execute(
-        select(
-            _school.c.id,
-            _school.c.source,
-            _school.c.source_school_id,
-            _school.c.consent,
-            _school.c.active,
-            _school.c.merged_into_source_id,
-            _school.c.source_mutated_at,
-            last_outcome,
-        ).where(_school.c.id == school_id)
-    ).first()
+    return (
+        _school.c.id,
+        _school.c.source,
+        _school.c.source_school_id,
+        _school.c.consent,
+        _school.c.active,
+        _school.c.merged_into_source_id,
+        _school.c.source_mutated_at,
+        last_outcome,
+    )
+
+
+def read_state(session: Session, school_id: int) -> SchoolState:
+    """The school's state; raises SchoolNotFound. Call it before the run is started."""
+    row = session.execute(select(*state_columns()).where(_school.c.id == school_id)).first()
     if row is None:
         raise SchoolNotFound(
             f"no school with id {school_id}", hint="check the id; 'koppel check BRIN6' links one"
