@@ -16,7 +16,7 @@ import math
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -36,6 +36,9 @@ log = structlog.get_logger()
 JOB = "nightly"
 
 Send = Callable[[int, datetime], object]
+# Sends a whole slot at once and returns how many RabbitMQ has taken (workers/enqueue.py's
+# send_nightly_many): one round trip per batch instead of one per school.
+SendMany = Callable[[Sequence[int], datetime], int]
 
 # Once-a-day work (the consent sweep and the purge, workers/lifecycle.py), sent at the start of
 # each night under its own claimed tick, so two replicas send it once.
@@ -127,10 +130,12 @@ class NightlyScheduler:
         name: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         daily: SendDaily | None = None,
+        send_many: SendMany | None = None,
     ) -> None:
         self.sessions = sessions
         self.window = window
         self.send = send
+        self.send_many = send_many
         self.name = name or scheduler_id()
         self.clock = clock
         self.daily = daily
@@ -216,20 +221,25 @@ class NightlyScheduler:
                 session.rollback()
                 log.info("slot_claimed_elsewhere", night=night.key, slot=slot)
                 return 0
-            sent = 0
             try:
-                for school_id in school_ids:
-                    self.send(school_id, night.start)
-                    sent += 1
+                sent = self._send_slot(school_ids, night.start)
             except Exception:
                 # Unclaim the slot: the next poll sends it whole; repeats are settled no-ops.
                 session.rollback()
-                log.warning("slot_send_failed", night=night.key, slot=slot, sent=sent)
+                log.warning("slot_send_failed", night=night.key, slot=slot, schools=len(school_ids))
                 raise
             claim.enqueued = sent
             session.commit()
         log.info("slot_sent", night=night.key, slot=slot, slots=night.slots, schools=sent)
         return sent
+
+    def _send_slot(self, school_ids: list[int], night_start: datetime) -> int:
+        """Send every school of a slot; returns how many were sent, or raises."""
+        if self.send_many is not None:
+            return self.send_many(school_ids, night_start)
+        for school_id in school_ids:
+            self.send(school_id, night_start)
+        return len(school_ids)
 
 
 def eligible_school_ids(session: Session) -> list[int]:

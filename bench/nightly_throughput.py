@@ -4,7 +4,8 @@ Needs the real PostgreSQL and RabbitMQ (``. scripts/services.sh; start_postgres;
 
     KOPPEL_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5442/app \\
     KOPPEL_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5682/%2F \\
-    python bench/nightly_throughput.py [--messages 2000] [--schools 40] [--threads 2]
+    python bench/nightly_throughput.py [--messages 2000] [--schools 40] [--threads 2] \\
+        [--enqueue-only]
 
 Every run uses fresh databases and queues of its own and removes the queues afterwards. The
 simulator runs on the same two cores as the workers, so the sync figures are a floor.
@@ -43,14 +44,17 @@ def fresh_database(base_url: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def bench_enqueue(messages: int, database_url: str) -> tuple[float, float]:
-    """Messages/s: the scheduler catching up a whole night, and plain confirmed sends."""
+def bench_enqueue(messages: int, database_url: str) -> tuple[float, float, float]:
+    """Messages/s: the scheduler catching up a whole night one confirmed send per school, then
+    in batches (as ``koppel scheduler`` does), and plain confirmed sends."""
     from core import migrate
     from core.db import make_engine, make_sessionmaker
-    from core.models import School
+    from core.models import SchedulerTick, School
     from core.settings import get_settings
     from scheduler import NightlyScheduler, Window
-    from workers.enqueue import send_nightly
+    from workers import queues
+    from workers.broker import broker
+    from workers.enqueue import send_nightly, send_nightly_many
 
     engine = make_engine(database_url)
     migrate.upgrade(engine)
@@ -72,19 +76,30 @@ def bench_enqueue(messages: int, database_url: str) -> tuple[float, float]:
         )
     window = Window.from_settings(get_settings())
     after_window = window.night_of(datetime.now(window.zone)).end
-    scheduler = NightlyScheduler(
-        make_sessionmaker(engine), window, send_nightly, clock=lambda: after_window
-    )
-    started = time.perf_counter()
-    sent = scheduler.run_once()
-    scheduler_rate = sent / (time.perf_counter() - started)
-    assert sent == messages, (sent, messages)
+    broker.declare_queue(queues.SYNC_NIGHTLY, ensure=True)  # so that it can be purged
+    rates = []
+    for send_many in (None, send_nightly_many):
+        with engine.begin() as conn:
+            conn.execute(SchedulerTick.__table__.delete())  # the night is unclaimed again
+        broker.flush(queues.SYNC_NIGHTLY)  # each run starts on an empty queue
+        scheduler = NightlyScheduler(
+            make_sessionmaker(engine),
+            window,
+            send_nightly,
+            send_many=send_many,
+            clock=lambda: after_window,
+        )
+        started = time.perf_counter()
+        sent = scheduler.run_once()
+        rates.append(sent / (time.perf_counter() - started))
+        assert sent == messages, (sent, messages)
+    broker.flush(queues.SYNC_NIGHTLY)
     started = time.perf_counter()
     for school_id in range(messages):
         send_nightly(school_id, after_window)
     plain_rate = messages / (time.perf_counter() - started)
     engine.dispose()
-    return scheduler_rate, plain_rate
+    return rates[0], rates[1], plain_rate
 
 
 def start_simulator(schools: int, tls: Path, logs: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -180,11 +195,19 @@ def delete_queues(broker_url: str, prefix: str = PREFIX) -> None:
     connection.close()
 
 
+def report_enqueue(messages: int, database_url: str) -> None:
+    one_by_one, batched, plain_rate = bench_enqueue(messages, database_url)
+    print(f"enqueue: scheduler catch-up {one_by_one:,.0f} msg/s one by one, ", end="")
+    print(f"{batched:,.0f} msg/s in batches; ", end="")
+    print(f"plain confirmed sends {plain_rate:,.0f} msg/s ({messages} messages)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--schools", type=int, default=40, help="Simulated schools (~75%% synced).")
     parser.add_argument("--threads", type=int, default=2, help="Threads per worker process.")
+    parser.add_argument("--enqueue-only", action="store_true", help="Skip the sync figures.")
     args = parser.parse_args()
     base_db = os.environ["KOPPEL_TEST_POSTGRES_URL"]
     broker_url = os.environ["KOPPEL_TEST_RABBITMQ_URL"]
@@ -200,6 +223,12 @@ def main() -> None:
     from core.logging import configure
 
     configure("console", "WARNING")
+    if args.enqueue_only:
+        try:
+            report_enqueue(args.messages, env["KOPPEL_DATABASE_URL"])
+        finally:
+            delete_queues(broker_url)
+        return
     sim, sim_url = start_simulator(args.schools, tls, logs)
     env.update(
         KOPPEL_BASISPOORT_URL=sim_url,
@@ -207,9 +236,7 @@ def main() -> None:
         KOPPEL_BASISPOORT_CA=str(tls / "ca.pem"),
     )
     try:
-        scheduler_rate, plain_rate = bench_enqueue(args.messages, env["KOPPEL_DATABASE_URL"])
-        print(f"enqueue: scheduler catch-up {scheduler_rate:,.0f} msg/s, ", end="")
-        print(f"plain confirmed sends {plain_rate:,.0f} msg/s ({args.messages} messages)")
+        report_enqueue(args.messages, env["KOPPEL_DATABASE_URL"])
         delete_queues(broker_url)
         for processes in (1, 2):
             count, rate = bench_sync(processes, args.threads, base_db, env, sim_url, tls)

@@ -29,14 +29,18 @@ def scheduler(heartbeat_file: Path | None, once: bool) -> None:
     """
     from scheduler import NightlyScheduler, Window
     from workers.broker import is_in_process
-    from workers.enqueue import send_nightly
+    from workers.enqueue import send_nightly, send_nightly_many
     from workers.inprocess import drain, in_process_worker
     from workers.lifecycle import send_daily
 
     settings = get_settings()
     try:
         nightly = NightlyScheduler(
-            session_factory(), Window.from_settings(settings), send_nightly, daily=send_daily
+            session_factory(),
+            Window.from_settings(settings),
+            send_nightly,
+            daily=send_daily,
+            send_many=send_nightly_many,
         )
     except KoppelError as exc:
         fail(exc)
