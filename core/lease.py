@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from core.errors import LeaseLost, SchoolNotFound, SyncBusy
@@ -22,6 +32,17 @@ _school = School.__table__
 _run = SyncRun.__table__
 
 Clock = Callable[[], datetime]
+
+_NOTHING: tuple[ColumnElement[Any], ...] = ()
+_RELEASE = (
+    update(_school)
+    .where(
+        _school.c.id == bindparam("school_id"),
+        _school.c.lease_token == bindparam("token"),
+        _school.c.lease_owner == bindparam("owner"),
+    )
+    .values(lease_owner=None, lease_expires_at=None)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +88,7 @@ def acquire(
     Raises SyncBusy when another holder's lease has not expired, SchoolNotFound when there is
     no such school. The compare-and-set is a single UPDATE, atomic on every backend.
     """
-    held, _ = acquire_reading(session, school_id, owner, seconds, (), clock=clock)
+    held, _ = acquire_reading(session, school_id, owner, seconds, _NOTHING, clock=clock)
     return held
 
 
@@ -78,33 +99,23 @@ def acquire_reading(
     seconds: float,
     columns: Sequence[ColumnElement[Any]],
     *,
+    params: Mapping[str, Any] | None = None,
     clock: Clock = utcnow,
 ) -> tuple[Lease, Sequence[Any]]:
     """acquire(), also returning ``columns`` of the school row, read by the same UPDATE.
 
     ``columns`` are expressions on the school table (subqueries may correlate with it); the
-    values come back in their order. One round trip instead of one per question.
+    values come back in their order. One round trip instead of one per question. Pass the
+    same ``columns`` object every time: its statement is built once and kept (it runs for
+    every message). Their bindparams get ``params``, and may use ``owner`` too.
     """
     now = clock()
     expires_at = now + timedelta(seconds=seconds)
-    free = or_(
-        _school.c.lease_owner.is_(None),
-        _school.c.lease_expires_at.is_(None),
-        _school.c.lease_expires_at <= now,
-    )
-    taken = session.execute(
-        update(_school)
-        .where(_school.c.id == school_id, free)
-        .values(
-            lease_owner=owner,
-            lease_expires_at=expires_at,
-            lease_token=_school.c.lease_token + 1,
-        )
-        .returning(_school.c.lease_token, *([] if _returning_misreads(session) else columns))
-    ).first()
-    if taken is not None and columns and _returning_misreads(session):
-        read = session.execute(select(*columns).where(_school.c.id == school_id)).one()
-        taken = (taken[0], *read)
+    taking, reading = _acquire_statements(columns, _returning_misreads(session))
+    values = {**(params or {}), "school_id": school_id, "owner": owner, "now": now}
+    taken = session.execute(taking, {**values, "expires_at": expires_at}).first()
+    if taken is not None and reading is not None:
+        taken = (taken[0], *session.execute(reading, values).one())
     session.commit()
     if taken is None:
         holder = session.execute(
@@ -116,6 +127,37 @@ def acquire_reading(
             raise SchoolNotFound(f"no school with id {school_id}")
         raise SyncBusy(f"school {school_id} is leased by {holder.lease_owner} until {holder[1]}")
     return Lease(school_id, owner, int(taken[0]), expires_at, clock), tuple(taken[1:])
+
+
+# Built statements by id(columns) and backend quirk; the columns are kept to keep their id.
+_built: dict[tuple[int, bool], tuple[Sequence[Any], Update, Select[Any] | None]] = {}
+
+
+def _acquire_statements(
+    columns: Sequence[ColumnElement[Any]], select_after: bool
+) -> tuple[Update, Select[Any] | None]:
+    key = (id(columns), select_after)
+    if key not in _built:
+        free = or_(
+            _school.c.lease_owner.is_(None),
+            _school.c.lease_expires_at.is_(None),
+            _school.c.lease_expires_at <= bindparam("now"),
+        )
+        taking = (
+            update(_school)
+            .where(_school.c.id == bindparam("school_id"), free)
+            .values(
+                lease_owner=bindparam("owner"),
+                lease_expires_at=bindparam("expires_at"),
+                lease_token=_school.c.lease_token + 1,
+            )
+            .returning(_school.c.lease_token, *([] if select_after else columns))
+        )
+        reading = None
+        if select_after and columns:
+            reading = select(*columns).where(_school.c.id == bindparam("school_id"))
+        _built[key] = (columns, taking, reading)
+    return _built[key][1], _built[key][2]
 
 
 def _returning_misreads(session: Session) -> bool:
@@ -142,14 +184,14 @@ def renew(session: Session, lease: Lease, seconds: float) -> Lease:
 def release(session: Session, lease: Lease) -> bool:
     """Give the lease back if it is still ours (a successor's lease is left alone); commits."""
     released = session.execute(
-        update(_school).where(lease._ours()).values(lease_owner=None, lease_expires_at=None)
+        _RELEASE, {"school_id": lease.school_id, "token": lease.token, "owner": lease.owner}
     )
     session.commit()
     return released.rowcount == 1  # type: ignore[attr-defined]
 
 
-def stale_runs(owner: str):  # type: ignore[no-untyped-def]
-    """The condition on sync_run rows left 'running' by anyone but ``owner``."""
+def stale_runs(owner: str | BindParameter[str]):  # type: ignore[no-untyped-def]
+    """The condition on sync_run rows left 'running' by anyone but ``owner`` (or its param)."""
     return and_(
         _run.c.outcome == "running",
         or_(_run.c.worker.is_(None), _run.c.worker != owner),

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 from dramatiq.middleware import CurrentMessage
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from core import lease
@@ -65,7 +65,12 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
             # One UPDATE takes the lease and reads all the sync needs to know first.
             with single_statements(session):
                 held, row = lease.acquire_reading(
-                    session, school_id, owner, settings.lease_seconds, _asked(since_at, owner)
+                    session,
+                    school_id,
+                    owner,
+                    settings.lease_seconds,
+                    ASKED,
+                    params={"since": since_at},
                 )
         except SyncBusy:
             defer(session, school_id)
@@ -100,15 +105,21 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     )
 
 
-def _asked(since: datetime, owner: str) -> tuple[ColumnElement[Any], ...]:
-    """What a message asks of its school, read with the lease: settled? stale runs? state."""
+def _asked() -> tuple[ColumnElement[Any], ...]:
+    """What a message asks of its school, read with the lease: settled? stale runs? state.
+
+    Built once (see lease.acquire_reading); ``since`` and ``owner`` are filled per message.
+    """
     settled = exists().where(
         _run.c.school_id == _school.c.id,
-        _run.c.started_at >= since,
+        _run.c.started_at >= bindparam("since"),
         _run.c.outcome.in_(SETTLED),
     )
-    stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs(owner))
+    stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs(bindparam("owner")))
     return (settled, stale, *state_columns())
+
+
+ASKED = _asked()
 
 
 def defer(session: Session, school_id: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,6 +17,9 @@ from core.models import SyncRun, utcnow
 log = structlog.get_logger()
 
 _run = SyncRun.__table__
+# Built once: they run for every message; the values come as parameters.
+_INSERT = insert(_run).returning(_run.c.id)
+_END = update(_run).where(_run.c.id == bindparam("run_id"))
 
 # Outcomes after which the stored data is what the source served at the stored mutation stamp.
 GOOD_OUTCOMES = ("succeeded", "unchanged")
@@ -71,7 +74,7 @@ def start_run(session: Session, school_id: int, trigger: str, worker: str | None
         error=None,
     )
     values = {c.key: getattr(run, c.key) for c in _run.columns if c.key != "id"}
-    run.id = session.execute(insert(_run).values(values).returning(_run.c.id)).scalar_one()
+    run.id = session.execute(_INSERT, values).scalar_one()
     make_transient_to_detached(run)
     session.add(run)
     return run
@@ -92,7 +95,7 @@ def end_run(
         "error": error,
         "finished_at": finished_at or utcnow(),
     }
-    session.execute(update(_run).where(_run.c.id == run_id).values(values))
+    session.execute(_END, {**values, "run_id": run_id})
     loaded = session.identity_map.get(identity_key(SyncRun, run_id))
     if loaded is not None:
         for key, value in values.items():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.db import single_statements
@@ -16,6 +16,12 @@ from core.sync.runs import end_run
 
 _school = School.__table__
 _run = SyncRun.__table__
+# Built once (it runs for every unchanged school); last_synced_at comes as a parameter.
+_CONFIRM = update(_school).where(
+    _school.c.id == bindparam("school_id"),
+    _school.c.source_mutated_at == bindparam("stamp"),
+    _school.c.consent == "granted",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +79,7 @@ def confirm_unchanged(session: Session, school_id: int, run_id: int, stamp: date
     now = utcnow()
     with single_statements(session):
         confirmed = session.execute(
-            update(_school)
-            .where(
-                _school.c.id == school_id,
-                _school.c.source_mutated_at == stamp,
-                _school.c.consent == "granted",
-            )
-            .values(last_synced_at=now)
+            _CONFIRM, {"school_id": school_id, "stamp": stamp, "last_synced_at": now}
         )
         if confirmed.rowcount != 1:  # type: ignore[attr-defined]
             return False
