@@ -177,12 +177,18 @@ def _sync(
     source = plugins.source(state.source)
 
     stamp: datetime | None = None
-    if source.capabilities.change_stamps and not force:
+    # Only a school stored in step before can be confirmed unchanged; for the others (a first
+    # sync, a failed or held last run) the stamp request would be wasted: fetch at once.
+    if (
+        source.capabilities.change_stamps
+        and not force
+        and state.source_mutated_at is not None
+        and state.last_outcome in GOOD_OUTCOMES
+    ):
         stamp = source.latest_change(state.source_school_id)
         if (
             stamp is not None
             and stamp == state.source_mutated_at
-            and state.last_outcome in GOOD_OUTCOMES
             and confirm_unchanged(session, state.id, run_id, stamp)
         ):
             # The stored data is what the source holds: confirmed in step, nothing fetched.
