@@ -44,7 +44,11 @@ def koppel_register_login_policies(register: Callable[[Any], None]) -> None:
 
 @hookspec
 def koppel_before_school_sync(school_id: int, source: str, run_id: int) -> None:
-    """Called when a school's sync run has started, before the source is asked.
+    """Called when a school's sync run has started, before the source's data is fetched.
+
+    A school confirmed unchanged by its change stamp alone (most schools on most nights) has
+    its run recorded once the stamp was read; this hook and koppel_after_school_sync are then
+    called one after the other.
 
     ``school_id`` is koppel's id of the school, ``source`` the identity source's name,
     ``run_id`` the sync run's id. Every plugin is called; return values are ignored. An

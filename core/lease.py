@@ -138,11 +138,7 @@ def _acquire_statements(
 ) -> tuple[Update, Select[Any] | None]:
     key = (id(columns), select_after)
     if key not in _built:
-        free = or_(
-            _school.c.lease_owner.is_(None),
-            _school.c.lease_expires_at.is_(None),
-            _school.c.lease_expires_at <= bindparam("now"),
-        )
+        free = is_free(bindparam("now"))
         taking = (
             update(_school)
             .where(_school.c.id == bindparam("school_id"), free)
@@ -158,6 +154,15 @@ def _acquire_statements(
             reading = select(*columns).where(_school.c.id == bindparam("school_id"))
         _built[key] = (columns, taking, reading)
     return _built[key][1], _built[key][2]
+
+
+def is_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """The condition on school rows whose lease nobody holds at ``now`` (or its param)."""
+    return or_(
+        _school.c.lease_owner.is_(None),
+        _school.c.lease_expires_at.is_(None),
+        _school.c.lease_expires_at <= now,
+    )
 
 
 def _returning_misreads(session: Session) -> bool:

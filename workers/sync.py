@@ -1,4 +1,4 @@
-"""What a sync message does: skip when already done, take the lease, sync fenced, let go.
+"""What a sync message does: skip when done, confirm when unchanged, else lease, sync, let go.
 
 Every step is safe to repeat, because RabbitMQ redelivers a message whose worker died or held
 it too long, and the scheduler may send a school twice after a crash:
@@ -8,7 +8,9 @@ it too long, and the scheduler may send a school twice after a crash:
 - the lease lets one worker sync a school at a time; a message that finds the school leased
   is sent again for when the lease runs out (then it is settled, or the holder had died);
 - the fence stops a worker whose lease lapsed from committing over its successor;
-- the engine itself skips a school whose source data did not change since the last sync.
+- a school whose source stamp did not move since a good sync is confirmed unchanged without
+  the lease, by one compare-and-set on its stamp and lease token (core/sync/unchanged.py): a
+  sync that started meanwhile moved the token, and then the message goes the full way.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ from core.plugins import get_plugins
 from core.settings import get_settings
 from core.sync.engine import sync_school
 from core.sync.state import SchoolState, state_columns
+from core.sync.unchanged import (
+    SETTLED,
+    confirm_unchanged_unleased,
+    may_be_unchanged,
+    read_probe,
+)
 from workers.broker import broker
 from workers.database import message_session, single_statements
 
@@ -38,9 +46,6 @@ log = structlog.get_logger()
 
 _run = SyncRun.__table__
 _school = School.__table__
-
-# Outcomes of a run that need no repeat tonight; "failed" and "running" do not count.
-SETTLED = ("succeeded", "unchanged", "held", "skipped")
 
 # A lease outlives a sync (time limit < lease), so after one deferral the school is settled or
 # its lease has lapsed; many deferrals in a row mean something is wrong: dead-letter it.
@@ -60,7 +65,24 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     owner = f"{worker_id()}/{message.message_id[:8]}"
     settings = get_settings()
     started = time.monotonic()
+    plugins = get_plugins()
     with message_session() as session:
+        with single_statements(session):
+            probe = read_probe(session, school_id, since_at)
+        if probe.settled:
+            log.info("sync_already_done", since=since_at.isoformat())
+            return
+        moved: datetime | None = None
+        if may_be_unchanged(probe, plugins):
+            # Most schools on most nights: no lease, no 'running' row, one compare-and-set.
+            run, stamp = confirm_unchanged_unleased(
+                session, plugins, probe, trigger=trigger, worker=owner
+            )
+            if run is not None:
+                _done(run.id, run.outcome, started)
+                return
+            if stamp is not None and stamp != probe.state.source_mutated_at:
+                moved = stamp  # the engine fetches without asking again
         try:
             # One UPDATE takes the lease and reads all the sync needs to know first.
             with single_statements(session):
@@ -84,7 +106,7 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
             if stale:
                 with single_statements(session):
                     lease.abandon_stale_runs(session, held)
-            run = _run_engine(session, school_id, trigger, owner, held, state)
+            run = _run_engine(session, school_id, trigger, owner, held, state, moved)
             # Read before the release, whose rollback leaves the run's attributes unloaded.
             run_id, outcome = run.id, run.outcome
         except LeaseLost:
@@ -96,8 +118,12 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
             return
         finally:
             _release(session, held)
+    _done(run_id, outcome, started)
+
+
+def _done(run_id: int, outcome: str, started: float) -> None:
     # The engine's "sync_run" line has the counts; this one times the message as a whole.
-    log.info(
+    log.debug(
         "sync_message_done",
         run_id=run_id,
         outcome=outcome,
@@ -147,6 +173,7 @@ def _run_engine(
     owner: str,
     held: lease.Lease,
     state: SchoolState,
+    moved: datetime | None,
 ) -> SyncRun:
     # The engine records the run (failed with the reason, when it raises) and binds its id
     # to the log context while it runs.
@@ -158,6 +185,7 @@ def _run_engine(
         worker=owner,
         fence=held.fence,
         state=state,
+        checked_stamp=moved,
     )
 
 

@@ -51,6 +51,7 @@ def sync_school(
     force: bool = False,
     fence: Fence | None = None,
     state: SchoolState | None = None,
+    checked_stamp: datetime | None = None,
 ) -> SyncRun:
     """Sync one school now and return its recorded run (committed).
 
@@ -65,7 +66,9 @@ def sync_school(
 
     An unchanged school, most schools on most nights, costs four small statements and one
     request for the source's change stamp: everything else waits until data must be read.
-    ``state``: the school's state (core.sync.state) when the caller just read it.
+    ``state``: the school's state (core.sync.state) when the caller just read it;
+    ``checked_stamp``: the source's change stamp the caller just read and found moved (it is
+    not asked again; the school is fetched).
     """
     with single_statements(session):
         if state is None:
@@ -76,7 +79,9 @@ def sync_school(
     outcome, counts, error = "failed", {}, None
     with structlog.contextvars.bound_contextvars(school_id=school_id, run_id=run_id):
         try:
-            outcome, counts, error = _sync(session, state, run_id, plugins, force, fence)
+            outcome, counts, error = _sync(
+                session, state, run_id, plugins, force, fence, checked_stamp
+            )
         except BaseException as exc:
             error = describe_error(exc)
             try:
@@ -164,6 +169,7 @@ def _sync(
     plugins: Plugins,
     force: bool,
     fence: Fence | None,
+    checked_stamp: datetime | None = None,
 ) -> Result:
     plugins.before_school_sync(school_id=state.id, source=state.source, run_id=run_id)
     reason = _skip_reason(state)
@@ -176,11 +182,12 @@ def _sync(
         return _finish_by_id(session, run_id, "skipped", reason)
     source = plugins.source(state.source)
 
-    stamp: datetime | None = None
+    stamp = checked_stamp
     # Only a school stored in step before can be confirmed unchanged; for the others (a first
     # sync, a failed or held last run) the stamp request would be wasted: fetch at once.
     if (
-        source.capabilities.change_stamps
+        checked_stamp is None
+        and source.capabilities.change_stamps
         and not force
         and state.source_mutated_at is not None
         and state.last_outcome in GOOD_OUTCOMES

@@ -57,8 +57,17 @@ def finish_run(
     run.finished_at = utcnow()
 
 
-def start_run(session: Session, school_id: int, trigger: str, worker: str | None) -> SyncRun:
-    """Insert the school's run as 'running' (the caller commits) and return it.
+def start_run(
+    session: Session,
+    school_id: int,
+    trigger: str,
+    worker: str | None,
+    *,
+    outcome: str = "running",
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> SyncRun:
+    """Insert the school's run, 'running' unless ``outcome`` says it is over (caller commits).
 
     A Core insert; the run returned is in the session as if loaded, so neither it nor a later
     session.get needs another SELECT (while the caller holds it: the session's map is weak).
@@ -67,9 +76,9 @@ def start_run(session: Session, school_id: int, trigger: str, worker: str | None
         school_id=school_id,
         trigger=trigger,
         worker=worker,
-        started_at=utcnow(),
-        finished_at=None,
-        outcome="running",
+        started_at=started_at or utcnow(),
+        finished_at=finished_at,
+        outcome=outcome,
         counts={},
         error=None,
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_sessionmaker
 from core.plugins import Plugins, set_plugins
-from tests.fakes import fake_plugins
+from tests.fakes import FakeSourcePlugin, fake_plugins
 from tests.workers.factories import SchoolsSource
 from workers.broker import broker
 from workers.database import set_session_factory
@@ -42,11 +42,22 @@ def source() -> SchoolsSource:
 
 
 @pytest.fixture
-def plugins(source: SchoolsSource) -> Iterator[Plugins]:
-    found, _ = fake_plugins(source)
+def registered(source: SchoolsSource) -> Iterator[tuple[Plugins, FakeSourcePlugin]]:
+    """The fake source's plugins, set for the workers, and the plugin recording the hooks."""
+    found, recording = fake_plugins(source)
     set_plugins(found)
-    yield found
+    yield found, recording
     set_plugins(None)
+
+
+@pytest.fixture
+def plugins(registered: tuple[Plugins, FakeSourcePlugin]) -> Plugins:
+    return registered[0]
+
+
+@pytest.fixture
+def plugin(registered: tuple[Plugins, FakeSourcePlugin]) -> FakeSourcePlugin:
+    return registered[1]
 
 
 @pytest.fixture
