@@ -57,22 +57,30 @@ def finish_run(
     run.finished_at = utcnow()
 
 
-def start_run(
-    session: Session,
+def start_run(session: Session, school_id: int, trigger: str, worker: str | None) -> SyncRun:
+    """Insert the school's run as 'running' (the caller commits) and return it."""
+    return insert_run(session, new_run(school_id, trigger, worker))
+
+
+def insert_run(session: Session, run: SyncRun) -> SyncRun:
+    """Insert ``run`` (from new_run) and return it, in the session as if loaded.
+
+    A Core insert; neither the run nor a later session.get needs another SELECT (while the
+    caller holds it: the session's identity map is weak).
+    """
+    return attach_run(session, run, session.execute(_INSERT, run_values(run)).scalar_one())
+
+
+def new_run(
     school_id: int,
     trigger: str,
     worker: str | None,
-    *,
     outcome: str = "running",
     started_at: datetime | None = None,
     finished_at: datetime | None = None,
 ) -> SyncRun:
-    """Insert the school's run, 'running' unless ``outcome`` says it is over (caller commits).
-
-    A Core insert; the run returned is in the session as if loaded, so neither it nor a later
-    session.get needs another SELECT (while the caller holds it: the session's map is weak).
-    """
-    run = SyncRun(
+    """A run not stored yet (see start_run, attach_run)."""
+    return SyncRun(
         school_id=school_id,
         trigger=trigger,
         worker=worker,
@@ -82,8 +90,16 @@ def start_run(
         counts={},
         error=None,
     )
-    values = {c.key: getattr(run, c.key) for c in _run.columns if c.key != "id"}
-    run.id = session.execute(_INSERT, values).scalar_one()
+
+
+def run_values(run: SyncRun) -> dict[str, object]:
+    """The run's column values for an insert, without its id."""
+    return {c.key: getattr(run, c.key) for c in _run.columns if c.key != "id"}
+
+
+def attach_run(session: Session, run: SyncRun, run_id: int) -> SyncRun:
+    """Place a run just inserted under ``run_id`` in the session as if loaded; returns it."""
+    run.id = run_id
     make_transient_to_detached(run)
     session.add(run)
     return run

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import lease
@@ -22,7 +22,15 @@ from core.db import single_statements
 from core.errors import InternalError, KoppelError, SchoolNotFound
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins
-from core.sync.runs import GOOD_OUTCOMES, describe_error, end_run, start_run
+from core.sync.runs import (
+    GOOD_OUTCOMES,
+    attach_run,
+    describe_error,
+    end_run,
+    insert_run,
+    new_run,
+    run_values,
+)
 from core.sync.state import SchoolState, state_columns
 
 log = structlog.get_logger()
@@ -53,6 +61,26 @@ _CONFIRM = update(_school).where(
     _school.c.source_mutated_at == bindparam("stamp"),
     and_(_school.c.consent == "granted", _school.c.active.is_(True)),
     _school.c.merged_into_source_id.is_(None),
+)
+
+
+_confirmed = (
+    _CONFIRM.values(last_synced_at=bindparam("now")).returning(_school.c.id).cte("confirmed")
+)
+_CONFIRM_AND_RECORD = (
+    insert(_run)
+    .from_select(
+        [c.key for c in _run.columns if c.key != "id"],
+        select(
+            *(
+                _confirmed.c.id if c.key == "school_id" else bindparam(f"r_{c.key}", type_=c.type)
+                for c in _run.columns
+                if c.key != "id"
+            )
+        ),
+    )
+    .add_cte(_confirmed)
+    .returning(_run.c.id)
 )
 
 
@@ -108,28 +136,23 @@ def confirm_unchanged_unleased(
     if stamp is None or stamp != state.source_mutated_at:
         return None, stamp
     now = utcnow()
+    run = new_run(state.id, trigger, worker, "unchanged", started, now)
+    cas = {"school_id": state.id, "token": probe.lease_token, "now": now, "stamp": stamp}
     with single_statements(session):
-        confirmed = session.execute(
-            _CONFIRM,
-            {
-                "school_id": state.id,
-                "token": probe.lease_token,
-                "now": now,
-                "stamp": stamp,
-                "last_synced_at": now,
-            },
-        )
-        if confirmed.rowcount != 1:  # type: ignore[attr-defined]
+        if session.get_bind().dialect.name == "postgresql":
+            # One statement: the compare-and-set and the run's insert (a data-modifying CTE).
+            run_id = session.execute(
+                _CONFIRM_AND_RECORD, {**cas, **{f"r_{k}": v for k, v in run_values(run).items()}}
+            ).scalar_one_or_none()
+        else:
+            confirmed = session.execute(_CONFIRM, {**cas, "last_synced_at": now})
+            run_id = None
+            if confirmed.rowcount == 1:  # type: ignore[attr-defined]
+                run_id = insert_run(session, run).id
+        if run_id is None:
             return None, stamp
-        run = start_run(
-            session,
-            state.id,
-            trigger,
-            worker,
-            outcome="unchanged",
-            started_at=started,
-            finished_at=now,
-        )
+        if run.id is None:
+            attach_run(session, run, run_id)
     with structlog.contextvars.bound_contextvars(school_id=state.id, run_id=run.id):
         error = None
         try:
