@@ -34,10 +34,10 @@ from core.settings import get_settings
 from core.sync.engine import sync_school
 from core.sync.state import SchoolState, state_columns
 from core.sync.unchanged import (
-    SETTLED,
     confirm_unchanged_unleased,
     may_be_unchanged,
     read_probe,
+    settled_since,
 )
 from workers.broker import broker
 from workers.database import message_session, single_statements
@@ -136,13 +136,8 @@ def _asked() -> tuple[ColumnElement[Any], ...]:
 
     Built once (see lease.acquire_reading); ``since`` and ``owner`` are filled per message.
     """
-    settled = exists().where(
-        _run.c.school_id == _school.c.id,
-        _run.c.started_at >= bindparam("since"),
-        _run.c.outcome.in_(SETTLED),
-    )
     stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs(bindparam("owner")))
-    return (settled, stale, *state_columns())
+    return (settled_since(), stale, *state_columns())
 
 
 ASKED = _asked()

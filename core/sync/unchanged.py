@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import and_, bindparam, exists, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import lease
@@ -41,13 +41,19 @@ _run = SyncRun.__table__
 # Outcomes of a run that need no repeat tonight; "failed" and "running" do not count.
 SETTLED = ("succeeded", "unchanged", "held", "skipped")
 
-# Built once: every message reads it. since/now/school_id are its parameters.
-_PROBE = select(
-    exists().where(
+
+def settled_since() -> ColumnElement[bool]:
+    """Has the school a run that started at or after the ``since`` parameter and did not fail?"""
+    return exists().where(
         _run.c.school_id == _school.c.id,
         _run.c.started_at >= bindparam("since"),
         _run.c.outcome.in_(SETTLED),
-    ),
+    )
+
+
+# Built once: every message reads it. since/now/school_id are its parameters.
+_PROBE = select(
+    settled_since(),
     exists().where(_run.c.school_id == _school.c.id, _run.c.outcome == "running"),
     _school.c.lease_token,
     lease.is_free(bindparam("now")),
@@ -144,15 +150,14 @@ def confirm_unchanged_unleased(
             run_id = session.execute(
                 _CONFIRM_AND_RECORD, {**cas, **{f"r_{k}": v for k, v in run_values(run).items()}}
             ).scalar_one_or_none()
+            if run_id is None:
+                return None, stamp
+            attach_run(session, run, run_id)
         else:
             confirmed = session.execute(_CONFIRM, {**cas, "last_synced_at": now})
-            run_id = None
-            if confirmed.rowcount == 1:  # type: ignore[attr-defined]
-                run_id = insert_run(session, run).id
-        if run_id is None:
-            return None, stamp
-        if run.id is None:
-            attach_run(session, run, run_id)
+            if confirmed.rowcount != 1:  # type: ignore[attr-defined]
+                return None, stamp
+            insert_run(session, run)
     with structlog.contextvars.bound_contextvars(school_id=state.id, run_id=run.id):
         error = None
         try:
