@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         gt=0,
         description="RabbitMQ's consumer_timeout: no message may stay unacknowledged this long.",
     )
+    worker_prefetch: int = Field(
+        default=2,
+        ge=1,
+        description="Messages a worker fetches per thread from each queue, the running one "
+        "included (RabbitMQ's prefetch); more saves broker round trips, but a fetched message "
+        "may wait longer unacknowledged.",
+    )
     scheduler_window_start: str = Field(
         default="01:00", pattern=r"^\d{2}:\d{2}(:\d{2})?$", description="Local time, HH:MM[:SS]."
     )

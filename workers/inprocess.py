@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 
+from core.settings import get_settings
 from workers import actors, lifecycle  # noqa: F401  (declare the queues the worker consumes)
 from workers.broker import broker
 
@@ -23,14 +24,17 @@ def boot_process() -> None:
 
 
 def make_worker(threads: int, queues: set[str] | None = None) -> Worker:
-    """A Dramatiq worker that fetches at most one message per thread from each queue.
+    """A Dramatiq worker that fetches ``KOPPEL_WORKER_PREFETCH`` messages per thread from each
+    queue.
 
-    Fewer fetched messages means none waits long unacknowledged behind a running sync
-    (RabbitMQ's consumer timeout), and a 'sync now' message is not stuck behind a deep buffer.
+    A message fetched ahead is there when a thread frees, without an ack-then-deliver round trip
+    to RabbitMQ (measured: 0.64 ms of CPU per message at 1 per thread, 0.53 at 2). Few, because
+    a fetched message waits unacknowledged behind running syncs (RabbitMQ's consumer timeout,
+    see workers/timing.py) and a 'sync now' message should not be stuck behind a deep buffer.
     """
     boot_process()
     worker = Worker(broker, queues=queues, worker_threads=threads, worker_timeout=200)
-    worker.queue_prefetch = threads
+    worker.queue_prefetch = threads * get_settings().worker_prefetch
     return worker
 
 

@@ -11,23 +11,28 @@ def check_timing(settings: Settings) -> None:
     could outlive its lease.
 
     RabbitMQ closes the channel of a consumer that holds a message past ``consumer_timeout``
-    (30 min by default) and redelivers everything on it. A worker fetches at most one nightly
-    message per thread, so a fetched message waits for at most one running sync before its own
-    starts: two time limits. Retry and deferral delays are held unacknowledged in the worker
-    until due, so they must stay below the timeout too.
+    (30 min by default) and redelivers everything on it. A worker holds at most
+    ``worker_prefetch`` nightly messages per thread, the running one included, so a fetched
+    message waits behind at most ``worker_prefetch - 1`` syncs per thread, plus one 'sync now'
+    per thread that jumps ahead (they are rare; a burst of them can delay it further): with its
+    own, ``worker_prefetch + 1`` time limits. Retry and deferral delays are held unacknowledged
+    in the worker until due, so they must stay below the timeout too.
     """
     limit = settings.sync_time_limit_seconds
     timeout = settings.broker_consumer_timeout_seconds
+    prefetch = settings.worker_prefetch
     problems = []
     if limit >= settings.lease_seconds:
         problems.append(
             f"KOPPEL_SYNC_TIME_LIMIT_SECONDS ({limit:g}) must be below KOPPEL_LEASE_SECONDS "
             f"({settings.lease_seconds}), or a sync could outlive its lease"
         )
-    if 2 * limit >= timeout:
+    if (prefetch + 1) * limit >= timeout:
         problems.append(
-            f"twice KOPPEL_SYNC_TIME_LIMIT_SECONDS ({limit:g}) must be below "
-            f"KOPPEL_BROKER_CONSUMER_TIMEOUT_SECONDS ({timeout})"
+            f"(KOPPEL_WORKER_PREFETCH + 1) * KOPPEL_SYNC_TIME_LIMIT_SECONDS "
+            f"(({prefetch} + 1) * {limit:g} s), the longest a fetched message can wait and run, "
+            f"must be below KOPPEL_BROKER_CONSUMER_TIMEOUT_SECONDS ({timeout} s): lower the "
+            "prefetch or the time limit, or raise RabbitMQ's consumer_timeout and that setting"
         )
     for name, value in (
         ("KOPPEL_SYNC_MAX_BACKOFF_SECONDS", settings.sync_max_backoff_seconds),
