@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_sessionmaker, single_statements, use_autocommit
 from core.settings import get_settings
+from workers.known import known_schools
 
 _factory: sessionmaker[Session] | None = None
 
@@ -26,6 +27,7 @@ def set_session_factory(factory: sessionmaker[Session] | None) -> None:
     """Use ``factory`` for every message from now on (None: back to the settings)."""
     global _factory
     _factory = factory
+    known_schools.clear()  # what the process knew came from the other database
 
 
 @contextmanager

@@ -10,7 +10,10 @@ it too long, and the scheduler may send a school twice after a crash:
 - the fence stops a worker whose lease lapsed from committing over its successor;
 - a school whose source stamp did not move since a good sync is confirmed unchanged without
   the lease, by one compare-and-set on its stamp and lease token (core/sync/unchanged.py): a
-  sync that started meanwhile moved the token, and then the message goes the full way.
+  sync that started meanwhile moved the token, and then the message goes the full way;
+- a school the process already knows (workers/known.py) skips even the first read: its stamp
+  is asked at once and one statement checks all of the above; if that matches nothing, the
+  message reads the school and goes on as above, without asking the source again.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ from sqlalchemy.orm import Session
 from core import lease
 from core.errors import LeaseLost, SyncBusy
 from core.models import School, SyncRun, utcnow
-from core.plugins import get_plugins
+from core.plugins import Plugins, get_plugins
 from core.settings import get_settings
 from core.sync.engine import sync_school
 from core.sync.state import SchoolState, state_columns
 from core.sync.unchanged import (
+    Asked,
+    KnownSchool,
+    confirm_known,
     confirm_unchanged_unleased,
     may_be_unchanged,
     read_probe,
@@ -41,6 +47,7 @@ from core.sync.unchanged import (
 )
 from workers.broker import broker
 from workers.database import message_session, single_statements
+from workers.known import known_schools
 
 log = structlog.get_logger()
 
@@ -67,6 +74,11 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     started = time.monotonic()
     plugins = get_plugins()
     with message_session() as session:
+        # Most schools on most nights: known to this process, the stamp asked, one statement.
+        run, known, asked = _confirm_known(session, plugins, school_id, since_at, trigger, owner)
+        if run is not None:
+            _done(run.id, run.outcome, started)
+            return
         with single_statements(session):
             probe = read_probe(session, school_id, since_at)
         if probe.settled:
@@ -75,10 +87,17 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
         moved: datetime | None = None
         if may_be_unchanged(probe, plugins):
             # Most schools on most nights: no lease, no 'running' row, one compare-and-set.
+            state = probe.state
+            if not _same_school(known, state):
+                asked = None  # what was asked was asked of another school: ask again
             run, stamp = confirm_unchanged_unleased(
-                session, plugins, probe, trigger=trigger, worker=owner
+                session, plugins, probe, trigger=trigger, worker=owner, asked=asked
             )
             if run is not None:
+                assert stamp is not None  # confirmed against it
+                known_schools.remember(
+                    KnownSchool(state.id, state.source, state.source_school_id, stamp)
+                )
                 _done(run.id, run.outcome, started)
                 return
             if stamp is not None and stamp != probe.state.source_mutated_at:
@@ -119,6 +138,26 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
         finally:
             _release(session, held)
     _done(run_id, outcome, started)
+
+
+def _confirm_known(
+    session: Session, plugins: Plugins, school_id: int, since: datetime, trigger: str, owner: str
+) -> tuple[SyncRun | None, KnownSchool | None, Asked | None]:
+    """The unchanged run when the school is known and in step; else what was known and asked."""
+    known = known_schools.get(session, school_id)
+    if known is None or not plugins.source(known.source).capabilities.change_stamps:
+        return None, None, None
+    run, asked = confirm_known(session, plugins, known, since=since, trigger=trigger, worker=owner)
+    if run is None and asked.stamp != known.stamp:
+        known_schools.forget(school_id)  # it moved on: read it again at the next reload
+    return run, known, asked
+
+
+def _same_school(known: KnownSchool | None, state: SchoolState) -> bool:
+    return known is not None and (known.source, known.source_school_id) == (
+        state.source,
+        state.source_school_id,
+    )
 
 
 def _done(run_id: int, outcome: str, started: float) -> None:

@@ -12,9 +12,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from core import lease
@@ -51,43 +62,78 @@ def settled_since() -> ColumnElement[bool]:
     )
 
 
+# Some run of the school is (or was left) 'running'.
+_RUNNING = exists().where(_run.c.school_id == _school.c.id, _run.c.outcome == "running")
+# The school is linked and synced: consent given, active, not merged into another.
+_LINKED = and_(
+    _school.c.consent == "granted",
+    _school.c.active.is_(True),
+    _school.c.merged_into_source_id.is_(None),
+)
+
 # Built once: every message reads it. since/now/school_id are its parameters.
 _PROBE = select(
     settled_since(),
-    exists().where(_run.c.school_id == _school.c.id, _run.c.outcome == "running"),
+    _RUNNING,
     _school.c.lease_token,
     lease.is_free(bindparam("now")),
     *state_columns(),
 ).where(_school.c.id == bindparam("school_id"))
 
-_CONFIRM = update(_school).where(
-    _school.c.id == bindparam("school_id"),
-    _school.c.lease_token == bindparam("token"),
-    lease.is_free(bindparam("now")),
-    _school.c.source_mutated_at == bindparam("stamp"),
-    and_(_school.c.consent == "granted", _school.c.active.is_(True)),
-    _school.c.merged_into_source_id.is_(None),
-)
-
-
-_confirmed = (
-    _CONFIRM.values(last_synced_at=bindparam("now")).returning(_school.c.id).cte("confirmed")
-)
-_CONFIRM_AND_RECORD = (
-    insert(_run)
-    .from_select(
-        [c.key for c in _run.columns if c.key != "id"],
-        select(
-            *(
-                _confirmed.c.id if c.key == "school_id" else bindparam(f"r_{c.key}", type_=c.type)
-                for c in _run.columns
-                if c.key != "id"
-            )
-        ),
+_CONFIRM = (
+    update(_school)
+    .where(
+        _school.c.id == bindparam("school_id"),
+        _school.c.lease_token == bindparam("token"),
+        lease.is_free(bindparam("now")),
+        _school.c.source_mutated_at == bindparam("stamp"),
+        _LINKED,
     )
-    .add_cte(_confirmed)
-    .returning(_run.c.id)
+    .values(last_synced_at=bindparam("now"))
 )
+
+
+def _record_if(confirm: Update) -> Insert:
+    """PostgreSQL: ``confirm`` (an UPDATE of the school) and the run's insert as one statement.
+
+    A data-modifying CTE: the run is inserted only when the UPDATE matched the school.
+    """
+    confirmed = confirm.returning(_school.c.id).cte("confirmed")
+    columns = [c for c in _run.columns if c.key != "id"]
+    values = (
+        confirmed.c.id if c.key == "school_id" else bindparam(f"r_{c.key}", type_=c.type)
+        for c in columns
+    )
+    return (
+        insert(_run)
+        .from_select([c.key for c in columns], select(*values))
+        .add_cte(confirmed)
+        .returning(_run.c.id)
+    )
+
+
+_CONFIRM_AND_RECORD = _record_if(_CONFIRM)
+
+# The known-school way (confirm_known): everything the probe and _CONFIRM check, in the
+# UPDATE itself. One statement sees one moment, so no lease token is needed: a sync that
+# holds the lease, has a 'running' row, or already settled the message makes it match nothing.
+_last_outcome = state_columns()[-1]
+_CONFIRM_KNOWN = (
+    update(_school)
+    .where(
+        _school.c.id == bindparam("school_id"),
+        _school.c.source == bindparam("known_source"),
+        _school.c.source_school_id == bindparam("known_source_school_id"),
+        _school.c.source_mutated_at == bindparam("stamp"),
+        _LINKED,
+        lease.is_free(bindparam("now")),
+        ~settled_since(),
+        ~_RUNNING,
+        _last_outcome.in_(GOOD_OUTCOMES),
+    )
+    .values(last_synced_at=bindparam("now"))
+)
+_CONFIRM_KNOWN_AND_RECORD = _record_if(_CONFIRM_KNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,43 +171,128 @@ def may_be_unchanged(probe: Probe, plugins: Plugins) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class KnownSchool:
+    """A school as a worker remembers it: who it is at its source, and its stamp then."""
+
+    id: int
+    source: str
+    source_school_id: str
+    stamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The source's change stamp as a message asked it; None: missing, or the source failed."""
+
+    stamp: datetime | None
+
+
+def ask_stamp(plugins: Plugins, source: str, source_school_id: str) -> Asked:
+    """The school's change stamp; a source error is left to the full way, which records it."""
+    try:
+        return Asked(plugins.source(source).latest_change(source_school_id))
+    except KoppelError:
+        return Asked(None)
+
+
+def confirm_known(
+    session: Session,
+    plugins: Plugins,
+    known: KnownSchool,
+    *,
+    since: datetime,
+    trigger: str,
+    worker: str | None,
+) -> tuple[SyncRun | None, Asked]:
+    """Ask the stamp first, then confirm in one statement (no probe); committed.
+
+    For a school the worker already knows (workers/known.py). Returns (the run, what was
+    asked), or (None, what was asked) when the message must read the school after all: the
+    school changed, is leased, has a run going, or the message is settled; the caller hands
+    ``Asked`` on so the source is not asked twice.
+    """
+    started, clock = utcnow(), time.monotonic()
+    asked = ask_stamp(plugins, known.source, known.source_school_id)
+    if asked.stamp is None or asked.stamp != known.stamp:
+        return None, asked
+    now = utcnow()
+    run = new_run(known.id, trigger, worker, "unchanged", started, now)
+    params = {
+        "school_id": known.id,
+        "known_source": known.source,
+        "known_source_school_id": known.source_school_id,
+        "stamp": asked.stamp,
+        "now": now,
+        "since": since,
+    }
+    if not _confirm(session, (_CONFIRM_KNOWN, _CONFIRM_KNOWN_AND_RECORD), params, run):
+        return None, asked
+    _announce(plugins, run, known.source, trigger, clock, session)
+    return run, asked
+
+
 def confirm_unchanged_unleased(
-    session: Session, plugins: Plugins, probe: Probe, *, trigger: str, worker: str | None
+    session: Session,
+    plugins: Plugins,
+    probe: Probe,
+    *,
+    trigger: str,
+    worker: str | None,
+    asked: Asked | None = None,
 ) -> tuple[SyncRun | None, datetime | None]:
-    """Ask the stamp; record an unchanged run if the school is still in step (committed).
+    """Ask the stamp (unless ``asked``); record an unchanged run if the school is still in step.
 
     Returns (the run, the stamp), or (None, the stamp read or None) when the school must be
     synced the full way; a source error is left to that way too, which records it.
     """
     state = probe.state
     started, clock = utcnow(), time.monotonic()
-    try:
-        stamp = plugins.source(state.source).latest_change(state.source_school_id)
-    except KoppelError:
-        return None, None
+    if asked is None:
+        asked = ask_stamp(plugins, state.source, state.source_school_id)
+    stamp = asked.stamp
     if stamp is None or stamp != state.source_mutated_at:
         return None, stamp
     now = utcnow()
     run = new_run(state.id, trigger, worker, "unchanged", started, now)
     cas = {"school_id": state.id, "token": probe.lease_token, "now": now, "stamp": stamp}
+    if not _confirm(session, (_CONFIRM, _CONFIRM_AND_RECORD), cas, run):
+        return None, stamp
+    _announce(plugins, run, state.source, trigger, clock, session)
+    return run, stamp
+
+
+def _confirm(
+    session: Session, statements: tuple[Update, Insert], params: dict[str, Any], run: SyncRun
+) -> bool:
+    """The compare-and-set and the run's record; False (nothing written) when it matched none."""
+    confirm, confirm_and_record = statements
     with single_statements(session):
         if session.get_bind().dialect.name == "postgresql":
             # One statement: the compare-and-set and the run's insert (a data-modifying CTE).
+            run_values_ = {f"r_{k}": v for k, v in run_values(run).items()}
             run_id = session.execute(
-                _CONFIRM_AND_RECORD, {**cas, **{f"r_{k}": v for k, v in run_values(run).items()}}
+                confirm_and_record, {**params, **run_values_}
             ).scalar_one_or_none()
             if run_id is None:
-                return None, stamp
+                return False
             attach_run(session, run, run_id)
         else:
-            confirmed = session.execute(_CONFIRM, {**cas, "last_synced_at": now})
-            if confirmed.rowcount != 1:  # type: ignore[attr-defined]
-                return None, stamp
+            if session.execute(confirm, params).rowcount != 1:  # type: ignore[attr-defined]
+                return False
             insert_run(session, run)
-    with structlog.contextvars.bound_contextvars(school_id=state.id, run_id=run.id):
+    return True
+
+
+def _announce(
+    plugins: Plugins, run: SyncRun, source: str, trigger: str, clock: float, session: Session
+) -> None:
+    """The plugins' start and end hooks and the run's log line, as for any other run."""
+    school_id = run.school_id
+    with structlog.contextvars.bound_contextvars(school_id=school_id, run_id=run.id):
         error = None
         try:
-            plugins.before_school_sync(school_id=state.id, source=state.source, run_id=run.id)
+            plugins.before_school_sync(school_id=school_id, source=source, run_id=run.id)
         except Exception as exc:  # as in the engine: a failing start hook fails the run
             error = describe_error(exc)
             with single_statements(session):
@@ -169,8 +300,8 @@ def confirm_unchanged_unleased(
             raise InternalError(f"run {run.id} failed: {error}") from None
         finally:
             plugins.after_school_sync(
-                school_id=state.id,
-                source=state.source,
+                school_id=school_id,
+                source=source,
                 run_id=run.id,
                 outcome=run.outcome,
                 counts={},
@@ -183,4 +314,3 @@ def confirm_unchanged_unleased(
                 error=error,
                 duration_ms=round((time.monotonic() - clock) * 1000),
             )
-    return run, stamp

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import lease
@@ -17,12 +19,13 @@ from core.models import School, SyncRun, utcnow
 from core.plugins import get_plugins
 from core.snapshot import SchoolSnapshot, SourceCapabilities
 from core.sync.engine import sync_school
-from core.sync.unchanged import Probe, confirm_unchanged_unleased, read_probe
+from core.sync.unchanged import KnownSchool, Probe, confirm_unchanged_unleased, read_probe
 from tests.fakes import FakeSourcePlugin, make_snapshot
 from tests.workers.factories import SchoolsSource, linked_school, runs_of
 from workers import queues
 from workers.enqueue import send_nightly
 from workers.inprocess import drain
+from workers.known import known_schools
 
 STAMP = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
@@ -185,3 +188,138 @@ def test_a_failing_start_hook_fails_the_unchanged_run_too(
     assert [r.outcome for r in runs] == ["succeeded", "failed"]
     assert "a plugin that refuses" in (runs[1].error or "")
     assert plugin.events[-1][1]["outcome"] == "failed"
+
+
+# -- a school the worker process already knows (workers/known.py) -----------------------------
+
+
+def _known(sessions: sessionmaker[Session], school_id: int) -> KnownSchool:
+    """Read the process's schools again (as a worker does after a while) and return this one."""
+    known_schools.clear()
+    with sessions() as s:
+        known = known_schools.get(s, school_id)
+    assert known is not None and known.stamp == STAMP
+    return known
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def before(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_probe(
+    worker,
+    sessions: sessionmaker[Session],
+    db_engine: Engine,
+    source: StampedSource,
+    plugin: FakeSourcePlugin,
+) -> None:
+    school_id = linked_school(sessions)
+    _night(school_id, minutes_ago=1)
+    token = _token(sessions, school_id)
+    _known(sessions, school_id)
+
+    with _statements(db_engine) as seen:
+        _night(school_id)
+
+    runs = runs_of(sessions, school_id)
+    assert [r.outcome for r in runs] == ["succeeded", "unchanged"]
+    assert _token(sessions, school_id) == token
+    assert source.called("latest_change") == 1 and source.called("fetch_snapshot") == 1
+    assert plugin.events[-1][1]["outcome"] == "unchanged"
+    work = [s for s in seen if "school" in s]
+    assert not any(s.lstrip().upper().startswith("SELECT") for s in work), work
+    # PostgreSQL: the compare-and-set and the run's insert in one statement; SQLite: two.
+    assert len(work) == (1 if db_engine.dialect.name == "postgresql" else 2), work
+
+
+def test_a_known_school_that_moved_is_fetched_without_asking_twice(
+    worker, sessions: sessionmaker[Session], source: StampedSource
+) -> None:
+    school_id = linked_school(sessions)
+    _night(school_id, minutes_ago=1)
+    _known(sessions, school_id)
+    source.stamp = STAMP + timedelta(days=1)
+
+    _night(school_id)
+
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "succeeded"]
+    assert source.called("latest_change") == 1 and source.called("fetch_snapshot") == 2
+    assert school_id not in known_schools  # read again at the next reload
+
+
+def test_a_known_school_leased_by_another_waits_for_the_lease(
+    worker, stub_broker: StubBroker, sessions: sessionmaker[Session], source: StampedSource
+) -> None:
+    school_id = linked_school(sessions)
+    _night(school_id, minutes_ago=1)
+    _known(sessions, school_id)
+    with sessions() as s:
+        lease.acquire(s, school_id, "another-worker", 1.5)
+
+    send_nightly(school_id, utcnow())
+    deferred = stub_broker.queues[dq_name(queues.SYNC_NIGHTLY)]
+    deadline = time.monotonic() + 10
+    while deferred.unfinished_tasks == 0:
+        assert time.monotonic() < deadline, "the message was not deferred"
+        time.sleep(0.02)
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded"]
+    assert source.called("latest_change") == 1  # asked before the lease was seen, once
+
+    drain()
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
+
+
+def test_a_known_school_whose_last_run_failed_is_fetched_again(
+    worker, sessions: sessionmaker[Session], source: StampedSource
+) -> None:
+    school_id = linked_school(sessions)
+    _night(school_id, minutes_ago=2)
+    with sessions() as s:
+        s.add(SyncRun(school_id=school_id, outcome="failed", finished_at=utcnow()))
+        s.commit()
+    _known(sessions, school_id)
+
+    _night(school_id)
+
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "failed", "succeeded"]
+    assert source.called("fetch_snapshot") == 2
+
+
+def test_a_settled_message_of_a_known_school_records_nothing_more(
+    worker, sessions: sessionmaker[Session], source: StampedSource
+) -> None:
+    school_id = linked_school(sessions)
+    _night(school_id, minutes_ago=2)
+    since = utcnow()
+    _known(sessions, school_id)
+    for _ in range(2):  # the scheduler sent it twice (or RabbitMQ delivered it again)
+        send_nightly(school_id, since)
+        drain()
+
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
+
+
+def test_what_a_process_knows_is_checked_again_by_the_statement(
+    worker, sessions: sessionmaker[Session], source: StampedSource
+) -> None:
+    school_id = linked_school(sessions)
+    _night(school_id, minutes_ago=1)
+    known = _known(sessions, school_id)
+    # Wrong knowledge (another school's source id) confirms nothing by itself.
+    known_schools.remember(replace(known, source_school_id="somebody-else"))
+
+    _night(school_id)
+
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
+    assert source.called("latest_change") == 2  # the wrong id was asked, then the right one
+    assert school_id in known_schools  # learnt again from the probe
