@@ -62,7 +62,8 @@ def make_ssl_context(settings: BasispoortSettings) -> ssl.SSLContext:
 
 
 class BasispoortClient:
-    """One reused httpx.Client; each method is one endpoint, returning parsed JSON.
+    """One reused httpx transport (a connection pool); each method is one endpoint, returning
+    parsed JSON.
 
     Failures: connection errors, timeouts and 5xx are retried with exponential backoff and
     jitter, then raise SourceUnavailable; TLS problems and 4xx raise SourceRefused at once
@@ -81,21 +82,30 @@ class BasispoortClient:
         self._retries = settings.retries
         self._backoff = settings.backoff
         self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=base_url,
-            verify=verify,
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.connect_timeout,
-                pool=settings.connect_timeout,
-            ),
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            follow_redirects=False,
+        self._base = base_url
+        # The transport without httpx.Client around it: the Client spent ~0.2 ms of CPU per
+        # request (a quarter of a details() call) on URL merging, cookies, auth and redirects,
+        # none of which this API uses (no cookies, no auth, redirects are refusals). Proxies
+        # come from a setting, not the environment, since only the Client reads HTTPS_PROXY.
+        self._transport = httpx.HTTPTransport(verify=verify, proxy=settings.proxy)
+        # What the Client sent by default, with our Accept and User-Agent.
+        self._headers = httpx.Headers(
+            {
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+                "Connection": "keep-alive",
+                "User-Agent": USER_AGENT,
+            }
         )
+        self._timeout = httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.connect_timeout,
+            pool=settings.connect_timeout,
+        ).as_dict()
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     def __enter__(self) -> BasispoortClient:
         return self
@@ -237,18 +247,30 @@ class BasispoortClient:
     ) -> T:
         """Send one request with retries; ``read`` turns a 2xx response into the result."""
         what = f"{method} {path}"
+        request = httpx.Request(
+            method,
+            self._base + path,
+            params=params,
+            json=json_body,
+            headers=self._headers,
+            extensions={"timeout": self._timeout},
+        )
         attempts = self._retries + 1
         for attempt in range(1, attempts + 1):
             cut_short = answered = False
             try:
-                with self._http.stream(method, path, params=params, json=json_body) as response:
-                    answered = True
+                response = self._transport.handle_request(request)
+                response.request = request  # errors while reading name the request
+                answered = True
+                try:
                     status = response.status_code
                     if status < 300:
                         return read(response, what)
                     if status < 500:
                         raise _refusal(what, status, consent)
                     reason = f"answered {status}"
+                finally:
+                    response.close()  # back to the pool, or dropped if the body was not read
             except httpx.TimeoutException:
                 reason = "timed out"
             except httpx.TransportError as exc:

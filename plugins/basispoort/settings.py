@@ -46,6 +46,11 @@ class BasispoortSettings(BaseSettings):
     ipadressen: bool = Field(
         default=False, description="Ask the assumed ipadressen endpoint for school networks."
     )
+    proxy: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="http(s) proxy URL for Basispoort; unset: direct (HTTPS_PROXY is not read).",
+    )
 
     def base_url(self) -> str:
         """The base URL ending in '/', or ConfigError saying which variable to set."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -179,6 +182,48 @@ def test_plain_http_needs_no_certificate(sim_http_server: SimulatorServer) -> No
         assert c.instellingen() == tuple(str(i) for i in sim_http_server.world.visible_ids())
 
 
+class _ForwardingProxy(BaseHTTPRequestHandler):
+    """An HTTP proxy for plain-HTTP GETs: records the absolute URL asked for, relays the answer."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        answer = httpx.get(self.path, trust_env=False)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers["Content-Type"])
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_configured_proxy_carries_the_requests(
+    sim_http_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_ForwardingProxy, "asked", [])
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardingProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    settings = BasispoortSettings(
+        url=sim_http_server.url, proxy=f"http://127.0.0.1:{proxy.server_port}", retries=0
+    )
+    try:
+        with BasispoortClient(settings) as c:
+            assert c.instellingen() == tuple(str(i) for i in sim_http_server.world.visible_ids())
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert _ForwardingProxy.asked == [sim_http_server.url.rstrip("/") + API]
+
+
+def test_a_proxy_must_be_an_http_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOPPEL_BASISPOORT_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(ConfigError, match="KOPPEL_BASISPOORT_PROXY"):
+        load_basispoort_settings()
+
+
 # -- endpoints ------------------------------------------------------------------------------------
 
 
@@ -242,18 +287,48 @@ def test_granted_list_per_day(client: BasispoortClient, sim_world: World) -> Non
     assert str(header.id) in client.toegekend(header.granted_on)
 
 
-def test_nawsearch_sends_only_the_parameters_given(
-    client: BasispoortClient, sim_world: World
+def recorded(client: BasispoortClient, monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
+    """Every request the client hands its transport from now on."""
+    sent: list[httpx.Request] = []
+    send = client._transport.handle_request
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return send(request)
+
+    monkeypatch.setattr(client._transport, "handle_request", record)
+    return sent
+
+
+def test_every_request_asks_for_json_names_koppel_and_carries_the_timeouts(
+    client: BasispoortClient, sim_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent: list[httpx.URL] = []
-    client._http.event_hooks["request"].append(lambda request: sent.append(request.url))
+    sent = recorded(client, monkeypatch)
+    client.details(school(sim_world, "consented"))
+    client.leerlingen_by_ids(school(sim_world, "consented"), [1])
+    for request in sent:
+        assert request.headers["Accept"] == "application/json"
+        assert request.headers["User-Agent"].startswith("koppel")
+        assert request.extensions["timeout"] == {
+            "connect": 2.0,
+            "read": 5.0,
+            "write": 2.0,
+            "pool": 2.0,
+        }
+    assert sent[-1].method == "POST" and sent[-1].content == b"[1]"
+
+
+def test_nawsearch_sends_only_the_parameters_given(
+    client: BasispoortClient, sim_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = recorded(client, monkeypatch)
     second = sim_world.school(sim_world.find("second_location"))
     found = client.nawsearch(brincode=second.brin)
     assert {r["brincode"] for r in found} >= {second.brin + "00", second.brin6}
-    assert dict(sent[-1].params) == {"brincode": second.brin}
+    assert dict(sent[-1].url.params) == {"brincode": second.brin}
     exact = client.nawsearch(brincode=second.brin6, active_only=False)
     assert [r["id"] for r in exact] == [second.id]
-    assert dict(sent[-1].params) == {"brincode": second.brin6, "activeOnly": "false"}
+    assert dict(sent[-1].url.params) == {"brincode": second.brin6, "activeOnly": "false"}
     inactive = sim_world.school(sim_world.find("inactive"))
     assert client.nawsearch(brincode=inactive.brin6, active_only=True) == []
     assert client.nawsearch(naam="no school is called this") == []
