@@ -14,12 +14,17 @@ from workers.known import known_schools
 
 _factory: sessionmaker[Session] | None = None
 
+# A pooled connection unused this long is checked before a message uses it.
+PING_AFTER_IDLE_SECONDS = 10.0
+
 
 def session_factory() -> sessionmaker[Session]:
     """The process-wide session factory, built on first use from KOPPEL_DATABASE_URL."""
     global _factory
     if _factory is None:
-        _factory = make_sessionmaker(make_engine(get_settings().database_url))
+        # Messages follow each other closely: check a connection only after it sat idle.
+        engine = make_engine(get_settings().database_url, ping_after_idle=PING_AFTER_IDLE_SECONDS)
+        _factory = make_sessionmaker(engine)
     return _factory
 
 

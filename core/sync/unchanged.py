@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     insert,
+    literal,
     select,
     update,
 )
@@ -53,12 +54,17 @@ _run = SyncRun.__table__
 SETTLED = ("succeeded", "unchanged", "held", "skipped")
 
 
+def _fixed(values: tuple[str, ...]) -> list[ColumnElement[str]]:
+    """A constant IN list as plain parameters: an expanding one is re-rendered per execution."""
+    return [literal(v) for v in values]
+
+
 def settled_since() -> ColumnElement[bool]:
     """Has the school a run that started at or after the ``since`` parameter and did not fail?"""
     return exists().where(
         _run.c.school_id == _school.c.id,
         _run.c.started_at >= bindparam("since"),
-        _run.c.outcome.in_(SETTLED),
+        _run.c.outcome.in_(_fixed(SETTLED)),
     )
 
 
@@ -129,7 +135,7 @@ _CONFIRM_KNOWN = (
         lease.is_free(bindparam("now")),
         ~settled_since(),
         ~_RUNNING,
-        _last_outcome.in_(GOOD_OUTCOMES),
+        _last_outcome.in_(_fixed(GOOD_OUTCOMES)),
     )
     .values(last_synced_at=bindparam("now"))
 )
