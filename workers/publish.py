@@ -18,6 +18,9 @@ from dramatiq.errors import ConnectionClosed
 log = structlog.get_logger()
 
 BATCH_SIZE = 500
+# Messages of a transaction reach workers only at its commit: a small first batch lets the
+# workers start while the rest of a large slot is still being sent.
+FIRST_BATCH_SIZE = 50
 # A fresh connection per attempt, as dramatiq's own enqueue does: the scheduler's connection
 # idles between polls (pika's BlockingConnection answers no heartbeats then), so RabbitMQ may
 # have closed it by the time the next slot is due.
@@ -53,6 +56,9 @@ def publish_batched(
 
 def _batches(messages: Iterable[Message], size: int) -> Iterator[list[Message]]:
     items = iter(messages)
+    first = min(size, FIRST_BATCH_SIZE)
+    if batch := list(islice(items, first)):
+        yield batch
     while batch := list(islice(items, size)):
         yield batch
 

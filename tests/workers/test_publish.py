@@ -26,7 +26,7 @@ from tests.workers.factories import add_school
 from workers import queues
 from workers.broker import make_broker
 from workers.enqueue import nightly_message, send_nightly_many
-from workers.publish import BATCH_SIZE, publish_batched
+from workers.publish import BATCH_SIZE, FIRST_BATCH_SIZE, _batches, publish_batched
 
 NIGHT = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1/%2F"
@@ -90,7 +90,7 @@ def take_all(queue: str) -> list[Message]:
 @pytest.mark.rabbitmq
 def test_every_message_of_several_batches_arrives_once_with_its_kwargs(rabbit) -> None:  # type: ignore[no-untyped-def]
     broker, queue, hooks = rabbit
-    school_ids = list(range(1, 2 * BATCH_SIZE + 2))  # three transactions, the last of one
+    school_ids = list(range(1, 2 * BATCH_SIZE + 2))  # transactions of 50, 500 and 451
     sent = messages(queue, school_ids)
     assert publish_batched(broker, sent) == len(school_ids)
     taken = take_all(queue)
@@ -101,6 +101,12 @@ def test_every_message_of_several_batches_arrives_once_with_its_kwargs(rabbit) -
     # The middleware saw each message enqueued once, after it was committed.
     assert Counter(hooks.after) == Counter(m.message_id for m in sent)
     assert hooks.before == hooks.after
+
+
+def test_the_first_batch_is_small_so_workers_start_while_the_rest_is_sent() -> None:
+    sizes = [len(batch) for batch in _batches(iter(range(2 * BATCH_SIZE + 1)), BATCH_SIZE)]
+    assert sizes == [FIRST_BATCH_SIZE, BATCH_SIZE, BATCH_SIZE + 1 - FIRST_BATCH_SIZE]
+    assert [len(batch) for batch in _batches(iter(range(7)), 3)] == [3, 3, 1]
 
 
 @pytest.mark.rabbitmq
