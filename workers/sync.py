@@ -75,9 +75,9 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     plugins = get_plugins()
     with message_session() as session:
         # Most schools on most nights: known to this process, the stamp asked, one statement.
-        run, known, asked = _confirm_known(session, plugins, school_id, since_at, trigger, owner)
-        if run is not None:
-            _done(run.id, run.outcome, started)
+        run_id, known, asked = _confirm_known(session, plugins, school_id, since_at, trigger, owner)
+        if run_id is not None:
+            _done(run_id, "unchanged", started)
             return
         with single_statements(session):
             probe = read_probe(session, school_id, since_at)
@@ -142,15 +142,18 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
 
 def _confirm_known(
     session: Session, plugins: Plugins, school_id: int, since: datetime, trigger: str, owner: str
-) -> tuple[SyncRun | None, KnownSchool | None, Asked | None]:
-    """The unchanged run when the school is known and in step; else what was known and asked."""
+) -> tuple[int | None, KnownSchool | None, Asked | None]:
+    """The unchanged run's id when the school is known and in step; else what was known and
+    asked."""
     known = known_schools.get(session, school_id)
     if known is None or not plugins.source(known.source).capabilities.change_stamps:
         return None, None, None
-    run, asked = confirm_known(session, plugins, known, since=since, trigger=trigger, worker=owner)
-    if run is None and asked.stamp != known.stamp:
+    run_id, asked = confirm_known(
+        session, plugins, known, since=since, trigger=trigger, worker=owner
+    )
+    if run_id is None and asked.stamp != known.stamp:
         known_schools.forget(school_id)  # it moved on: read it again at the next reload
-    return run, known, asked
+    return run_id, known, asked
 
 
 def _same_school(known: KnownSchool | None, state: SchoolState) -> bool:

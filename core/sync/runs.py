@@ -68,7 +68,33 @@ def insert_run(session: Session, run: SyncRun) -> SyncRun:
     A Core insert; neither the run nor a later session.get needs another SELECT (while the
     caller holds it: the session's identity map is weak).
     """
-    return attach_run(session, run, session.execute(_INSERT, run_values(run)).scalar_one())
+    return attach_run(session, run, insert_run_values(session, run_values(run)))
+
+
+def insert_run_values(session: Session, values: dict[str, object]) -> int:
+    """Insert a run from its column values (new_run_values); returns its id."""
+    return int(session.execute(_INSERT, values).scalar_one())
+
+
+def new_run_values(
+    school_id: int,
+    trigger: str,
+    worker: str | None,
+    outcome: str = "running",
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> dict[str, object]:
+    """A new run's column values, without its id: for a Core insert, or a SyncRun (new_run)."""
+    return {
+        "school_id": school_id,
+        "trigger": trigger,
+        "worker": worker,
+        "started_at": started_at or utcnow(),
+        "finished_at": finished_at,
+        "outcome": outcome,
+        "counts": {},
+        "error": None,
+    }
 
 
 def new_run(
@@ -80,16 +106,7 @@ def new_run(
     finished_at: datetime | None = None,
 ) -> SyncRun:
     """A run not stored yet (see start_run, attach_run)."""
-    return SyncRun(
-        school_id=school_id,
-        trigger=trigger,
-        worker=worker,
-        started_at=started_at or utcnow(),
-        finished_at=finished_at,
-        outcome=outcome,
-        counts={},
-        error=None,
-    )
+    return SyncRun(**new_run_values(school_id, trigger, worker, outcome, started_at, finished_at))
 
 
 def run_values(run: SyncRun) -> dict[str, object]:

@@ -39,8 +39,9 @@ from core.sync.runs import (
     attach_run,
     describe_error,
     end_run,
-    insert_run,
+    insert_run_values,
     new_run,
+    new_run_values,
     run_values,
 )
 from core.sync.state import SchoolState, state_columns
@@ -210,20 +211,20 @@ def confirm_known(
     since: datetime,
     trigger: str,
     worker: str | None,
-) -> tuple[SyncRun | None, Asked]:
+) -> tuple[int | None, Asked]:
     """Ask the stamp first, then confirm in one statement (no probe); committed.
 
-    For a school the worker already knows (workers/known.py). Returns (the run, what was
-    asked), or (None, what was asked) when the message must read the school after all: the
-    school changed, is leased, has a run going, or the message is settled; the caller hands
-    ``Asked`` on so the source is not asked twice.
+    For a school the worker already knows (workers/known.py). Returns (the unchanged run's id,
+    what was asked), or (None, what was asked) when the message must read the school after
+    all: the school changed, is leased, has a run going, or the message is settled; the caller
+    hands ``Asked`` on so the source is not asked twice. No ORM objects: this is the path most
+    messages take.
     """
     started, clock = utcnow(), time.monotonic()
     asked = ask_stamp(plugins, known.source, known.source_school_id)
     if asked.stamp is None or asked.stamp != known.stamp:
         return None, asked
     now = utcnow()
-    run = new_run(known.id, trigger, worker, "unchanged", started, now)
     params = {
         "school_id": known.id,
         "known_source": known.source,
@@ -232,10 +233,11 @@ def confirm_known(
         "now": now,
         "since": since,
     }
-    if not _confirm(session, (_CONFIRM_KNOWN, _CONFIRM_KNOWN_AND_RECORD), params, run):
-        return None, asked
-    _announce(plugins, run, known.source, trigger, clock, session)
-    return run, asked
+    run = new_run_values(known.id, trigger, worker, "unchanged", started, now)
+    run_id = _confirm(session, (_CONFIRM_KNOWN, _CONFIRM_KNOWN_AND_RECORD), params, run)
+    if run_id is not None:
+        _announce(plugins, session, run_id, known.id, known.source, trigger, clock)
+    return run_id, asked
 
 
 def confirm_unchanged_unleased(
@@ -262,59 +264,60 @@ def confirm_unchanged_unleased(
     now = utcnow()
     run = new_run(state.id, trigger, worker, "unchanged", started, now)
     cas = {"school_id": state.id, "token": probe.lease_token, "now": now, "stamp": stamp}
-    if not _confirm(session, (_CONFIRM, _CONFIRM_AND_RECORD), cas, run):
+    run_id = _confirm(session, (_CONFIRM, _CONFIRM_AND_RECORD), cas, run_values(run))
+    if run_id is None:
         return None, stamp
-    _announce(plugins, run, state.source, trigger, clock, session)
+    attach_run(session, run, run_id)
+    _announce(plugins, session, run_id, state.id, state.source, trigger, clock)
     return run, stamp
 
 
 def _confirm(
-    session: Session, statements: tuple[Update, Insert], params: dict[str, Any], run: SyncRun
-) -> bool:
-    """The compare-and-set and the run's record; False (nothing written) when it matched none."""
+    session: Session,
+    statements: tuple[Update, Insert],
+    params: dict[str, Any],
+    run: dict[str, object],
+) -> int | None:
+    """The compare-and-set and the run's record (``run``: its values); the run's id, or None
+    (nothing written) when the compare-and-set matched nothing."""
     confirm, confirm_and_record = statements
     with single_statements(session):
         if session.get_bind().dialect.name == "postgresql":
             # One statement: the compare-and-set and the run's insert (a data-modifying CTE).
-            run_values_ = {f"r_{k}": v for k, v in run_values(run).items()}
-            run_id = session.execute(
-                confirm_and_record, {**params, **run_values_}
-            ).scalar_one_or_none()
-            if run_id is None:
-                return False
-            attach_run(session, run, run_id)
-        else:
-            if session.execute(confirm, params).rowcount != 1:  # type: ignore[attr-defined]
-                return False
-            insert_run(session, run)
-    return True
+            values = {f"r_{k}": v for k, v in run.items()}
+            return session.execute(confirm_and_record, {**params, **values}).scalar_one_or_none()
+        if session.execute(confirm, params).rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return insert_run_values(session, run)
 
 
 def _announce(
-    plugins: Plugins, run: SyncRun, source: str, trigger: str, clock: float, session: Session
+    plugins: Plugins,
+    session: Session,
+    run_id: int,
+    school_id: int,
+    source: str,
+    trigger: str,
+    clock: float,
 ) -> None:
     """The plugins' start and end hooks and the run's log line, as for any other run."""
-    school_id = run.school_id
-    with structlog.contextvars.bound_contextvars(school_id=school_id, run_id=run.id):
+    with structlog.contextvars.bound_contextvars(school_id=school_id, run_id=run_id):
         error = None
         try:
-            plugins.before_school_sync(school_id=school_id, source=source, run_id=run.id)
+            plugins.before_school_sync(school_id=school_id, source=source, run_id=run_id)
         except Exception as exc:  # as in the engine: a failing start hook fails the run
             error = describe_error(exc)
             with single_statements(session):
-                end_run(session, run.id, "failed", error=error)
-            raise InternalError(f"run {run.id} failed: {error}") from None
+                end_run(session, run_id, "failed", error=error)
+            raise InternalError(f"run {run_id} failed: {error}") from None
         finally:
+            outcome = "failed" if error else "unchanged"
             plugins.after_school_sync(
-                school_id=school_id,
-                source=source,
-                run_id=run.id,
-                outcome=run.outcome,
-                counts={},
+                school_id=school_id, source=source, run_id=run_id, outcome=outcome, counts={}
             )
             (log.warning if error else log.info)(
                 "sync_run",
-                outcome=run.outcome,
+                outcome=outcome,
                 trigger=trigger,
                 counts={},
                 error=error,

@@ -19,7 +19,13 @@ from core.models import School, SyncRun, utcnow
 from core.plugins import get_plugins
 from core.snapshot import SchoolSnapshot, SourceCapabilities
 from core.sync.engine import sync_school
-from core.sync.unchanged import KnownSchool, Probe, confirm_unchanged_unleased, read_probe
+from core.sync.unchanged import (
+    KnownSchool,
+    Probe,
+    confirm_known,
+    confirm_unchanged_unleased,
+    read_probe,
+)
 from tests.fakes import FakeSourcePlugin, make_snapshot
 from tests.workers.factories import SchoolsSource, linked_school, runs_of
 from workers import queues
@@ -323,3 +329,27 @@ def test_what_a_process_knows_is_checked_again_by_the_statement(
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
     assert source.called("latest_change") == 2  # the wrong id was asked, then the right one
     assert school_id in known_schools  # learnt again from the probe
+
+
+def test_a_failing_start_hook_fails_the_known_schools_run_too(
+    sessions: sessionmaker[Session], source: StampedSource, plugin: FakeSourcePlugin
+) -> None:
+    from core.errors import InternalError
+    from core.hookspecs import hookimpl
+
+    school_id, _probe = _synced_and_probed(sessions)
+    known = _known(sessions, school_id)
+
+    class Refusing:
+        @hookimpl
+        def koppel_before_school_sync(self, school_id: int, source: str, run_id: int) -> None:
+            raise RuntimeError("a plugin that refuses")
+
+    get_plugins().pm.register(Refusing())
+    with sessions() as s, pytest.raises(InternalError, match="RuntimeError"):
+        confirm_known(s, get_plugins(), known, since=utcnow(), trigger="nightly", worker="w")
+
+    runs = runs_of(sessions, school_id)
+    assert [r.outcome for r in runs] == ["succeeded", "failed"]
+    assert "a plugin that refuses" in (runs[1].error or "")
+    assert plugin.events[-1][1]["outcome"] == "failed"
