@@ -59,11 +59,11 @@ def finish_run(
 
 def start_run(session: Session, school_id: int, trigger: str, worker: str | None) -> SyncRun:
     """Insert the school's run as 'running' (the caller commits) and return it."""
-    return insert_run(session, new_run(school_id, trigger, worker))
+    return insert_run(session, SyncRun(**new_run_values(school_id, trigger, worker)))
 
 
 def insert_run(session: Session, run: SyncRun) -> SyncRun:
-    """Insert ``run`` (from new_run) and return it, in the session as if loaded.
+    """Insert ``run`` (not stored yet) and return it, in the session as if loaded.
 
     A Core insert; neither the run nor a later session.get needs another SELECT (while the
     caller holds it: the session's identity map is weak).
@@ -84,7 +84,7 @@ def new_run_values(
     started_at: datetime | None = None,
     finished_at: datetime | None = None,
 ) -> dict[str, object]:
-    """A new run's column values, without its id: for a Core insert, or a SyncRun (new_run)."""
+    """A new run's column values, without its id: for a Core insert, or ``SyncRun(**values)``."""
     return {
         "school_id": school_id,
         "trigger": trigger,
@@ -95,18 +95,6 @@ def new_run_values(
         "counts": {},
         "error": None,
     }
-
-
-def new_run(
-    school_id: int,
-    trigger: str,
-    worker: str | None,
-    outcome: str = "running",
-    started_at: datetime | None = None,
-    finished_at: datetime | None = None,
-) -> SyncRun:
-    """A run not stored yet (see start_run, attach_run)."""
-    return SyncRun(**new_run_values(school_id, trigger, worker, outcome, started_at, finished_at))
 
 
 def run_values(run: SyncRun) -> dict[str, object]:

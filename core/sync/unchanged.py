@@ -40,9 +40,7 @@ from core.sync.runs import (
     describe_error,
     end_run,
     insert_run_values,
-    new_run,
     new_run_values,
-    run_values,
 )
 from core.sync.state import SchoolState, state_columns
 
@@ -262,12 +260,12 @@ def confirm_unchanged_unleased(
     if stamp is None or stamp != state.source_mutated_at:
         return None, stamp
     now = utcnow()
-    run = new_run(state.id, trigger, worker, "unchanged", started, now)
+    values = new_run_values(state.id, trigger, worker, "unchanged", started, now)
     cas = {"school_id": state.id, "token": probe.lease_token, "now": now, "stamp": stamp}
-    run_id = _confirm(session, (_CONFIRM, _CONFIRM_AND_RECORD), cas, run_values(run))
+    run_id = _confirm(session, (_CONFIRM, _CONFIRM_AND_RECORD), cas, values)
     if run_id is None:
         return None, stamp
-    attach_run(session, run, run_id)
+    run = attach_run(session, SyncRun(**values), run_id)
     _announce(plugins, session, run_id, state.id, state.source, trigger, clock)
     return run, stamp
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 from core.models import Group, Pupil, PupilSubgroup, School, Staff, StaffGroup, SyncRun
@@ -80,10 +80,10 @@ class Statements:
 
 
 @contextmanager
-def recording(db: Session) -> Iterator[Statements]:
-    """Record every statement the session's connection executes inside the block."""
+def recording(db: Session | Engine) -> Iterator[Statements]:
+    """Record every statement the session's connection (or any of the engine's) executes."""
     statements = Statements()
-    conn = db.connection()
+    conn = db.connection() if isinstance(db, Session) else db
 
     def before(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
         statements.sql.append(statement)

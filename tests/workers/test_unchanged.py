@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import lease
@@ -27,6 +25,7 @@ from core.sync.unchanged import (
     read_probe,
 )
 from tests.fakes import FakeSourcePlugin, make_snapshot
+from tests.sync.conftest import recording
 from tests.workers.factories import SchoolsSource, linked_school, runs_of
 from workers import queues
 from workers.enqueue import send_nightly
@@ -70,6 +69,23 @@ def _synced_and_probed(sessions: sessionmaker[Session]) -> tuple[int, Probe]:
     with sessions() as s:
         sync_school(s, school_id, plugins=get_plugins())
         return school_id, read_probe(s, school_id, utcnow())
+
+
+def _known(sessions: sessionmaker[Session], school_id: int) -> KnownSchool:
+    """Read the process's schools again (as a worker does after a while) and return this one."""
+    known_schools.clear()
+    with sessions() as s:
+        known = known_schools.get(s, school_id)
+    assert known is not None and known.stamp == STAMP
+    return known
+
+
+def _synced_and_known(sessions: sessionmaker[Session], minutes_ago: float = 1) -> int:
+    """A school synced ``minutes_ago`` (in step with the source), known to this process."""
+    school_id = linked_school(sessions)
+    _night(school_id, minutes_ago=minutes_ago)
+    _known(sessions, school_id)
+    return school_id
 
 
 def _token(sessions: sessionmaker[Session], school_id: int) -> int:
@@ -117,11 +133,18 @@ def test_a_moved_stamp_is_fetched_without_asking_for_it_twice(
         )
 
 
+@pytest.mark.parametrize("known", [False, True], ids=["read-first", "known"])
 def test_a_school_leased_by_another_is_not_confirmed_but_waits_for_the_lease(
-    worker, stub_broker: StubBroker, sessions: sessionmaker[Session], source: StampedSource
+    worker,
+    stub_broker: StubBroker,
+    sessions: sessionmaker[Session],
+    source: StampedSource,
+    known: bool,
 ) -> None:
     school_id = linked_school(sessions)
     _night(school_id, minutes_ago=1)
+    if known:
+        _known(sessions, school_id)
     with sessions() as s:
         lease.acquire(s, school_id, "another-worker", 1.5)
 
@@ -132,7 +155,8 @@ def test_a_school_leased_by_another_is_not_confirmed_but_waits_for_the_lease(
         assert time.monotonic() < deadline, "the message was not deferred"
         time.sleep(0.02)
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded"]
-    assert source.called("latest_change") == 0  # not asked while another holds the lease
+    # Read first: not asked while another holds the lease; known: asked once, before it is seen.
+    assert source.called("latest_change") == (1 if known else 0)
 
     drain()  # the holder's lease lapses; then the school is confirmed in step
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
@@ -199,29 +223,6 @@ def test_a_failing_start_hook_fails_the_unchanged_run_too(
 # -- a school the worker process already knows (workers/known.py) -----------------------------
 
 
-def _known(sessions: sessionmaker[Session], school_id: int) -> KnownSchool:
-    """Read the process's schools again (as a worker does after a while) and return this one."""
-    known_schools.clear()
-    with sessions() as s:
-        known = known_schools.get(s, school_id)
-    assert known is not None and known.stamp == STAMP
-    return known
-
-
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def before(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_probe(
     worker,
     sessions: sessionmaker[Session],
@@ -234,7 +235,7 @@ def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_probe(
     token = _token(sessions, school_id)
     _known(sessions, school_id)
 
-    with _statements(db_engine) as seen:
+    with recording(db_engine) as statements:
         _night(school_id)
 
     runs = runs_of(sessions, school_id)
@@ -242,7 +243,7 @@ def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_probe(
     assert _token(sessions, school_id) == token
     assert source.called("latest_change") == 1 and source.called("fetch_snapshot") == 1
     assert plugin.events[-1][1]["outcome"] == "unchanged"
-    work = [s for s in seen if "school" in s]
+    work = [s for s in statements.sql if "school" in s]
     assert not any(s.lstrip().upper().startswith("SELECT") for s in work), work
     # PostgreSQL: the compare-and-set and the run's insert in one statement; SQLite: two.
     assert len(work) == (1 if db_engine.dialect.name == "postgresql" else 2), work
@@ -251,9 +252,7 @@ def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_probe(
 def test_a_known_school_that_moved_is_fetched_without_asking_twice(
     worker, sessions: sessionmaker[Session], source: StampedSource
 ) -> None:
-    school_id = linked_school(sessions)
-    _night(school_id, minutes_ago=1)
-    _known(sessions, school_id)
+    school_id = _synced_and_known(sessions)
     source.stamp = STAMP + timedelta(days=1)
 
     _night(school_id)
@@ -261,28 +260,6 @@ def test_a_known_school_that_moved_is_fetched_without_asking_twice(
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "succeeded"]
     assert source.called("latest_change") == 1 and source.called("fetch_snapshot") == 2
     assert school_id not in known_schools  # read again at the next reload
-
-
-def test_a_known_school_leased_by_another_waits_for_the_lease(
-    worker, stub_broker: StubBroker, sessions: sessionmaker[Session], source: StampedSource
-) -> None:
-    school_id = linked_school(sessions)
-    _night(school_id, minutes_ago=1)
-    _known(sessions, school_id)
-    with sessions() as s:
-        lease.acquire(s, school_id, "another-worker", 1.5)
-
-    send_nightly(school_id, utcnow())
-    deferred = stub_broker.queues[dq_name(queues.SYNC_NIGHTLY)]
-    deadline = time.monotonic() + 10
-    while deferred.unfinished_tasks == 0:
-        assert time.monotonic() < deadline, "the message was not deferred"
-        time.sleep(0.02)
-    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded"]
-    assert source.called("latest_change") == 1  # asked before the lease was seen, once
-
-    drain()
-    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
 
 
 def test_a_known_school_whose_last_run_failed_is_fetched_again(
@@ -304,10 +281,8 @@ def test_a_known_school_whose_last_run_failed_is_fetched_again(
 def test_a_settled_message_of_a_known_school_records_nothing_more(
     worker, sessions: sessionmaker[Session], source: StampedSource
 ) -> None:
-    school_id = linked_school(sessions)
-    _night(school_id, minutes_ago=2)
+    school_id = _synced_and_known(sessions, minutes_ago=2)
     since = utcnow()
-    _known(sessions, school_id)
     for _ in range(2):  # the scheduler sent it twice (or RabbitMQ delivered it again)
         send_nightly(school_id, since)
         drain()
