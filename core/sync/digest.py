@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from hashlib import blake2b
+
+import orjson
 
 from core.snapshot import GroupRecord, PupilRecord, StaffRecord
 
@@ -12,11 +13,10 @@ from core.snapshot import GroupRecord, PupilRecord, StaffRecord
 _GROUP, _PUPIL, _STAFF = "group/1", "pupil/1", "staff/1"
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def _digest(fields: list[object]) -> str:
-    return blake2b(_ENCODER.encode(fields).encode(), digest_size=16).hexdigest()
+    # orjson writes exactly what json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    # wrote before it (pinned by a test), about ten times faster: stored hashes stay valid.
+    return blake2b(orjson.dumps(fields), digest_size=16).hexdigest()
 
 
 def _keys(keys: tuple[str, ...]) -> list[str]:

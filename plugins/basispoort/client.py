@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
 import httpx
-import ijson
+import orjson
 import structlog
 
 from core.errors import ConfigError, KoppelError, SourceDataError, SourceRefused, SourceUnavailable
@@ -121,9 +120,9 @@ class BasispoortClient:
 
     def overview(self, school_id: str) -> dict[str, Any]:
         """``groepen``, ``subgroepen``, ``leerlingen``, ``medewerkers``, ``actief``,
-        ``gefuseerdNaar`` and ``metaResult`` of one school; stream-parsed (it can be large)."""
+        ``gefuseerdNaar`` and ``metaResult`` of one school (it can be large)."""
         path = _school(school_id, "")
-        return self._request("GET", path, _stream_object, consent=True)
+        return self._request("GET", path, _read_object, consent=True)
 
     def details(self, school_id: str) -> dict[str, Any]:
         """Name, address, brincode + dependancecode, instellingRef, actief, gefuseerdNaar."""
@@ -136,22 +135,22 @@ class BasispoortClient:
         )
 
     def leerlingen(self, school_id: str) -> dict[str, Any]:
-        """``{leerlingen: [...], metaResult}``: every pupil, stream-parsed (no pagination)."""
+        """``{leerlingen: [...], metaResult}``: every pupil (no pagination)."""
         path = _school(school_id, "/leerlingen")
-        return _pupils(self._request("GET", path, _stream_object, consent=True), path)
+        return _pupils(self._request("GET", path, _read_object, consent=True), path)
 
     def leerlingen_by_ids(self, school_id: str, ids: Sequence[str | int]) -> dict[str, Any]:
         """Only the pupils with these Basispoort ids."""
         body = [int(i) for i in ids]
         path = _school(school_id, "/leerlingen")
         return _pupils(
-            self._request("POST", path, _stream_object, json_body=body, consent=True), path
+            self._request("POST", path, _read_object, json_body=body, consent=True), path
         )
 
     def leerlingen_by_eckids(self, school_id: str, eckids: Sequence[str]) -> dict[str, Any]:
         """Only the pupils with these ECK iDs."""
         path = _school(school_id, "/leerlingen_eckid")
-        doc = self._request("POST", path, _stream_object, json_body=list(eckids), consent=True)
+        doc = self._request("POST", path, _read_object, json_body=list(eckids), consent=True)
         return _pupils(doc, path)
 
     def staf(self, school_id: str) -> dict[str, Any]:
@@ -349,8 +348,8 @@ def _tls_reason(exc: BaseException) -> str:
 def _read_json(response: httpx.Response, what: str) -> Any:
     body = response.read()
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise SourceDataError(f"{what}: the body ({len(body)} bytes) is not valid JSON") from None
 
 
@@ -358,41 +357,23 @@ def _ignore_body(response: httpx.Response, what: str) -> None:
     response.read()
 
 
-class _ByteStream:
-    """A file-like view of a streamed body, for ijson (which wants ``read(n)``)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        if size < 0:
-            size = len(self._buffer)
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
-
-
 def _pupils(doc: dict[str, Any], path: str) -> dict[str, Any]:
     expect_object(doc, path, ("leerlingen",))
     return doc
 
 
-def _stream_object(response: httpx.Response, what: str) -> dict[str, Any]:
-    """A JSON object parsed while it arrives: a large school never sits in memory as text."""
-    values = ijson.items(_ByteStream(response.iter_bytes()), "", use_float=True)
+def _read_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """A JSON object read whole, then parsed.
+
+    Even the largest school is a few megabytes, and the whole object is built anyway; orjson
+    parses it several times faster than a streaming parser (which was 8 us per pupil).
+    """
+    body = response.read()
     try:
-        doc = next(values, None)
-        # Reading on to the end makes the parser reject trailing garbage.
-        for _ in values:
-            raise SourceDataError(f"{what}: the body holds more than one JSON value")
-    except ijson.JSONError:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise SourceDataError(
-            f"{what}: the body is not valid JSON (cut short or damaged)"
+            f"{what}: the body ({len(body)} bytes) is not valid JSON (cut short or damaged)"
         ) from None
     if doc is None:
         raise SourceDataError(f"{what}: the body is empty or null")
