@@ -72,6 +72,7 @@ def run_worker_process(threads: int, heartbeat: Path | None = None) -> int:
     settings = get_settings()
     configure(settings.log_format, settings.log_level)  # again: a spawned child starts bare
     from workers.broker import broker, is_in_process
+    from workers.database import warm_up
     from workers.inprocess import make_worker
 
     if is_in_process():
@@ -90,6 +91,7 @@ def run_worker_process(threads: int, heartbeat: Path | None = None) -> int:
     for sig in _STOP_SIGNALS:
         signal.signal(sig, on_signal)
     get_plugins().pm.register(metrics.SyncMetrics(), name="koppel-sync-metrics")
+    warm_up()  # the first message should not pay for the driver and the first connection
     worker = make_worker(threads)
     worker.start()
     queues = sorted(worker.broker.get_declared_queues())
