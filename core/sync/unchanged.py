@@ -280,11 +280,14 @@ def _confirm(
     (nothing written) when the compare-and-set matched nothing."""
     confirm, confirm_and_record = statements
     with single_statements(session):
-        if session.get_bind().dialect.name == "postgresql":
+        # Core statements straight on the connection: the session's execute adds about a
+        # tenth of an unchanged message's CPU and does nothing for statements without objects.
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
             # One statement: the compare-and-set and the run's insert (a data-modifying CTE).
             values = {f"r_{k}": v for k, v in run.items()}
-            return session.execute(confirm_and_record, {**params, **values}).scalar_one_or_none()
-        if session.execute(confirm, params).rowcount != 1:  # type: ignore[attr-defined]
+            return connection.execute(confirm_and_record, {**params, **values}).scalar_one_or_none()
+        if connection.execute(confirm, params).rowcount != 1:
             return None
         return insert_run_values(session, run)
 
