@@ -191,13 +191,16 @@ def test_an_unchanged_school_costs_one_small_request(
     assert not {"leerlingen", "medewerkers", "groepen"} & set(sim_world.details(sid))
 
 
-def test_the_snapshot_reads_no_overview(
+def test_a_snapshot_costs_the_details_and_one_overview(
     source: BasispoortSource, sim_server: SimulatorServer, sim_world: World
 ) -> None:
     sid = sim_world.find("consented")
+    sim_server.hits.clear()
     source.fetch_snapshot(str(sid))
-    assert sim_server.hits[f"GET {API}/{sid}"] == 0  # its pupils would come twice
-    assert sim_server.hits[f"GET {API}/{sid}/leerlingen"] == 1
+    # Groups, pupils and staff come in one response: one consistent read, two requests.
+    assert sim_server.hits[f"GET {API}/{sid}/details"] == 1
+    assert sim_server.hits[f"GET {API}/{sid}"] == 1
+    assert not [hit for hit in sim_server.hits if hit.endswith(("leerlingen", "groepen", "staf"))]
 
 
 # -- snapshots ------------------------------------------------------------------------------------
@@ -306,7 +309,7 @@ def test_ipadressen_switched_off_is_never_asked(
     assert source.fetch_snapshot(sid).networks is None
     source.close()
     assert sim_server.hits[f"GET {API}/{sid}/ipadressen"] == 0
-    assert sim_server.hits[f"GET {API}/{sid}/leerlingen"] == 1
+    assert sim_server.hits[f"GET {API}/{sid}"] == 1  # the overview, with the people
 
 
 def test_snapshot_of_a_school_without_consent_is_refused(
@@ -318,11 +321,11 @@ def test_snapshot_of_a_school_without_consent_is_refused(
         source.fetch_snapshot("999")
 
 
-@pytest.mark.parametrize("endpoint", ["leerlingen", "staf", "groepen"])
 def test_wrong_types_refuse_the_snapshot(
-    source: BasispoortSource, sim_server: SimulatorServer, sim_world: World, endpoint: str
+    source: BasispoortSource, sim_server: SimulatorServer, sim_world: World
 ) -> None:
-    sim_server.faults.add(rf"/{endpoint}$", "wrong_types", times=1)
+    # The overview's lists (groups, pupils, staff) arrive as objects: nothing can be trusted.
+    sim_server.faults.add(r"/instellingen/\d+$", "wrong_types", times=1)
     with pytest.raises(SourceDataError):
         source.fetch_snapshot(str(sim_world.find("consented")))
 
@@ -331,7 +334,7 @@ def test_a_transient_5xx_mid_snapshot_is_retried(
     source: BasispoortSource, sim_server: SimulatorServer, sim_world: World
 ) -> None:
     school_id = sim_world.find("consented")
-    sim_server.faults.add(r"/leerlingen$", "5xx", times=1)
+    sim_server.faults.add(r"/instellingen/\d+$", "5xx", times=1)  # the overview
     assert_snapshot_is_the_world(source.fetch_snapshot(str(school_id)), sim_world, school_id)
 
 

@@ -202,7 +202,7 @@ def test_two_schedulers_and_two_workers_sync_every_school_once(
 ) -> None:
     consented = deployment.consented
     broken_id, broken_sim = next(iter(consented.items()))
-    deployment.fault(rf"/instellingen/{broken_sim}/leerlingen$", "5xx", times=1000)
+    deployment.fault(rf"/instellingen/{broken_sim}$", "5xx", times=1000)  # its overview
     env = {**deployment.env, **window_env(seconds=5)}
     with services(tmp_path) as start:
         alive = {n: tmp_path / f"alive-{n}" for n in ("w1", "w2", "s1", "s2")}
@@ -233,7 +233,7 @@ def test_two_schedulers_and_two_workers_sync_every_school_once(
         assert deployment.stored(school_id) == deployment.served(consented[school_id])
     failed = [r for r in runs if r.school_id == broken_id]
     assert [r.outcome for r in failed] == ["failed"] * (MAX_RETRIES + 1)
-    assert all(re.search(r"leerlingen answered 5\d\d", r.error or "") for r in failed), failed
+    assert all(re.search(r"instellingen/\d+ answered 5\d\d", r.error or "") for r in failed), failed
     assert [m["kwargs"]["school_id"] for m in dead] == [broken_id]
     assert not [r for r in runs if r.school_id == deployment.refused]
     # Each consented school was sent once, by whichever scheduler claimed its slot.
@@ -248,8 +248,8 @@ def test_a_worker_killed_mid_night_leaves_no_school_unsynced_half_done_or_twice(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     consented = deployment.consented
-    # Every fetch of pupils takes a while, so the kill lands in the middle of a sync.
-    deployment.fault(r"/leerlingen$", "slow", times=1000, seconds=1.5)
+    # Every fetch of pupils (the overview) takes a while, so the kill lands mid-sync.
+    deployment.fault(r"/instellingen/\d+$", "slow", times=1000, seconds=1.5)
     env = {**deployment.env, **window_env(seconds=3)}
     with services(tmp_path) as start:
 
