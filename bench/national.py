@@ -17,6 +17,9 @@ with freshly started workers and a scheduler whose window opens a few seconds la
    arrive in four of five schools).
 
 Rows written are PostgreSQL's own counts (pg_stat_user_tables), read after the workers exited.
+Before each night and before the references the database settles, untimed: VACUUM (ANALYZE)
+and a CHECKPOINT, what the day between two real nights does (autovacuum would otherwise still
+be busy with the previous night's rows while the next one is timed). ``--no-settle`` skips it.
 Then the reference points on the same rows (bench/reference.py). Figures are printed and
 written as JSON to bench/results/<timestamp>.json, with PASS/FAIL per target (bench/targets.py).
 """
@@ -300,6 +303,19 @@ class Bench:
             "messages_per_second": rate,
         }
 
+    def settle(self) -> float:
+        """VACUUM (ANALYZE) and CHECKPOINT, as the day between two nights would; seconds taken.
+
+        Three nights run minutes apart here; in real life a day passes and autovacuum has done
+        the previous night's rows long before. Left to autovacuum, that work lands inside the
+        next timed night (or the COPY reference), by chance more or less of it.
+        """
+        started = time.perf_counter()
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE)"))
+            conn.execute(text("CHECKPOINT"))
+        return round(time.perf_counter() - started, 2)
+
     # -- reference points -------------------------------------------------------------------------
 
     def references(self) -> dict[str, Any]:
@@ -368,6 +384,8 @@ def _command(args: argparse.Namespace) -> str:
     words = ["python -m bench.national"]
     for name, value in vars(args).items():
         flag = "--" + name.replace("_", "-")
+        if name == "settle":  # on unless --no-settle
+            value, flag = not value, "--no-settle"
         if value is None or value is False or name == "results_dir":
             continue
         words.append(flag if value is True else f"{flag} {value}")
@@ -394,6 +412,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stall-timeout", type=float, default=180)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="no VACUUM (ANALYZE) and CHECKPOINT before each night (as runs before 2026-11-29)",
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -427,12 +451,18 @@ def main(argv: list[str] | None = None) -> Path:
         result["settings"]["linked_schools"] = len(bench.school_ids)
         print(f"linked {len(bench.school_ids)} of {schools} simulated schools; logs in {logs}")
         nights: dict[str, Any] = {}
+        settled: dict[str, float] = {}
         for label in ("first", "unchanged", "churn"):
             if label == "churn":
                 bench.sim_call("POST", f"/_sim/advance-night?churn={args.churn}")
+            if args.settle:
+                settled[label] = bench.settle()
             nights[label] = bench.night(label)
             print(f"{label} night: {nights[label]['wall_seconds']} s", flush=True)
         result["nights"] = nights
+        if args.settle:
+            settled["reference"] = bench.settle()
+        result["settle_seconds"] = settled  # untimed: before each night and the references
         result["reference"] = bench.references()
     finally:
         bench.close()
