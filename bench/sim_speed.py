@@ -1,6 +1,7 @@
 """How fast the Basispoort simulator is at national scale: prints timings, asserts nothing.
 
 Run: /tmp/kvenv/bin/python bench/sim_speed.py [--schools 6500] [--fetch 300] [--threads 4]
+[--build 200]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from plugins.basispoort.simulator import SimulatorServer, World, client_ssl_context, make_test_pki
+from plugins.basispoort.simulator.server import _json_bytes
 
 
 def timed(label: str, started: float, extra: str = "") -> None:
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("--schools", type=int, default=6500)
     parser.add_argument("--fetch", type=int, default=300, help="schools fetched over HTTPS")
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--build", type=int, default=200, help="schools built in process")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -37,6 +40,7 @@ def main() -> None:
     started = time.perf_counter()
     world.leerlingen(largest)
     timed("render it again (cached)", started)
+    build_and_render(world, world.school_ids[-args.build :])
 
     with tempfile.TemporaryDirectory() as directory:
         tls = make_test_pki(directory)
@@ -67,6 +71,18 @@ def main() -> None:
             with ThreadPoolExecutor(args.threads) as pool:
                 list(pool.map(fetch, ids))
             timed(f"{len(ids)} schools after the night (replayed)", started)
+
+
+def build_and_render(world: World, ids: list[int]) -> None:
+    """CPU of what a first night asks per school, without HTTP: build, payloads, JSON bytes."""
+    started, cpu = time.perf_counter(), time.process_time()
+    for school_id in ids:
+        for view in (world.details, world.groepen, world.leerlingen, world.staf):
+            _json_bytes(view(school_id))
+    per_school = 1000 * (time.process_time() - cpu) / max(len(ids), 1)
+    timed(
+        f"build + render {len(ids)} schools (in process)", started, f"{per_school:.2f} ms CPU each"
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from plugins.basispoort.simulator.population import new_pupil, new_staff
+from plugins.basispoort.simulator.population import new_staff, pupil_maker
 from plugins.basispoort.simulator.state import Pupil, SchoolContents, SchoolHeader
 
 QUIET_SHARE = 0.2  # on a given night this share of schools changes nothing at all
@@ -28,6 +28,7 @@ def apply_night(
     # Random rounding keeps small schools changing now and then instead of never.
     changes = math.floor(expected) + (1 if rng.random() < expected % 1 else 0)
     ids = list(contents.pupils)
+    new_pupil = pupil_maker(rng, contents)  # a night moves pupils, never groups
     changed = False
     for _ in range(changes):
         roll = rng.random()
@@ -39,7 +40,7 @@ def apply_night(
             del contents.pupils[ids.pop()]
             changed = True
         else:
-            pupil = new_pupil(rng, contents, rng.randint(1, 8))
+            pupil = new_pupil(rng.randint(1, 8))
             contents.pupils[pupil.id] = pupil
             ids.append(pupil.id)
             changed = True

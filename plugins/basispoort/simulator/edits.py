@@ -8,7 +8,7 @@ from typing import Any
 
 from plugins.basispoort.simulator.errors import UnknownPupil
 from plugins.basispoort.simulator.names import person_name
-from plugins.basispoort.simulator.population import new_pupil
+from plugins.basispoort.simulator.population import pupil_maker
 from plugins.basispoort.simulator.state import Pupil, SchoolContents
 
 # An operation gets the school's contents and a generator private to this edit. It is run again,
@@ -40,7 +40,8 @@ def add_pupils(count: int) -> EditOp:
     """Add ``count`` new pupils in random year groups; returns their ids."""
 
     def op(contents: SchoolContents, rng: random.Random) -> list[int]:
-        added = [new_pupil(rng, contents, rng.randint(1, 8)) for _ in range(count)]
+        new_pupil = pupil_maker(rng, contents)
+        added = [new_pupil(rng.randint(1, 8)) for _ in range(count)]
         for pupil in added:
             contents.pupils[pupil.id] = pupil
         return [p.id for p in added]

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import structlog
 
 from plugins.basispoort.simulator.control import answer_control
@@ -237,4 +238,13 @@ def _encode(reply: Reply) -> bytes:
 
 
 def _json_bytes(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON by orjson: the bytes json.dumps wrote, about ten times faster.
+
+    The same bytes for these payloads, which hold no floats (tests/basispoort compares them).
+    """
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        # orjson refuses what json accepts, e.g. integers beyond 64 bits or non-string keys;
+        # such a payload (a control endpoint's, or a fault's) still goes out as before.
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
