@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys, column values ready) into ``model``'s table.
 
-    On PostgreSQL with psycopg the rows go through COPY in the session's transaction: about
-    twice the rate of a pipelined INSERT, which matters for a night of 1.5 million pupils.
-    Column defaults of the model are not applied there: rows must carry every value they need.
+    On PostgreSQL with psycopg the rows go through binary COPY in the session's transaction:
+    about twice the rate of a pipelined INSERT, which matters for a night of 1.5 million
+    pupils. Column defaults of the model are not applied there: rows must carry every value
+    they need.
     """
     if not rows:
         return
@@ -69,24 +70,40 @@ def _psycopg(conn: Any) -> bool:
 
 
 def _copy(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
-    from psycopg.types.json import Json
-
+    """COPY ``rows`` in binary: the client formats a row in about 1.2 us instead of 9.5 us
+    as text (timestamps above all), and the server parses less."""
     columns = list(rows[0])
-    as_json = [isinstance(table.c[name].type, JSON) for name in columns]
     quote = conn.dialect.identifier_preparer.quote
-    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    statement = (
+        f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        "FROM STDIN (FORMAT BINARY)"
+    )
     driver = conn.connection.driver_connection
+    types = _column_types(driver, table.name)
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        if any(as_json):
-            for row in rows:
-                copy.write_row(
-                    [
-                        Json(row[c]) if j and row[c] is not None else row[c]
-                        for c, j in zip(columns, as_json, strict=True)
-                    ]
-                )
-        else:
-            # itemgetter picks a row's values in C: a night writes millions of rows.
-            values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
-            for row in rows:
-                copy.write_row(values(row))
+        # Binary values must be of the column's exact type (an int4 is not an int8).
+        copy.set_types([types[c] for c in columns])
+        # itemgetter picks a row's values in C: a night writes millions of rows.
+        values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+        for row in rows:
+            copy.write_row(values(row))
+
+
+# table -> column -> PostgreSQL type name, read once per process from the catalog (the
+# migrations decide the types; a new schema needs a restart of the workers anyway).
+_TYPES: dict[str, dict[str, str]] = {}
+
+
+def _column_types(driver: Any, table: str) -> dict[str, str]:
+    found = _TYPES.get(table)
+    if found is None:
+        with driver.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.attname, t.typname FROM pg_attribute a "
+                "JOIN pg_type t ON t.oid = a.atttypid "
+                "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+                (table,),
+            )
+            found = dict(cursor.fetchall())
+        _TYPES[table] = found
+    return found
