@@ -96,6 +96,10 @@ def test_a_tiny_national_run_reports_every_figure(tmp_path: Path) -> None:
     assert copy["people"] == people  # the same rows koppel wrote
     for way in ("schema", "indexed", "bare"):
         assert copy[f"{way}_people_per_second"] > 0, way
+    # Into koppel's tables both formats were timed; the reference is the faster one.
+    fastest = copy["schema_format"]
+    assert copy["schema_seconds"] == copy[f"schema_{fastest}_seconds"]
+    assert copy["schema_seconds"] <= min(copy["schema_text_seconds"], copy["schema_binary_seconds"])
     assert all(ratio is not None and ratio > 0 for ratio in result["ratios"].values())
     assert orm["schools"] == 2 and orm["people"] > 0 and orm["people_per_second"] > 0
     assert set(result["targets"]) == TARGETS
