@@ -3,9 +3,11 @@
 One `koppel worker` process with one thread, a simulator of its own, schools synced once; then
 rounds of nightly messages for all of them (each is confirmed unchanged). The figure is the
 worker process's CPU time (from /proc) divided by the messages; py-spy samples on request.
+With ``--first`` nothing is synced before: one round of messages, each the first sync of its
+school (the national benchmark's first night in small), also per person written.
 
     KOPPEL_BENCH_POSTGRES_URL=... KOPPEL_BENCH_RABBITMQ_URL=... \\
-        python -m bench.message_cpu [--schools 200] [--rounds 5] [--profile FILE]
+        python -m bench.message_cpu [--schools 200] [--rounds 5] [--first] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schools", type=int, default=200, help="simulated schools")
     parser.add_argument("--rounds", type=int, default=5, help="nightly messages per school")
+    parser.add_argument("--first", action="store_true", help="first syncs (one round) instead")
     parser.add_argument("--profile", type=Path, help="py-spy raw samples of the worker here")
     args = parser.parse_args()
+    if args.first:
+        args.rounds = 1
 
     bench = Bench(parse_args(["--schools", str(args.schools)]), Path(tempfile.mkdtemp()))
     try:
@@ -40,7 +45,8 @@ def main() -> None:
         bench.link_schools()
         os.environ.update(bench.env)
         os.environ["KOPPEL_LOG_LEVEL"] = "WARNING"
-        _sync_once(bench)
+        if not args.first:
+            _sync_once(bench)
         worker = subprocess.Popen(
             [sys.executable, "-m", "cli", "worker", "--processes", "1", "--threads", "1"],
             cwd=ROOT,
@@ -99,9 +105,19 @@ def _measure(bench: Bench, pid: int, args: argparse.Namespace) -> None:
         f"{messages} messages: worker CPU {1000 * cpu / messages:.2f} ms per message, "
         f"wall {1000 * wall / messages:.2f} ms per message"
     )
+    if args.first:
+        people = _people(bench)
+        print(f"{people} people written: worker CPU {1e6 * cpu / max(people, 1):.1f} µs per person")
     if profiler is not None:
         profiler.wait()
         print(f"samples in {args.profile}: python -m bench.flame {args.profile}")
+
+
+def _people(bench: Bench) -> int:
+    from core.models import Pupil, Staff
+
+    with bench.engine.connect() as conn:
+        return sum(conn.scalar(select(func.count()).select_from(m)) or 0 for m in (Pupil, Staff))
 
 
 if __name__ == "__main__":
