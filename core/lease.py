@@ -20,6 +20,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core.errors import LeaseLost, SchoolNotFound, SyncBusy
 from core.models import School, SyncRun, utcnow
@@ -55,22 +57,21 @@ class Lease:
     expires_at: datetime
     clock: Clock = utcnow
 
-    def fence(self, session: Session) -> None:
+    def fence(self, session: Session, values: Mapping[str, Any] | None = None) -> str:
         """Raise LeaseLost unless this lease still holds; call it right before committing.
 
         One UPDATE re-checks token, owner and expiry in its WHERE clause. It takes the row lock
         on PostgreSQL (as SELECT ... FOR UPDATE would) and the write lock on SQLite, so no
-        successor can acquire the lease between this check and the caller's commit.
+        successor can acquire the lease between this check and the caller's commit. The same
+        statement writes ``values`` (school columns, see write_school) and returns the
+        school's consent as it is now, so the caller need not ask again before committing.
         """
-        held = session.execute(
-            update(_school)
-            .where(self._ours(), _school.c.lease_expires_at > self.clock())
-            .values(lease_token=_school.c.lease_token)
-        )
-        if held.rowcount != 1:  # type: ignore[attr-defined]
+        consent = write_school(session, self.school_id, values or {}, self)
+        if consent is None:
             raise LeaseLost(
                 f"school {self.school_id}: lease {self.token} of {self.owner} lapsed or was taken"
             )
+        return consent
 
     def _ours(self):  # type: ignore[no-untyped-def]
         return and_(
@@ -78,6 +79,48 @@ class Lease:
             _school.c.lease_token == self.token,
             _school.c.lease_owner == self.owner,
         )
+
+
+# Built write_school statements by the columns they write and whether they are fenced.
+_writes: dict[tuple[tuple[str, ...], bool], Update] = {}
+
+
+def write_school(
+    session: Session, school_id: int, values: Mapping[str, Any], lease: Lease | None = None
+) -> str | None:
+    """Write ``values`` (school column -> plain value) to the school row and return its consent.
+
+    With ``lease``, only while that lease holds (see Lease.fence). None when no row matched:
+    the lease is lost, or there is no such school. One UPDATE; its statement is built once per
+    set of columns (it runs for every school synced). A copy of the school loaded in the
+    session follows suit.
+    """
+    key = (tuple(values), lease is not None)
+    statement = _writes.get(key)
+    if statement is None:
+        where = [_school.c.id == bindparam("school_id")]
+        if lease is not None:
+            where += [
+                _school.c.lease_token == bindparam("token"),
+                _school.c.lease_owner == bindparam("owner"),
+                _school.c.lease_expires_at > bindparam("now"),
+            ]
+        # Nothing to write still locks the row: the fence's guarantee rests on that lock.
+        written = {k: bindparam(f"set_{k}") for k in values} or {
+            "lease_token": _school.c.lease_token
+        }
+        statement = update(_school).where(*where).values(written).returning(_school.c.consent)
+        _writes[key] = statement
+    params = {f"set_{k}": v for k, v in values.items()}
+    params["school_id"] = school_id
+    if lease is not None:
+        params.update(token=lease.token, owner=lease.owner, now=lease.clock())
+    consent = session.execute(statement, params).scalar_one_or_none()
+    loaded = session.identity_map.get(identity_key(School, school_id))
+    if consent is not None and loaded is not None:
+        for column, value in values.items():
+            set_committed_value(loaded, column, value)
+    return consent
 
 
 def acquire(

@@ -6,6 +6,9 @@ school first. Most schools on most nights did not change, so a worker keeps what
 all stamped schools at once, read again at most every ``RELOAD_SECONDS`` when a message names
 one it does not know. Nothing here is trusted: core.sync.unchanged.confirm_known compares all
 of it again in its one statement, and a school that moved on simply goes the usual way.
+
+The same read notes the linked schools that have no stamp yet (never synced: a first night),
+for which a message's first read could not find anything to confirm and is skipped once.
 """
 
 from __future__ import annotations
@@ -24,10 +27,9 @@ from core.sync.unchanged import KnownSchool
 RELOAD_SECONDS = 300.0
 
 _school = School.__table__
-_STAMPED = select(
+_LINKED = select(
     _school.c.id, _school.c.source, _school.c.source_school_id, _school.c.source_mutated_at
 ).where(
-    _school.c.source_mutated_at.is_not(None),
     _school.c.consent == "granted",
     _school.c.active.is_(True),
     _school.c.merged_into_source_id.is_(None),
@@ -40,6 +42,7 @@ class KnownSchools:
     def __init__(self, reload_seconds: float = RELOAD_SECONDS) -> None:
         self.reload_seconds = reload_seconds
         self._schools: dict[int, KnownSchool] = {}
+        self._unstamped: set[int] = set()
         self._loaded_at: float | None = None
         self._lock = threading.Lock()
 
@@ -57,6 +60,18 @@ class KnownSchools:
         """Keep a school the process just found in step (until the next reload)."""
         self._schools[known.id] = known
 
+    def never_stamped(self, school_id: int) -> bool:
+        """Had the school no stamp when the process last read its schools (see get)? True once.
+
+        A hint only (another process may have synced it since): a message that trusts it
+        skips its first read, and its read under the lease still sees everything.
+        """
+        unstamped = self._unstamped
+        if school_id not in unstamped:
+            return False
+        unstamped.discard(school_id)  # a repeat of the message reads first, as any other
+        return True
+
     def __contains__(self, school_id: int) -> bool:
         return school_id in self._schools
 
@@ -68,6 +83,7 @@ class KnownSchools:
         """Forget everything and read again at the next message (tests, a new database)."""
         with self._lock:
             self._schools = {}
+            self._unstamped = set()
             self._loaded_at = None
 
     def _due(self) -> bool:
@@ -76,8 +92,9 @@ class KnownSchools:
 
     def _reload(self, session: Session) -> None:
         with single_statements(session):
-            rows = session.execute(_STAMPED).all()
-        self._schools = {row[0]: KnownSchool(*row) for row in rows}
+            rows = session.execute(_LINKED).all()
+        self._schools = {row[0]: KnownSchool(*row) for row in rows if row[3] is not None}
+        self._unstamped = {row[0] for row in rows if row[3] is None}
         self._loaded_at = time.monotonic()
 
 

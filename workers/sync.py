@@ -13,7 +13,8 @@ it too long, and the scheduler may send a school twice after a crash:
   sync that started meanwhile moved the token, and then the message goes the full way;
 - a school the process already knows (workers/known.py) skips even the first read: its stamp
   is asked at once and one statement checks all of the above; if that matches nothing, the
-  message reads the school and goes on as above, without asking the source again.
+  message reads the school and goes on as above, without asking the source again; one it
+  knows was never synced skips the first read too, and goes for the lease at once.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins, get_plugins
 from core.settings import get_settings
 from core.sync.engine import sync_school
-from core.sync.state import SchoolState, state_columns
+from core.sync.state import SchoolState, held_pending, state_columns
 from core.sync.unchanged import (
     Asked,
     KnownSchool,
+    Probe,
     confirm_known,
     confirm_unchanged_unleased,
     may_be_unchanged,
@@ -79,13 +81,17 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
         if run_id is not None:
             _done(run_id, "unchanged", started)
             return
-        with single_statements(session):
-            probe = read_probe(session, school_id, since_at)
-        if probe.settled:
-            log.info("sync_already_done", since=since_at.isoformat())
-            return
+        probe: Probe | None = None
+        # A school never synced (a first night) cannot be confirmed unchanged: no first read.
+        # The read under the lease still finds a message already settled.
+        if not known_schools.never_stamped(school_id):
+            with single_statements(session):
+                probe = read_probe(session, school_id, since_at)
+            if probe.settled:
+                log.info("sync_already_done", since=since_at.isoformat())
+                return
         moved: datetime | None = None
-        if may_be_unchanged(probe, plugins):
+        if probe is not None and may_be_unchanged(probe, plugins):
             # Most schools on most nights: no lease, no 'running' row, one compare-and-set.
             state = probe.state
             if not _same_school(known, state):
@@ -174,12 +180,14 @@ def _done(run_id: int, outcome: str, started: float) -> None:
 
 
 def _asked() -> tuple[ColumnElement[Any], ...]:
-    """What a message asks of its school, read with the lease: settled? stale runs? state.
+    """What a message asks of its school, read with the lease: settled? stale runs? state, and
+    whether a plan is held (the last field of SchoolState; under the lease no other sync can
+    hold one, so when none is, an applying sync need not retire any).
 
     Built once (see lease.acquire_reading); ``since`` and ``owner`` are filled per message.
     """
     stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs(bindparam("owner")))
-    return (settled_since(), stale, *state_columns())
+    return (settled_since(), stale, *state_columns(), held_pending())
 
 
 ASKED = _asked()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db import single_statements, transaction
 from core.errors import InternalError, KoppelError, SchoolNotFound, StorageError
+from core.lease import write_school
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins
 from core.snapshot import SchoolSnapshot
@@ -34,8 +35,10 @@ from core.sync.state import SchoolState, confirm_unchanged, read_state
 
 log = structlog.get_logger()
 
-# Called right before the apply is committed; raises core.errors.LeaseLost to stop the commit.
-Fence = Callable[[Session], None]
+# Called right before the apply is committed, with the school's columns to write (in the same
+# statement, see core.lease.write_school); returns the school's consent as it is now, or raises
+# core.errors.LeaseLost to stop the commit. A lease's ``fence`` is one.
+Fence = Callable[[Session, Mapping[str, Any]], str]
 
 # outcome, counts, error (or the reason a run was skipped or held)
 Result = tuple[str, dict[str, int], str | None]
@@ -149,17 +152,11 @@ def _merged(
         outcome = _finish(session, run, "skipped", {}, reason)
     else:
         if fence is not None:
-            fence(session)
+            fence(session, {})
         outcome = _finish(session, run, "succeeded", result.counts)
     if result.target_created and result.target_id is not None:
         plugins.consent_changed(school_id=result.target_id, source=school.source, granted=True)
     return outcome
-
-
-def _consent_withdrawn(session: Session, school_id: int) -> bool:
-    """Was the consent revoked while this run worked? (read again, just before committing)."""
-    consent = session.scalar(select(School.consent).where(School.id == school_id))
-    return consent != "granted"
 
 
 def _sync(
@@ -216,13 +213,13 @@ def _apply_snapshot(
     fence: Fence | None,
 ) -> Result:
     """Plan, check and apply a fetched snapshot, in one transaction; held when over budget."""
-    school, run = _load(session, state.id, run_id)
     if snapshot.complete and not plugins.source(state.source).capabilities.complete_snapshots:
         # A source that is not authoritative for deletes never makes anyone leave.
         snapshot = replace(snapshot, complete=False)
     info = snapshot.school
     if info.merged_into or not info.active:
         # Whatever the lists of a merged or inactive school say, nobody is removed for it.
+        school, run = _load(session, state.id, run_id)
         school.active = info.active
         school.merged_into_source_id = info.merged_into
         if info.merged_into:
@@ -230,25 +227,39 @@ def _apply_snapshot(
         return _finish(
             session, run, "skipped", {}, "the source reports the school inactive; nothing applied"
         )
+    # Planning and applying need only who the school is, which the state holds: no load. The
+    # object stays out of the session; the school row is written by one statement below.
+    school = School(id=state.id, source=state.source, source_school_id=state.source_school_id)
     now = utcnow()
     plan = make_plan(session, school, snapshot)
     reasons = check_plan(session, school, plan, snapshot)
     if reasons:
         session.rollback()  # the plan only read; nothing of it may stay
+        _, run = _load(session, state.id, run_id)
         hold_plan(session, school, run, plan, reasons, snapshot)
         return _finish(session, run, "held", {}, "; ".join(reasons))
 
     apply_plan(session, school, plan, snapshot, now)
-    update_school(school, snapshot, stamp, now)
-    retire_held(session, school.id, "superseded by a sync that applied", now=now)
+    if state.held is not False:  # False: read with the lease, no plan of the school is held
+        retire_held(session, school.id, "superseded by a sync that applied", now=now)
     counts = dict(plan.counts)
     counts.update((f"note_{name}", n) for name, n in {**snapshot.notes, **plan.notes}.items())
-    finish_run(run, "succeeded", counts)
+    end_run(session, run_id, "succeeded", counts)
+    values = school_values(snapshot, stamp, now)
+    # One statement writes the school, checks the lease and reads the consent again.
     if fence is not None:
-        fence(session)
-    if _consent_withdrawn(session, school.id):
+        consent = fence(session, values)
+    else:
+        consent = write_school(session, school.id, values)
+    if consent is None:
+        raise SchoolNotFound(f"school {school.id} disappeared during run {run_id}")
+    if consent != "granted":
+        # Revoked while this run worked: nothing of it may stay.
         session.rollback()
-        return _finish(session, run, "skipped", {}, "consent was revoked while the run worked")
+        reason = "consent was revoked while the run worked"
+        end_run(session, run_id, "skipped", error=reason)
+        session.commit()
+        return "skipped", {}, reason
     session.commit()
     return "succeeded", counts, None
 
@@ -280,11 +291,24 @@ def update_school(
     school: School, snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
 ) -> None:
     """Store what the snapshot says of the school itself, after its plan was applied."""
+    for column, value in school_values(snapshot, stamp, now).items():
+        setattr(school, column, value)
+
+
+def school_values(
+    snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The school's columns to write after its plan was applied (a missing name or reference
+    keeps the stored one: it is left out)."""
     info = snapshot.school
-    school.name = info.name or school.name
-    school.source_ref = info.ref or school.source_ref
-    school.active = info.active
-    school.merged_into_source_id = info.merged_into
+    values: dict[str, Any] = {}
+    if info.name:
+        values["name"] = info.name
+    if info.ref:
+        values["source_ref"] = info.ref
+    values["active"] = info.active
+    values["merged_into_source_id"] = info.merged_into
     # The data fetched is at least as new as a stamp read before the fetch.
-    school.source_mutated_at = snapshot.mutated_at or stamp
-    school.last_synced_at = now
+    values["source_mutated_at"] = snapshot.mutated_at or stamp
+    values["last_synced_at"] = now
+    return values

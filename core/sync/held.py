@@ -5,14 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core.models import HeldPlan, School, SyncRun, utcnow
 from core.snapshot import SchoolSnapshot
 from core.sync.plan import SyncPlan
 
 log = structlog.get_logger()
+
+_held = HeldPlan.__table__
+_keep = bindparam("keep", type_=_held.c.id.type)  # None: keep none
+# Built once (an applying sync runs it): Core on the table, not the ORM's bulk update.
+_RETIRE = (
+    update(_held)
+    .where(
+        _held.c.school_id == bindparam("of_school"),
+        _held.c.status == "held",
+        or_(_keep.is_(None), _held.c.id != _keep),
+    )
+    .values(status="stale", decided_at=bindparam("decided_at"), decided_by=bindparam("decided_by"))
+    .returning(_held.c.id)
+)
 
 
 def hold_plan(
@@ -75,12 +91,12 @@ def retire_held(
     ``why`` is stored as the decision's author, so 'koppel plans list --all' says what
     retired a plan that nobody decided on.
     """
-    query = (
-        update(HeldPlan)
-        .where(HeldPlan.school_id == school_id, HeldPlan.status == "held")
-        .values(status="stale", decided_at=now or utcnow(), decided_by=why[:200])
-        .execution_options(synchronize_session="fetch")
-    )
-    if keep is not None:
-        query = query.where(HeldPlan.id != keep)
-    return session.execute(query).rowcount  # type: ignore[attr-defined,no-any-return]
+    params = {"of_school": school_id, "keep": keep, "decided_at": now or utcnow()}
+    retired = session.execute(_RETIRE, {**params, "decided_by": why[:200]}).scalars().all()
+    for plan_id in retired:  # a copy loaded in the session follows suit
+        loaded = session.identity_map.get(identity_key(HeldPlan, plan_id))
+        if loaded is not None:
+            set_committed_value(loaded, "status", "stale")
+            set_committed_value(loaded, "decided_at", params["decided_at"])
+            set_committed_value(loaded, "decided_by", why[:200])
+    return len(retired)

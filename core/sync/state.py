@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from core.db import single_statements
 from core.errors import SchoolNotFound
-from core.models import School, SyncRun, utcnow
+from core.models import HeldPlan, School, SyncRun, utcnow
 from core.sync.runs import end_run
 
 _school = School.__table__
 _run = SyncRun.__table__
+_held = HeldPlan.__table__
 # Built once (it runs for every unchanged school); last_synced_at comes as a parameter.
 _CONFIRM = update(_school).where(
     _school.c.id == bindparam("school_id"),
@@ -36,6 +37,9 @@ class SchoolState:
     merged_into_source_id: str | None
     source_mutated_at: datetime | None
     last_outcome: str | None
+    # Is a plan of the school held, waiting for a decision? None: not asked (then an applying
+    # sync retires held plans without knowing). Read with the lease (see held_pending).
+    held: bool | None = None
 
 
 def state_columns() -> tuple[ColumnElement[Any], ...]:
@@ -57,6 +61,11 @@ def state_columns() -> tuple[ColumnElement[Any], ...]:
         _school.c.source_mutated_at,
         last_outcome,
     )
+
+
+def held_pending() -> ColumnElement[bool]:
+    """Has the school a plan held for a decision? (a column for reads of the school table)."""
+    return exists().where(_held.c.school_id == _school.c.id, _held.c.status == "held")
 
 
 def read_state(session: Session, school_id: int) -> SchoolState:

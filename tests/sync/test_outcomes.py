@@ -17,6 +17,7 @@ from core.errors import (
     StorageError,
 )
 from core.export import export_school
+from core.lease import write_school
 from core.models import Group, Pupil
 from core.snapshot import SourceCapabilities
 from core.sync import engine
@@ -238,7 +239,7 @@ def test_lost_lease_rolls_back(db, school, source, plugins):
     source.change(pupils=source.snapshot.pupils[:-2])  # within the safety budget
     fenced: list[int] = []
 
-    def fence(session):  # type: ignore[no-untyped-def]
+    def fence(session, values):  # type: ignore[no-untyped-def]
         fenced.append(1)
         raise LeaseLost(f"school {school.id}: lease taken over by w2")
 
@@ -253,7 +254,10 @@ def test_lost_lease_rolls_back(db, school, source, plugins):
 
 
 def test_a_fence_that_passes_lets_the_run_commit(db, school, plugins):
-    run = sync_school(db, school.id, plugins=plugins, fence=lambda session: None)
+    def fence(session, values):  # type: ignore[no-untyped-def]
+        return write_school(session, school.id, values)
+
+    run = sync_school(db, school.id, plugins=plugins, fence=fence)
     assert run.outcome == "succeeded"
 
 

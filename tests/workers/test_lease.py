@@ -129,6 +129,28 @@ def test_a_lapsed_worker_cannot_commit_over_its_successor(
         assert check.scalar(select(School.name).where(School.id == school_id)) == "fresh"
 
 
+def test_the_fence_writes_the_school_and_reads_its_consent_in_one_statement(
+    db: Session, clock
+) -> None:
+    school = add_school(db)
+    held = lease.acquire(db, school.id, "worker-a", 10, clock=clock)
+
+    assert held.fence(db, {"name": "written"}) == "granted"
+    db.execute(update(School).where(School.id == school.id).values(consent="revoked"))
+    assert held.fence(db) == "revoked"  # the caller decides; the lease still holds
+    clock.advance(11)
+    with pytest.raises(LeaseLost):
+        held.fence(db, {"name": "too late"})
+    assert db.scalar(select(School.name).where(School.id == school.id)) == "written"
+
+
+def test_write_school_without_a_lease_reports_a_missing_school(db: Session) -> None:
+    school = add_school(db)
+    assert lease.write_school(db, school.id, {"name": "written"}) == "granted"
+    assert school.name == "written"  # the copy loaded in the session follows suit
+    assert lease.write_school(db, school.id + 1000, {"name": "nobody"}) is None
+
+
 def test_a_passed_fence_holds_off_a_successor_until_the_commit(
     session_factory: sessionmaker[Session], school_id: int, clock
 ) -> None:
