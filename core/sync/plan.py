@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import PlanError, SourceDataError
@@ -26,6 +26,23 @@ from core.sync.records import (
 )
 
 PLAN_VERSION = 1
+
+
+def _stored(table: Any, *columns: str, origin: str = "source") -> Select[Any]:
+    """The school's stored rows of ``table``: Core, built once (every sync reads them; an ORM
+    select costs several times more client CPU). Parameters: school_id, source."""
+    return select(*(table.c[c] for c in columns)).where(
+        table.c.school_id == bindparam("school_id"), table.c[origin] == bindparam("source")
+    )
+
+
+_GROUPS = _stored(Group.__table__, "id", "kind", "source_key", "row_hash", "left_at")
+_PEOPLE = ("id", "source_id", "row_hash", "left_at", "eckid", "las_key")
+_PUPILS = _stored(Pupil.__table__, *_PEOPLE, "group_id")
+_STAFF = _stored(Staff.__table__, *_PEOPLE)
+_NETWORKS = _stored(SchoolNetwork.__table__, "id", "network", origin="origin").order_by(
+    SchoolNetwork.__table__.c.id
+)
 
 
 @dataclass(frozen=True)
@@ -131,17 +148,8 @@ def make_plan(session: Session, school: School, snapshot: SchoolSnapshot) -> Syn
         pupil, lost = resolve_pupil(record, live)
         dropped += lost
         pupils[pupil.source_id] = Hashed(pupil, pupil_digest(pupil))
-    rows = session.execute(
-        select(
-            Pupil.id,
-            Pupil.source_id,
-            Pupil.row_hash,
-            Pupil.left_at,
-            Pupil.eckid,
-            Pupil.las_key,
-            Pupil.group_id,
-        ).where(Pupil.school_id == school.id, Pupil.source == school.source)
-    ).all()
+    of_school = {"school_id": school.id, "source": school.source}
+    rows = session.execute(_PUPILS, of_school).all()
     plan.pupils = diff_people(rows, pupils, snapshot.complete)
     moved = moved_pupils(plan.pupils.rewritten, rows, pupils, live)
 
@@ -150,11 +158,7 @@ def make_plan(session: Session, school: School, snapshot: SchoolSnapshot) -> Syn
         member, lost = resolve_staff(record, live)
         dropped += lost
         staff[member.source_id] = Hashed(member, staff_digest(member))
-    rows = session.execute(
-        select(
-            Staff.id, Staff.source_id, Staff.row_hash, Staff.left_at, Staff.eckid, Staff.las_key
-        ).where(Staff.school_id == school.id, Staff.source == school.source)
-    ).all()
+    rows = session.execute(_STAFF, of_school).all()
     plan.staff = diff_people(rows, staff, snapshot.complete)
 
     if networks is not None:
@@ -176,9 +180,7 @@ def _plan_groups(
     stored = {
         group_ref(kind, key): (gid, row_hash, left_at)
         for gid, kind, key, row_hash, left_at in session.execute(
-            select(Group.id, Group.kind, Group.source_key, Group.row_hash, Group.left_at).where(
-                Group.school_id == school.id, Group.source == school.source
-            )
+            _GROUPS, {"school_id": school.id, "source": school.source}
         )
     }
     live: dict[str, int | None] = {}
@@ -212,9 +214,7 @@ def _plan_networks(
     kept: set[str] = set()
     remove: list[int] = []
     for nid, network in session.execute(
-        select(SchoolNetwork.id, SchoolNetwork.network)
-        .where(SchoolNetwork.school_id == school.id, SchoolNetwork.origin == school.source)
-        .order_by(SchoolNetwork.id)
+        _NETWORKS, {"school_id": school.id, "source": school.source}
     ):
         canonical = _canonical_or_none(network)
         if canonical in wanted and canonical not in kept:
