@@ -57,6 +57,7 @@ def copy_reference(source_url: str, target_url: str) -> dict[str, Any]:
     result: dict[str, Any] = {"people": people, "bytes": sum(map(len, _flat(data)))}
     rates: dict[str, float] = {}
     for fmt, chunks in exported.items():
+        _empty(target_url)  # a load rolled back leaves dead rows behind: the next starts clean
         with psycopg.connect(_dsn(target_url)) as target:
             for table, parent_chunks in parents.items():
                 _copy_in(target, f"COPY {table} FROM STDIN", parent_chunks)
@@ -77,6 +78,7 @@ def copy_reference(source_url: str, target_url: str) -> dict[str, Any]:
     result["schema_format"] = fastest
     result["schema_seconds"] = result[f"schema_{fastest}_seconds"]
     result["schema_people_per_second"] = round(rates[fastest]) if rates[fastest] else None
+    _empty(target_url)  # and so does the naive ORM reference after this
     with psycopg.connect(_dsn(target_url), autocommit=True) as target:
         for label, like in (("indexed", "INCLUDING DEFAULTS INCLUDING INDEXES"), ("bare", "")):
             seconds = 0.0
@@ -113,6 +115,12 @@ def _export_people(source: psycopg.Connection, fmt: str) -> dict[Any, list[bytes
         ) as out:
             data[model] = [bytes(chunk) for chunk in out]
     return data
+
+
+def _empty(target_url: str) -> None:
+    """Koppel's school and people tables emptied for real (new files, no dead rows in them)."""
+    with psycopg.connect(_dsn(target_url), autocommit=True) as target:
+        target.execute("TRUNCATE school, school_group, pupil, staff CASCADE")
 
 
 def _copy_in(conn: psycopg.Connection, statement: str, chunks: list[bytes]) -> None:
