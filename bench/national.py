@@ -54,6 +54,7 @@ from bench.processes import (
     parent_pid,
     peak_rss_mb,
     start_profilers,
+    steal_seconds,
     stop_profilers,
     worker_pids,
 )
@@ -231,6 +232,8 @@ class Bench:
             # Only when PostgreSQL runs on this machine under our eyes (else 0).
             "postgres": children_cpu_seconds(self.postmaster) if self.postmaster else 0.0,
             "machine": machine_cpu_seconds(),
+            # Part of "machine": time the hypervisor gave to other guests (the noise between runs).
+            "steal": steal_seconds(),
         }
 
     def _claim_earlier_nights(self, opens: datetime) -> None:

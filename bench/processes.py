@@ -129,6 +129,12 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / _TICKS
 
 
+def steal_seconds() -> float:
+    """CPU time the hypervisor ran someone else while this machine wanted to run, so far."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    return int(fields[7]) / _TICKS
+
+
 def parent_pid(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
