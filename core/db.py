@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 
 def make_engine(url: str, *, ping_after_idle: float | None = None, **kwargs: object) -> Engine:
@@ -73,6 +76,20 @@ def ping_when_idle(engine: Engine, seconds: float) -> None:
         except Exception:
             # The pool's documented way to say "this one is dead": it connects anew and retries.
             raise exc.DisconnectionError() from None
+
+
+def uses_psycopg(connection: Connection) -> bool:
+    """Is ``connection`` PostgreSQL through psycopg (COPY and driver-level statements)?"""
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
+
+
+def follow_loaded(session: Session, model: Any, key: int, values: Mapping[str, Any]) -> None:
+    """After a Core UPDATE of row ``key``: a copy of it loaded in the session takes ``values``
+    as its stored state (no reload, nothing marked changed)."""
+    loaded = session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        for column, value in values.items():
+            set_committed_value(loaded, column, value)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

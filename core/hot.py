@@ -19,6 +19,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
+from core.db import uses_psycopg
+
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
@@ -42,16 +44,15 @@ class HotStatement:
 
     def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         """The first column of the first row (None when there is none)."""
-        if not _psycopg(connection):
+        if not uses_psycopg(connection):
             return connection.execute(self.statement, dict(params)).scalar()
         compiled = self._compile(connection.dialect)
         missing = compiled.needed - params.keys()
         if missing:
             raise KeyError(f"parameters not given: {', '.join(sorted(missing))}")
         values = {**compiled.fixed, **params}
-        for name, process in compiled.processors.items():
-            if name in params:
-                values[name] = process(values[name])
+        for name, process in compiled.processors.items():  # all given: checked above
+            values[name] = process(values[name])
         driver = connection.connection.driver_connection
         # SQLAlchemy's cursor events still fire (no context): statement recorders and tracing
         # see these statements too. Without listeners this costs about a microsecond.
@@ -91,10 +92,6 @@ class HotStatement:
         found = _Compiled(compiled.string, fixed, frozenset(needed), processors)
         self._compiled[dialect.name] = found
         return found
-
-
-def _psycopg(connection: Connection) -> bool:
-    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
 
 
 def _wrapped(exc: Exception, sql: str, connection: Connection) -> Exception:

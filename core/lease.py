@@ -20,9 +20,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
+from core.db import follow_loaded
 from core.errors import LeaseLost, SchoolNotFound, SyncBusy
 from core.models import School, SyncRun, utcnow
 
@@ -116,10 +115,8 @@ def write_school(
     if lease is not None:
         params.update(token=lease.token, owner=lease.owner, now=lease.clock())
     consent = session.execute(statement, params).scalar_one_or_none()
-    loaded = session.identity_map.get(identity_key(School, school_id))
-    if consent is not None and loaded is not None:
-        for column, value in values.items():
-            set_committed_value(loaded, column, value)
+    if consent is not None:
+        follow_loaded(session, School, school_id, values)
     return consent
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, String, insert, update
 from sqlalchemy.orm import Session
 
+from core.db import uses_psycopg
+
 
 def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys, column values ready) into ``model``'s table.
@@ -20,7 +22,7 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     if not rows:
         return
     conn = session.connection()
-    if _psycopg(conn):
+    if uses_psycopg(conn):
         _copy(conn, model.__table__, rows)
     else:
         session.execute(insert(model), rows)
@@ -36,7 +38,7 @@ def update_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     if not rows:
         return
     conn = session.connection()
-    if not _psycopg(conn):
+    if not uses_psycopg(conn):
         session.execute(update(model), rows)
         return
     from psycopg.types.json import Json
@@ -63,10 +65,6 @@ def update_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     )
     with conn.connection.driver_connection.cursor() as cursor:
         cursor.execute(statement, arrays)
-
-
-def _psycopg(conn: Any) -> bool:
-    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
 
 
 def _copy(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:

@@ -7,9 +7,8 @@ from datetime import datetime
 import structlog
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
+from core.db import follow_loaded
 from core.models import HeldPlan, School, SyncRun, utcnow
 from core.snapshot import SchoolSnapshot
 from core.sync.plan import SyncPlan
@@ -91,12 +90,9 @@ def retire_held(
     ``why`` is stored as the decision's author, so 'koppel plans list --all' says what
     retired a plan that nobody decided on.
     """
-    params = {"of_school": school_id, "keep": keep, "decided_at": now or utcnow()}
-    retired = session.execute(_RETIRE, {**params, "decided_by": why[:200]}).scalars().all()
+    decided = {"decided_at": now or utcnow(), "decided_by": why[:200]}
+    params = {"of_school": school_id, "keep": keep, **decided}
+    retired = session.execute(_RETIRE, params).scalars().all()
     for plan_id in retired:  # a copy loaded in the session follows suit
-        loaded = session.identity_map.get(identity_key(HeldPlan, plan_id))
-        if loaded is not None:
-            set_committed_value(loaded, "status", "stale")
-            set_committed_value(loaded, "decided_at", params["decided_at"])
-            set_committed_value(loaded, "decided_by", why[:200])
+        follow_loaded(session, HeldPlan, plan_id, {"status": "stale", **decided})
     return len(retired)

@@ -8,9 +8,8 @@ import structlog
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
+from core.db import follow_loaded
 from core.errors import KoppelError
 from core.models import SyncRun, utcnow
 
@@ -126,10 +125,7 @@ def end_run(
         "finished_at": finished_at or utcnow(),
     }
     session.execute(_END, {**values, "run_id": run_id})
-    loaded = session.identity_map.get(identity_key(SyncRun, run_id))
-    if loaded is not None:
-        for key, value in values.items():
-            set_committed_value(loaded, key, value)
+    follow_loaded(session, SyncRun, run_id, values)
 
 
 def record_failure(session: Session, run_id: int, error: str) -> None:
