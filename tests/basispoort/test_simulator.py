@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -449,6 +451,62 @@ def test_requests_leave_no_log_lines(
     out, err = capfd.readouterr()
     assert out == "" and err == ""
     assert sim_http_server.hits[f"GET /{API}/{school_id}/leerlingen"] == 1
+
+
+def _raw(server: SimulatorServer, request: bytes) -> tuple[bytes, bool]:
+    """Send bytes as they are; the reply's bytes, and whether the server then hung up."""
+    with socket.create_connection((server.host, server.port), timeout=10) as conn:
+        conn.sendall(request)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return reply, True
+            reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            body += conn.recv(65536)
+        conn.settimeout(0.5)
+        try:
+            closed = conn.recv(1) == b""
+        except TimeoutError:
+            closed = False
+        return head + b"\r\n\r\n" + body, closed
+
+
+def test_requests_are_parsed_as_http_1_x_with_keep_alive_and_close(
+    sim_http_server: SimulatorServer,
+) -> None:
+    school_id = sim_http_server.world.find("consented")
+    get = f"GET /{API}/{school_id}/details HTTP/1.1\r\nHost: sim\r\n".encode()
+    reply, closed = _raw(sim_http_server, get + b"\r\n")
+    assert reply.startswith(b"HTTP/1.1 200 ") and not closed  # kept alive
+    assert b'"brincode"' in reply  # headers and body arrive together
+    reply, closed = _raw(sim_http_server, get + b"conNECTion: Close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200 ") and closed
+    http10 = f"GET /{API}/{school_id}/details HTTP/1.0\r\n\r\n".encode()
+    assert _raw(sim_http_server, http10)[1]  # 1.0 closes unless asked to keep alive
+    assert sim_http_server.hits[f"GET /{API}/{school_id}/details"] == 3
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /x\r\n\r\n",  # no version (HTTP/0.9 is not served)
+        b"GET /x HTTP/2.0\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"GET /x HTTP/1.1\r\n Folded: value\r\n\r\n",
+        b"GET /x HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n",
+    ],
+)
+def test_a_malformed_request_is_refused_and_the_connection_closed(
+    sim_http_server: SimulatorServer, request_bytes: bytes
+) -> None:
+    reply, closed = _raw(sim_http_server, request_bytes)
+    assert re.match(rb"HTTP/1\.[01] 4(00|31) ", reply), reply[:40]
+    assert closed
+    assert not sim_http_server.hits  # nothing reached the API
 
 
 # -- mutual TLS --------------------------------------------------------------------------------
