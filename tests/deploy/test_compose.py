@@ -101,6 +101,13 @@ def test_every_koppel_variable_is_a_real_setting() -> None:
         assert variables <= known, f"{name}: {sorted(variables - known)}"
 
 
+def test_rabbitmq_makes_classic_queues_version_2_in_compose_and_in_the_test_services() -> None:
+    setting = "-rabbit classic_queue_default_version 2"
+    assert setting in service("rabbitmq")["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
+    services = (ROOT / "scripts" / "services.sh").read_text()
+    assert re.search(r'RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=".*' + setting + '"', services)
+
+
 def test_rabbitmq_consumer_timeout_matches_what_koppel_assumes() -> None:
     args = service("rabbitmq")["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
     milliseconds = int(re.search(r"consumer_timeout (\d+)", args).group(1))  # type: ignore[union-attr]
