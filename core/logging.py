@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
+import orjson
 import structlog
 
 _SHARED = [
@@ -30,17 +32,28 @@ def redact_exception(_logger: object, _method: str, event: dict) -> dict:
     return event
 
 
+def _json(event: dict, **_: object) -> str:
+    """One JSON line by orjson (a tenth of json.dumps's time); what it cannot encode, as str."""
+    try:
+        return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, which default never sees
+        return json.dumps(event, default=str)
+
+
 def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
     """Configure structlog and stdlib logging once, at a process entry point."""
     stream = stream or sys.stderr
     json_out = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json)
         if json_out
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
         processors=[
+            # First: a line below the level (the worker's per-message debug lines at INFO)
+            # is dropped before the other processors spend anything on it.
+            structlog.stdlib.filter_by_level,
             *_SHARED,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
