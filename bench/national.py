@@ -401,11 +401,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 6,500 schools")
     parser.add_argument("--schools", type=int, help="simulated schools (overrides --scale)")
-    # Two processes of two threads on two cores: of the layouts measured (README, Benchmarks)
-    # the cheapest per unchanged message (11.6-16.5 s nights against 13.2-20.4 s for 3 x 1,
-    # whose first nights were a little quicker); four single-thread processes were slower.
+    # Two processes on two cores, four threads each as the compose file runs a worker: in
+    # unchanged nights run in turn with 2 x 2 on the same database, 2 x 4 was the quicker in all
+    # six pairs (by 10-25 %); 3 x 2 and 2 x 3 fell between (README, Benchmarks).
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     parser.add_argument("--churn", type=float, default=0.02, help="share of pupils that change")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--orm-schools", type=int, default=8, help="schools for the ORM reference")
