@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -203,7 +204,18 @@ class SyncRun(Base):
     """One attempt to sync one school: when, by whom, how it ended, what it changed."""
 
     __tablename__ = "sync_run"
-    __table_args__ = (Index("ix_sync_run_school_started", "school_id", "started_at"),)
+    # A school gains a run every night and they are kept, so every per-school question must
+    # stay an index probe however long the history: the latest run (ordered by started_at,
+    # then id) is the first entry read backwards, and "is one running?" reads only running rows.
+    __table_args__ = (
+        Index("ix_sync_run_school_latest", "school_id", "started_at", "id"),
+        Index(
+            "ix_sync_run_running",
+            "school_id",
+            postgresql_where=text("outcome = 'running'"),
+            sqlite_where=text("outcome = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
