@@ -147,7 +147,7 @@ class Bench:
     def night(self, label: str) -> dict[str, Any]:
         """Run one night through scheduler → RabbitMQ → workers; its figures."""
         before = table_writes(self.engine)
-        cpu_before = self._server_cpu()
+        cpu_before = self.server_cpu()
         workers = Service(
             f"workers-{label}",
             ["worker", "--processes", str(self.args.workers), "--threads", str(self.args.threads)],
@@ -181,7 +181,7 @@ class Bench:
             worker_peaks = [peak_rss_mb(pid) for pid in worker_pids(workers)]
             worker_cpu = sum(cpu_seconds(pid) for pid in worker_pids(workers))
             scheduler_cpu = cpu_seconds(scheduler.pid)
-            cpu_after = self._server_cpu()
+            cpu_after = self.server_cpu()
             scheduler_peak = peak_rss_mb(scheduler.pid)
             up_at = _last_event(scheduler, "scheduler_started")
         finally:
@@ -222,7 +222,7 @@ class Bench:
             },
         }
 
-    def _server_cpu(self) -> dict[str, float]:
+    def server_cpu(self) -> dict[str, float]:
         """CPU seconds so far of the simulator, the PostgreSQL cluster and the whole machine."""
         if self.postmaster is None:
             with self.engine.connect() as conn:
