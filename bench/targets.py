@@ -11,13 +11,15 @@ def check_targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target: the measured value, the limit, and whether it passed."""
     nights, reference = result["nights"], result["reference"]
     first, unchanged = nights["first"], nights["unchanged"]
+    result.setdefault("unchanged_nights", [unchanged])  # results written before the repeats
     rate = first["people_written_per_second"] or 0
     # koppel writes into its own tables (foreign keys checked row by row): the plain COPY into
     # empty tables of that same schema is the limit it is measured against. The ratios to the
     # COPY into tables without foreign keys, and without indexes, are reported beside it.
     copy_rate = reference["copy"]["schema_people_per_second"] or 0
     orm_rate = reference["orm"]["people_per_second"] or 0
-    peak = max((p for night in nights.values() for p in night["worker_peak_rss_mb"]), default=0)
+    every = [*nights.values(), *result.get("unchanged_nights", [])]
+    peak = max((p for night in every for p in night["worker_peak_rss_mb"]), default=0)
     targets = {
         "first night >= 1/4 of plain COPY (same schema)": (
             rate / copy_rate if copy_rate else 0,
@@ -25,7 +27,14 @@ def check_targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
             0.25,
         ),
         "first night >= 10x the naive ORM": (rate / orm_rate if orm_rate else 0, ">=", 10.0),
-        "unchanged night writes no people rows": (unchanged["people_table_rows_written"], "==", 0),
+        # Every repeat of the unchanged night must write nothing, not just the median one.
+        "unchanged night writes no people rows": (
+            max(
+                n["people_table_rows_written"] for n in result.get("unchanged_nights", [unchanged])
+            ),
+            "==",
+            0,
+        ),
         "unchanged night <= 1/10 of the first's wall time": (
             unchanged["wall_seconds"] / first["wall_seconds"],
             "<=",
@@ -53,6 +62,9 @@ def print_report(result: dict[str, Any]) -> None:
         f"{settings['cores']} cores"
     )
     for label, night in result["nights"].items():
+        if "repeats_wall_seconds" in night:
+            walls = ", ".join(f"{w:.1f}" for w in night["repeats_wall_seconds"])
+            print(f"{label:>9} nights: {walls} s wall; the median one:")
         print(
             f"{label:>9} night: {night['wall_seconds']:8.1f} s wall, "
             f"{night['people_rows_written']:>9,} people rows written "

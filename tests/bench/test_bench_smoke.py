@@ -52,6 +52,8 @@ def test_a_tiny_national_run_reports_every_figure(tmp_path: Path) -> None:
             "2",
             "--orm-schools",
             "2",
+            "--unchanged-nights",
+            "2",
             "--results-dir",
             str(tmp_path),
             "--stall-timeout",
@@ -73,7 +75,7 @@ def test_a_tiny_national_run_reports_every_figure(tmp_path: Path) -> None:
     nights = result["nights"]
     assert set(nights) == set(NIGHTS)
     # The database settled (VACUUM, CHECKPOINT) before the later nights and the references.
-    assert set(result["settle_seconds"]) == {"unchanged", "churn", "reference"}
+    assert set(result["settle_seconds"]) == {"unchanged", "unchanged-2", "churn", "reference"}
     assert all(seconds >= 0 for seconds in result["settle_seconds"].values())
     for label in NIGHTS:
         night = nights[label]
@@ -87,8 +89,15 @@ def test_a_tiny_national_run_reports_every_figure(tmp_path: Path) -> None:
     first, unchanged = nights["first"], nights["unchanged"]
     assert first["outcomes"] == {"succeeded": linked}
     assert first["people_inserted"] > 0 and first["people_written_per_second"] > 0
-    assert unchanged["outcomes"] == {"unchanged": linked}
-    assert unchanged["people_table_rows_written"] == 0  # the change stamps did not move
+    # The unchanged night ran twice; the one compared with the first is one of them.
+    repeats = result["unchanged_nights"]
+    assert len(repeats) == 2
+    assert unchanged["repeats_wall_seconds"] == [night["wall_seconds"] for night in repeats]
+    assert unchanged["wall_seconds"] == max(unchanged["repeats_wall_seconds"])  # upper median
+    for night in repeats:
+        assert set(night) >= NIGHT_FIGURES
+        assert night["outcomes"] == {"unchanged": linked}
+        assert night["people_table_rows_written"] == 0  # the change stamps did not move
     assert nights["churn"]["people_rows_written"] > 0
 
     copy, orm = result["reference"]["copy"], result["reference"]["orm"]
