@@ -7,7 +7,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    create_engine,
+    event,
+    exc,
+    literal_column,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -76,6 +85,18 @@ def ping_when_idle(engine: Engine, seconds: float) -> None:
         except Exception:
             # The pool's documented way to say "this one is dead": it connects anew and retries.
             raise exc.DisconnectionError() from None
+
+
+def constant(value: str) -> ColumnElement[str]:
+    """One of the code's own string constants (a run outcome), written into the SQL itself.
+
+    Sent as a parameter, ``outcome = 'running'`` cannot use the partial index on running runs
+    in a prepared statement's generic plan, so PostgreSQL would plan every execution anew (or
+    read all of a school's runs). Never for data: only plain words are accepted.
+    """
+    if not value.isidentifier():
+        raise ValueError(f"not a plain word: {value!r}")
+    return literal_column(f"'{value}'", String)
 
 
 def uses_psycopg(connection: Connection) -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core.db import follow_loaded
+from core.db import constant, follow_loaded
 from core.errors import LeaseLost, SchoolNotFound, SyncBusy
 from core.models import School, SyncRun, utcnow
 
@@ -238,7 +238,7 @@ def release(session: Session, lease: Lease) -> bool:
 def stale_runs(owner: str | BindParameter[str]):  # type: ignore[no-untyped-def]
     """The condition on sync_run rows left 'running' by anyone but ``owner`` (or its param)."""
     return and_(
-        _run.c.outcome == "running",
+        _run.c.outcome == constant("running"),
         or_(_run.c.worker.is_(None), _run.c.worker != owner),
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
-from core.db import single_statements
+from core.db import constant, single_statements
 from core.errors import SchoolNotFound
 from core.models import HeldPlan, School, SyncRun, utcnow
 from core.sync.runs import end_run
@@ -46,7 +46,7 @@ def state_columns() -> tuple[ColumnElement[Any], ...]:
     """The school-table expressions a SchoolState is made of, in its field order."""
     last_outcome = (
         select(_run.c.outcome)
-        .where(_run.c.school_id == _school.c.id, _run.c.outcome != "running")
+        .where(_run.c.school_id == _school.c.id, _run.c.outcome != constant("running"))
         .order_by(_run.c.started_at.desc(), _run.c.id.desc())
         .limit(1)
         .scalar_subquery()

@@ -22,14 +22,13 @@ from sqlalchemy import (
     bindparam,
     exists,
     insert,
-    literal,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
 from core import lease
-from core.db import single_statements
+from core.db import constant, single_statements
 from core.errors import InternalError, KoppelError, SchoolNotFound
 from core.hot import HotStatement
 from core.models import School, SyncRun, utcnow
@@ -54,8 +53,9 @@ SETTLED = ("succeeded", "unchanged", "held", "skipped")
 
 
 def _fixed(values: tuple[str, ...]) -> list[ColumnElement[str]]:
-    """A constant IN list as plain parameters: an expanding one is re-rendered per execution."""
-    return [literal(v) for v in values]
+    """A constant IN list written into the SQL (an expanding one is re-rendered per execution,
+    and parameters would leave the generic plan guessing: core.db.constant)."""
+    return [constant(v) for v in values]
 
 
 def settled_since() -> ColumnElement[bool]:
@@ -68,7 +68,7 @@ def settled_since() -> ColumnElement[bool]:
 
 
 # Some run of the school is (or was left) 'running'.
-_RUNNING = exists().where(_run.c.school_id == _school.c.id, _run.c.outcome == "running")
+_RUNNING = exists().where(_run.c.school_id == _school.c.id, _run.c.outcome == constant("running"))
 # The school is linked and synced: consent given, active, not merged into another.
 _LINKED = and_(
     _school.c.consent == "granted",

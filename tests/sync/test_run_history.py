@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from core.db import constant
 from core.models import SyncRun, utcnow
 from core.sync.unchanged import _CONFIRM_KNOWN, _PROBE
 from tests.workers.factories import add_school
@@ -57,3 +60,20 @@ def test_the_latest_run_and_a_running_one_are_found_without_reading_the_history(
         assert "ix_sync_run_school_latest" in plan, plan  # the latest run, read backwards
         assert "ix_sync_run_running" in plan, plan  # only running rows are looked at
         assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan  # no sort of all runs
+
+
+def test_outcomes_are_written_into_the_statements_not_sent_as_parameters() -> None:
+    # A prepared statement's generic plan can use the partial index on running runs only when
+    # 'running' is in the SQL itself; as a parameter PostgreSQL re-planned every execution
+    # (measured: 0.68-0.82 ms of its CPU per unchanged message after a year of runs, 0.27-0.31
+    # with the generic plan that this allows).
+    for statement in (_PROBE, _CONFIRM_KNOWN):
+        sql = str(statement.compile(dialect=postgresql.dialect()))
+        assert "sync_run.outcome = 'running'" in sql
+        assert "sync_run.outcome != 'running'" in sql
+        assert "'succeeded'" in sql and "'unchanged'" in sql
+
+
+def test_only_plain_words_become_constants() -> None:
+    with pytest.raises(ValueError, match="plain word"):
+        constant("x' OR '1'='1")
