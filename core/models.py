@@ -200,6 +200,9 @@ class SchoolNetwork(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+_RUNNING_ONLY = text("outcome = 'running'")  # the partial index's rows, on either backend
+
+
 class SyncRun(Base):
     """One attempt to sync one school: when, by whom, how it ended, what it changed."""
 
@@ -212,8 +215,8 @@ class SyncRun(Base):
         Index(
             "ix_sync_run_running",
             "school_id",
-            postgresql_where=text("outcome = 'running'"),
-            sqlite_where=text("outcome = 'running'"),
+            postgresql_where=_RUNNING_ONLY,
+            sqlite_where=_RUNNING_ONLY,
         ),
     )
 
