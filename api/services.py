@@ -10,7 +10,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from core.plugins import Plugins
-from core.settings import Settings
+from core.settings import ApiToken, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,7 @@ class Services:
     settings: Settings
     session_factory: Callable[[], Session]
     plugins: Plugins
-    tokens: tuple[bytes, ...]
+    tokens: tuple[ApiToken, ...]
 
     @contextmanager
     def session(self) -> Iterator[Session]:
