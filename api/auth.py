@@ -9,9 +9,9 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import services
+from core.api_token import ApiToken
 from core.brin import parse_brin6
 from core.errors import SchoolNotFound
-from core.settings import ApiToken
 
 bearer = HTTPBearer(
     auto_error=False, description="One of the tokens in koppel's KOPPEL_API_TOKENS."

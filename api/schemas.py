@@ -40,6 +40,13 @@ def _storable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_storable)]
+
+
+def header_key(name: str) -> str:
+    """The name by which a header is known, however the LVS wrote it."""
+    return name.strip().lower()
+
+
 # A header's value: one line, or several lines of the same header in the order received.
 HeaderLines = Annotated[
     list[Text],
@@ -100,7 +107,7 @@ class LoginRequest(BaseModel):
             if sum(len(line) for line in lines) > MAX_HEADER_CHARS:
                 raise ValueError(f"header {name[:40]!r} is longer than {MAX_HEADER_CHARS} chars")
         for wanted in READ_HEADERS:
-            names = [name for name in headers if name.strip().lower() == wanted]
+            names = [name for name in headers if header_key(name) == wanted]
             if len(names) > 1:
                 # A JSON object's key order says nothing about which line came first, so
                 # joining them could put a client's forged value where the proxy's belongs.
@@ -114,11 +121,13 @@ class LoginRequest(BaseModel):
     @field_validator("at")
     @classmethod
     def _near_the_server_clock(cls, at: datetime | None) -> datetime | None:
-        if at is not None and abs(at - datetime.now(UTC)) > MAX_CLOCK_SKEW:
+        now = datetime.now(UTC)
+        # Aware datetimes subtract without a conversion, so even year 9999 cannot overflow here.
+        if at is not None and abs(at - now) > MAX_CLOCK_SKEW:
             raise ValueError(
                 f"must be within {MAX_CLOCK_SKEW.seconds // 60} minutes of the server's clock "
-                f"(now {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}): send the current time, or leave "
-                "at out to use the server's clock"
+                f"(now {now:%Y-%m-%dT%H:%M:%SZ}): send the current time, or leave at out to use "
+                "the server's clock"
             )
         return at
 
@@ -133,7 +142,7 @@ class LoginRequest(BaseModel):
     def header(self, name: str) -> list[str] | None:
         """Every value of one header (of READ_HEADERS), whatever case the LVS wrote its name in."""
         for key, value in self.headers.items():
-            if key.strip().lower() == name:
+            if header_key(key) == name:
                 return value or None
         return None
 

@@ -19,11 +19,11 @@ from api.schemas import (
     SchoolStatusOut,
 )
 from api.services import Services, services
+from core.api_token import ApiToken
 from core.linking import link_school
 from core.login.networks import ADMIN_ORIGIN, NetworkEntry, replace_networks, school_networks
 from core.models import School
 from core.schools import get_school, school_by_brin6
-from core.settings import ApiToken
 from core.status import latest_run, school_counts
 
 router = APIRouter(prefix="/v1/schools", tags=["schools"], responses=SCHOOL_RESPONSES)

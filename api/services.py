@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from core.api_token import ApiToken
 from core.plugins import Plugins
-from core.settings import ApiToken, Settings
+from core.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
