@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import KoppelError
-from core.login.client_address import IPNetwork, clean
+from core.login.client_address import WIDEST_PREFIX, IPNetwork, clean
 from core.models import SchoolNetwork
 
 log = structlog.get_logger()
 
 ADMIN_ORIGIN = "admin"  # entered by the school's administrator; other origins are source names
-WIDEST_PREFIX = {4: 8, 6: 16}
 DESCRIPTION_MAX = 200
 
 
