@@ -104,11 +104,12 @@ class BasispoortClient:
         # none of which this API uses (no cookies, no auth, redirects are refusals). Proxies
         # come from a setting, not the environment, since only the Client reads HTTPS_PROXY.
         self._transport = deadline.deadline_transport(verify=verify, proxy=settings.proxy)
-        # What the Client sent by default, with our Accept and User-Agent.
+        # What the Client sent by default, with our Accept and User-Agent, and gzip alone (a
+        # server that sends 'deflate' anyway is understood in its zlib form, see _body).
         self._headers = httpx.Headers(
             {
                 "Accept": "application/json",
-                "Accept-Encoding": "gzip, deflate",
+                "Accept-Encoding": "gzip",
                 "Connection": "keep-alive",
                 "User-Agent": USER_AGENT,
             }
