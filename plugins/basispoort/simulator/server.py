@@ -18,7 +18,15 @@ import orjson
 import structlog
 
 from plugins.basispoort.simulator.control import answer_control
-from plugins.basispoort.simulator.faults import FaultSet, garble, wrong_types
+from plugins.basispoort.simulator.faults import (
+    Fault,
+    FaultSet,
+    chunked,
+    garble,
+    gzip_bomb,
+    gzip_cut,
+    wrong_types,
+)
 from plugins.basispoort.simulator.pki import TLSFiles
 from plugins.basispoort.simulator.routes import Reply, answer_api
 from plugins.basispoort.simulator.world import World
@@ -120,7 +128,7 @@ class SimulatorServer:
         with self._hits_lock:
             self.failed_handshakes += 1
 
-    def answer(self, method: str, target: str, body: bytes) -> tuple[Reply, str | None]:
+    def answer(self, method: str, target: str, body: bytes) -> tuple[Reply, Fault | None]:
         """The reply to one request and the fault to apply to it, if one fires."""
         split = urlsplit(target)
         path, query = split.path, parse_qs(split.query, keep_blank_values=True)
@@ -134,7 +142,7 @@ class SimulatorServer:
         if fault is not None and fault.kind == "5xx":
             return Reply(503, text="Service tijdelijk niet beschikbaar"), None
         reply = answer_api(self.world, method, path, query, body, self.ipadressen)
-        return reply, None if fault is None else fault.kind
+        return reply, fault
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -255,25 +263,54 @@ class _Handler(BaseHTTPRequestHandler):
             # The type and the path (ids only) say enough; messages could carry request data.
             log.error("simulator_failed", error=type(exc).__name__, path=urlsplit(self.path).path)
             reply, fault = Reply(500, text="Interne fout in de simulator"), None
+        kind = None if fault is None else fault.kind
         data = _encode(reply)
-        if fault == "garbled":
+        if kind == "garbled":
             data = garble(data)
-        elif fault == "wrong_types" and reply.is_json:
+        elif kind == "wrong_types" and reply.is_json:
             data = _json_bytes(wrong_types(reply.payload))
+        elif kind == "gzip_cut":
+            data = gzip_cut(data)
+        elif kind == "gzip_bomb":
+            data = gzip_bomb(fault.size)  # type: ignore[union-attr]
+        if kind == "trickle":
+            self._trickle(reply, data, fault.seconds)  # type: ignore[union-attr]
+            return
         self.send_response(reply.status)
+        if kind in ("gzip_cut", "gzip_bomb"):
+            self.send_header("Content-Encoding", "gzip")
         if reply.status != 204:
-            kind = "application/json" if reply.is_json else "text/plain"
-            self.send_header("Content-Type", f"{kind};charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-        if fault == "truncated":
-            # The header promises the whole body; half arrives, then the connection drops.
+            media = "application/json" if reply.is_json else "text/plain"
+            self.send_header("Content-Type", f"{media};charset=UTF-8")
+            if kind == "chunked_cut":
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(data)))
+        if kind in ("truncated", "chunked_cut"):
+            # Half of what the headers promise arrives, then the connection drops.
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
+            half = data[: len(data) // 2]
+            self.wfile.write(chunked(half) if kind == "chunked_cut" else half)
             self.close_connection = True
             return
         self.end_headers()
         self.wfile.write(data)
+
+    def _trickle(self, reply: Reply, data: bytes, seconds: float) -> None:
+        """The whole answer, status line and headers included, one byte every ``seconds``,
+        until it is sent or the client hangs up."""
+        media = "application/json" if reply.is_json else "text/plain"
+        head = (
+            f"HTTP/1.1 {reply.status} Trickle\r\nContent-Type: {media};charset=UTF-8\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        )
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            for byte in memoryview(head.encode() + data):
+                self.wfile.write(bytes((byte,)))
+                self.wfile.flush()
+                time.sleep(seconds)
 
 
 def _encode(reply: Reply) -> bytes:
