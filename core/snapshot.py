@@ -8,6 +8,7 @@ SourceDataError naming the record by id and the field, never the value.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -17,13 +18,19 @@ from core.errors import SourceDataError
 from core.models import Group, Pupil, School, SchoolNetwork, Staff
 
 
-def _limits(columns: dict[str, Any]) -> dict[str, int | None]:
-    """Each text field's most characters: its column's size (None: JSON or unbounded Text)."""
-    return {name: getattr(getattr(c, "type", None), "length", None) for name, c in columns.items()}
+class TextFields:
+    """A record's text fields, the most characters of each (its column's size; None: JSON or
+    unbounded Text), and a getter of all their values at once."""
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.limits = {
+            n: getattr(getattr(c, "type", None), "length", None) for n, c in columns.items()
+        }
+        self.values = operator.attrgetter(*self.limits)
 
 
 _PERSON_TEXT = ("source_id", "eckid", "las_key", "first_name", "prefix", "last_name", "initials")
-_SCHOOL_TEXT = _limits(
+_SCHOOL_TEXT = TextFields(
     {
         "source_school_id": School.source_school_id,
         "name": School.name,
@@ -33,14 +40,14 @@ _SCHOOL_TEXT = _limits(
         "ref": School.source_ref,
     }
 )
-_GROUP_TEXT = _limits(
+_GROUP_TEXT = TextFields(
     {"key": Group.source_key, "name": Group.name, "description": Group.description}
 )
-_PUPIL_TEXT = _limits(
+_PUPIL_TEXT = TextFields(
     {name: getattr(Pupil, name) for name in _PERSON_TEXT}
     | {"group_key": Group.source_key, "subgroup_keys": Group.source_key}
 )
-_STAFF_TEXT = _limits(
+_STAFF_TEXT = TextFields(
     {name: getattr(Staff, name) for name in _PERSON_TEXT}
     | {
         "email": Staff.email,
@@ -63,34 +70,47 @@ def _fits(value: Any, limit: int | None, what: str, name: str) -> None:
         )
     if "\x00" in value:
         raise SourceDataError(f"{what}: {name} contains a NUL character")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise SourceDataError(
-                f"{what}: {name} is not valid Unicode (a lone surrogate)"
-            ) from None
+    if not (value.isascii() or _encodes(value)):
+        raise SourceDataError(f"{what}: {name} is not valid Unicode (a lone surrogate)")
 
 
-def fitting(record: Any, what: str, fields: dict[str, int | None]) -> None:
-    """Check ``record``'s text ``fields`` (name -> most characters, None: any) or raise."""
-    for name, limit in fields.items():
-        value = getattr(record, name)
+def fitting(record: Any, what: str, fields: TextFields) -> None:
+    """Check ``record``'s text ``fields`` or raise SourceDataError naming the first bad one."""
+    texts: list[str] = []
+    for (name, limit), value in zip(fields.limits.items(), fields.values(record), strict=True):
         if value is None:
             continue
-        for item in value if isinstance(value, tuple) else (value,):
-            _fits(item, limit, what, name)
+        for item in value if value.__class__ is tuple else (value,):
+            if item.__class__ is not str or (limit is not None and len(item) > limit):
+                _fits(item, limit, what, name)
+            texts.append(item)
+    # One look at all of them (every changed school's records pass here); by field if it fails.
+    joined = "".join(texts)
+    if "\x00" in joined or not (joined.isascii() or _encodes(joined)):
+        for name, limit in fields.limits.items():
+            value = getattr(record, name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if item is not None:
+                    _fits(item, limit, what, name)
 
 
-def _who(kind: str, source_id: Any, limit: int | None) -> str:
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _who(kind: str, source_id: Any, limit: int | None, name: str = "source_id") -> str:
     """How an error names a record: by its id once that id itself is known to fit."""
-    _fits(source_id, limit, f"a {kind}", "source_id")
+    _fits(source_id, limit, f"a {kind}", name)
     return f"{kind} {source_id}"
 
 
 def _year_group(value: int | None, what: str) -> None:
     if value is not None and (isinstance(value, bool) or value not in _YEAR_GROUPS):
-        raise SourceDataError(f"{what}: year_group does not fit a year group")
+        raise SourceDataError(f"{what}: year_group is out of range")
 
 
 class GroupKind(StrEnum):
@@ -113,7 +133,12 @@ class SchoolInfo:
     ref: str | None = None  # the source's reference used in SSO deep links (instellingRef)
 
     def __post_init__(self) -> None:
-        what = _who("school", self.source_school_id, _SCHOOL_TEXT["source_school_id"])
+        what = _who(
+            "school",
+            self.source_school_id,
+            _SCHOOL_TEXT.limits["source_school_id"],
+            "source_school_id",
+        )
         fitting(self, what, _SCHOOL_TEXT)
 
 
@@ -149,7 +174,7 @@ class PupilRecord:
     subgroup_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        what = _who("pupil", self.source_id, _PUPIL_TEXT["source_id"])
+        what = _who("pupil", self.source_id, _PUPIL_TEXT.limits["source_id"])
         fitting(self, what, _PUPIL_TEXT)
         _year_group(self.year_group, what)
 
@@ -172,7 +197,7 @@ class StaffRecord:
     subgroup_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        what = _who("staff member", self.source_id, _STAFF_TEXT["source_id"])
+        what = _who("staff member", self.source_id, _STAFF_TEXT.limits["source_id"])
         fitting(self, what, _STAFF_TEXT)
 
 
