@@ -187,3 +187,17 @@ def test_koppel_sync_says_which_field_was_refused(koppel, sim_world: World, sim_
     assert "failed" in out and "'persoonsgegevens.achternaam' is an array" in out
     assert "nothing was changed" in out and SECRET not in out
     assert json.loads(koppel("export", brin6, "--json")[1]) == before
+
+
+def test_koppel_check_refuses_a_malformed_school_and_links_nothing(
+    koppel, sim_world: World, sim_server
+) -> None:
+    source_id = sim_world.find("quiet")
+    brin6 = sim_world.school(source_id).brin6
+    sim_server.tamper(r"/nawsearch$", lambda found: [{**r, "naam": SECRET * BIG} for r in found])
+
+    code, out = koppel("check", brin6)
+
+    assert code == 1
+    assert "school " in out and "name has 1000000 characters" in out and SECRET not in out
+    assert koppel("export", brin6, "--json")[0] != 0  # not linked
