@@ -150,8 +150,10 @@ def _merged(
     if not move.possible:
         return _finish(session, run, "skipped", {}, move.reason)
     if not any(move.counts.values()):
-        reason = f"{_skip_reason(school)}; its people were moved to school {move.target_id}"
-        return _finish(session, run, "skipped", {}, reason)
+        moved = "nobody is left to move"
+        if move.target_id is not None:
+            moved = f"its people were moved to school {move.target_id}"
+        return _finish(session, run, "skipped", {}, f"{_skip_reason(school)}; {moved}")
     target = f"source school {move.target_source_id}"
     if move.target_id is not None:
         target = f"school {move.target_id} ({target})"
