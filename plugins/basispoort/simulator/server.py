@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import re
 import socket
 import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -53,8 +56,9 @@ def server_ssl_context(tls: TLSFiles) -> ssl.SSLContext:
 class SimulatorServer:
     """Serves a World as Basispoort does. ``ipadressen`` turns the assumed endpoint on.
 
-    ``faults`` injects failures; ``hits`` counts requests by "METHOD /path" (no query), so tests
-    can see what a client asked for. Use as a context manager, or start() and stop().
+    ``faults`` injects failures; ``tamper`` serves malformed data; ``hits`` counts requests by
+    "METHOD /path" (no query), so tests can see what a client asked for. Use as a context
+    manager, or start() and stop().
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class SimulatorServer:
         self.tls = tls
         self.ipadressen = ipadressen
         self.faults = FaultSet()
+        self._tampering: list[tuple[re.Pattern[str], Callable[[Any], Any]]] = []
         self.hits: Counter[str] = Counter()
         self.failed_handshakes = 0
         self._hits_lock = threading.Lock()
@@ -124,6 +129,30 @@ class SimulatorServer:
     ) -> None:
         self.stop()
 
+    def tamper(self, path_regex: str, change: Callable[[Any], Any]) -> None:
+        """Serve each 200 JSON answer whose path matches as ``change(payload)`` returns it.
+
+        ``change`` gets a copy (the world stays as it is) and may return any JSON value: data
+        the world cannot hold (a number as a name, a stamp in year 9999), until
+        ``stop_tampering()``. E.g. ``server.tamper(r"/details$", lambda d: {**d, "naam": 5})``.
+        """
+        with self._hits_lock:
+            self._tampering.append((re.compile(path_regex), change))
+
+    def stop_tampering(self) -> None:
+        with self._hits_lock:
+            self._tampering.clear()
+
+    def _tampered(self, path: str, reply: Reply) -> Reply:
+        with self._hits_lock:
+            changes = [change for pattern, change in self._tampering if pattern.search(path)]
+        if not changes or reply.status != 200 or not reply.is_json:
+            return reply
+        payload = copy.deepcopy(reply.payload)
+        for change in changes:
+            payload = change(payload)
+        return Reply(reply.status, payload)
+
     def count_failed_handshake(self) -> None:
         with self._hits_lock:
             self.failed_handshakes += 1
@@ -142,6 +171,7 @@ class SimulatorServer:
         if fault is not None and fault.kind == "5xx":
             return Reply(503, text="Service tijdelijk niet beschikbaar"), None
         reply = answer_api(self.world, method, path, query, body, self.ipadressen)
+        reply = self._tampered(path, reply)
         return reply, fault
 
 
