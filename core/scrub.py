@@ -96,6 +96,9 @@ def _sqlite_statement(engine: Engine, sql: str) -> tuple[int, ...]:
     raw = engine.raw_connection()
     try:
         row = raw.cursor().execute(sql).fetchone()
+    except engine.dialect.loaded_dbapi.OperationalError:
+        # Another connection kept writing past the busy timeout ("database is locked").
+        raise ScrubIncomplete("SQLite stayed locked by another connection") from None
     finally:
         raw.close()
     return tuple(row or ())
@@ -111,7 +114,7 @@ def _postgres(engine: Engine, rewrite: bool) -> None:
             conn.exec_driver_sql(f"VACUUM ({options}) {tables}")
             if _owns_database(conn):
                 _wait_for_older_transactions(conn)  # the statistics' old rows, as above
-                conn.exec_driver_sql(f"VACUUM {'FULL' if rewrite else ''} pg_catalog.pg_statistic")
+                conn.exec_driver_sql(f"VACUUM {'FULL ' if rewrite else ''}pg_catalog.pg_statistic")
             else:
                 log.warning(
                     "statistics_not_rewritten", reason="koppel's role does not own the database"
@@ -142,9 +145,9 @@ def _wait_for_older_transactions(conn: Connection) -> None:
             return
         if time.monotonic() >= deadline:
             raise ScrubIncomplete(
-                f"the purged tables were not rewritten: {len(older)} transactions older than "
-                f"the purge are still open after {SNAPSHOT_WAIT_SECONDS:g} s (oldest: backend "
-                f"pid {older[0].pid}), and the old rows must stay while they may read them"
+                f"the purged tables were not rewritten: after {SNAPSHOT_WAIT_SECONDS:g} s, "
+                f"{len(older)} open transaction(s) that began before the purge may still read "
+                f"the old rows (oldest: backend pid {older[0].pid})"
             )
         time.sleep(0.5)
 
