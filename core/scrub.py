@@ -129,37 +129,50 @@ def _postgres(engine: Engine, rewrite: bool) -> None:
 
 
 def _wait_for_older_transactions(conn: Connection) -> None:
-    """Wait until no open transaction may still see the rows as they were before the purge.
+    """Wait until nothing may still see the rows as they were before the purge.
 
     VACUUM keeps a dead row version while a snapshot may still see it, and VACUUM FULL's own
-    snapshot counts too: a transaction still writing in any database of the server (its xid)
-    or one reading in this database (its snapshot's xmin) that began before the purge would
-    have the old names copied into the new files.
+    snapshot counts too: a transaction still writing in any database of the server (its xid),
+    one reading in this database (its snapshot's xmin), a prepared transaction or a replication
+    slot (a standby's feedback) that began before the purge would have the old names copied
+    into the new files. Other roles' sessions are visible only with pg_read_all_stats.
     """
+    if not conn.exec_driver_sql(_SEES_ALL_SESSIONS).scalar():
+        log.warning("scrub_cannot_see_other_sessions", grant="pg_read_all_stats")
     # An xid taken now is newer than the purge's: anything older may predate the purge.
     since = conn.exec_driver_sql("SELECT mod(txid_current(), 4294967296)::text").scalar()
     deadline = time.monotonic() + SNAPSHOT_WAIT_SECONDS
     while True:
-        older = conn.exec_driver_sql(_OLDER_TRANSACTIONS, {"since": since}).all()
+        older = conn.exec_driver_sql(_OLDER_THAN, {"since": since}).scalars().all()
         if not older:
             return
         if time.monotonic() >= deadline:
             raise ScrubIncomplete(
                 f"the purged tables were not rewritten: after {SNAPSHOT_WAIT_SECONDS:g} s, "
                 f"{len(older)} open transaction(s) that began before the purge may still read "
-                f"the old rows (oldest: backend pid {older[0].pid})"
+                f"the old rows (oldest: {older[0]})"
             )
         time.sleep(0.5)
 
 
-_OLDER_TRANSACTIONS = """
-SELECT pid FROM pg_stat_activity
-WHERE pid <> pg_backend_pid()
-  AND greatest(
-    age(backend_xid),
-    CASE WHEN datname = current_database() THEN age(backend_xmin) END
-  ) >= age(%(since)s::xid)
-ORDER BY xact_start
+_SEES_ALL_SESSIONS = (
+    "SELECT rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') "
+    "FROM pg_roles WHERE rolname = current_user"
+)
+_OLDER_THAN = """
+SELECT label FROM (
+  SELECT 'backend pid ' || pid AS label, greatest(
+      age(backend_xid), CASE WHEN datname = current_database() THEN age(backend_xmin) END
+    ) AS age
+  FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+  UNION ALL
+  SELECT 'prepared transaction ' || gid, age(transaction) FROM pg_prepared_xacts
+  UNION ALL
+  SELECT 'replication slot ' || slot_name, greatest(age(xmin), age(catalog_xmin))
+  FROM pg_replication_slots
+) AS holders
+WHERE age >= age(%(since)s::xid)
+ORDER BY age DESC
 """
 
 

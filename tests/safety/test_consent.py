@@ -173,6 +173,27 @@ def test_a_revoked_school_holds_no_personal_data_after_its_retention(db, sim_wor
     assert purge_revoked(db, utcnow() + timedelta(days=32), retention_days=30).schools == {}
 
 
+def test_a_school_purged_before_keys_were_cleared_is_purged_again(db, sim_world, sim_plugins):
+    school = link(db, sim_world, "quiet")
+    sync_school(db, school.id, plugins=sim_plugins)
+    named = db.scalars(
+        select(Group).where(Group.school_id == school.id, Group.source_key.startswith("naam:"))
+    ).first()
+    name_key = named.source_key
+    school.consent = "revoked"
+    db.commit()
+    purge_revoked(db, utcnow(), retention_days=0)
+    # What the purge left before it cleared keys: the purged hash, but the name as key.
+    db.execute(update(Group).where(Group.id == named.id).values(source_key=name_key))
+    db.commit()
+
+    report = purge_revoked(db, utcnow(), retention_days=0)
+
+    assert report.schools[school.id]["groups"] == 1
+    db.refresh(named)
+    assert named.source_key == f"purged:{named.id}"
+
+
 def test_consent_granted_again_brings_the_purged_people_back(db, sim_world, sim_plugins):
     school = link(db, sim_world, "quiet")
     sync_school(db, school.id, plugins=sim_plugins)

@@ -168,6 +168,7 @@ def test_a_scrub_waits_for_transactions_older_than_the_purge(
         assert code == 1
         assert "purged 1 schools" in out
         assert "after 0.2 s, 1 open transaction(s) that began before the purge may still" in out
+        assert "(oldest: backend pid " in out
         assert "run 'koppel purge --scrub' again" in out
     finally:
         reader.rollback()
