@@ -7,12 +7,16 @@ any copy, whatever column, index, dead row version or statistic holds it.
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
 
-from core import scrub
-from core.db import make_sessionmaker
+from cli import runtime
+from core import migrate, scrub
+from core.db import make_engine, make_sessionmaker
 from core.login.networks import ADMIN_ORIGIN, NetworkEntry, replace_networks
 from core.models import Group, Pupil, School
 from core.settings import get_settings
@@ -21,6 +25,7 @@ from plugins.basispoort.simulator.state import Group as SimGroup
 from plugins.basispoort.simulator.state import SchoolContents
 from tests.safety.conftest import denied_login, link
 from tests.safety.storage import stored_bytes
+from tests.servers import postgres_url
 from workers import lifecycle
 from workers.actors import sync_school_now
 from workers.broker import broker
@@ -224,3 +229,51 @@ def test_a_scrub_that_had_to_give_up_is_retried_not_dead_lettered():
     waited = scrub.ScrubIncomplete("a lock was not granted")
     assert retry(0, waited) and retry(1, waited)
     assert not retry(get_settings().sync_max_retries, waited)
+
+
+@pytest.fixture
+def owner_db_url() -> Iterator[str]:
+    """A migrated PostgreSQL database owned by a role of its own that is no superuser."""
+    base = make_url(postgres_url())
+    role = f"koppel_owner_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'CREATE DATABASE "{role}" OWNER "{role}"'))
+    url = base.set(username=role, database=role).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{role}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("own_db_url", ["postgres"], indirect=True)
+def test_a_database_owner_that_is_no_superuser_scrubs_everything(
+    koppel, sim_world, monkeypatch, owner_db_url
+):
+    # koppel's role in production: it owns its database, it is no superuser.
+    monkeypatch.setenv("KOPPEL_DATABASE_URL", owner_db_url)
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+    superuser = make_url(owner_db_url).set(username=make_url(postgres_url()).username)
+    as_superuser = make_engine(superuser.render_as_string(hide_password=False))
+    try:
+        school_id = revoked(koppel, sim_world)
+        analyze(as_superuser)
+        assert MARK.encode() in stored_bytes(as_superuser)
+
+        code, out = koppel("purge")
+
+        assert code == 0, out
+        assert "scrub_cannot_see_other_sessions" in out  # it says what it cannot check
+        assert "statistics_not_rewritten" not in out  # an owner may rewrite pg_statistic
+        personal = {MARK.encode()} | {e.encode() for e in eckids(sim_world, school_id)}
+        assert_nothing_left(as_superuser, personal)
+    finally:
+        as_superuser.dispose()
