@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     purge_rewrite_tables: bool = Field(
         default=True,
         description="After a purge on PostgreSQL, rewrite the tables that held the purged values "
-        "(VACUUM FULL: logins and syncs wait for it, seconds per 100,000 people), so none "
+        "(VACUUM FULL: logins and syncs wait for it, about 2 s per 100,000 pupils), so none "
         "stays in their files; false: plain VACUUM, which leaves the bytes in free space until "
         "they are overwritten (see docs/privacy.md).",
     )
