@@ -153,15 +153,14 @@ def revoked(koppel, sim_world: World) -> int:  # type: ignore[no-untyped-def]
     return school_id
 
 
-def only_postgres(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no MVCC row versions nor lock timeouts: VACUUM waits its turn")
+# SQLite has no MVCC row versions nor lock timeouts (VACUUM waits its turn): PostgreSQL only.
+only_postgres = pytest.mark.parametrize("own_db_url", ["postgres"], indirect=True)
 
 
+@only_postgres
 def test_a_scrub_waits_for_transactions_older_than_the_purge(
     koppel, own_engine, sim_world, monkeypatch
 ):
-    only_postgres(own_engine)
     monkeypatch.setattr(scrub, "SNAPSHOT_WAIT_SECONDS", 0.2)
     revoked(koppel, sim_world)
     reader = own_engine.connect().execution_options(isolation_level="REPEATABLE READ")
@@ -187,10 +186,10 @@ def test_a_scrub_waits_for_transactions_older_than_the_purge(
     assert_nothing_left(own_engine, {MARK.encode()})
 
 
+@only_postgres
 def test_a_rewrite_that_cannot_get_its_lock_gives_up_and_says_so(
     koppel, own_engine, sim_world, monkeypatch
 ):
-    only_postgres(own_engine)
     monkeypatch.setattr(scrub, "LOCK_TIMEOUT", "100ms")
     revoked(koppel, sim_world)
     with own_engine.connect() as holder:
