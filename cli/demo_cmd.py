@@ -73,11 +73,10 @@ def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
 
 
 def _run(console: Console, world) -> None:  # type: ignore[no-untyped-def]
-    from cli.runtime import plugins, session, session_factory
-    from core import migrate
+    from cli.runtime import plugins, session, upgrade_database
     from core.linking import link_school
 
-    migrate.upgrade(session_factory().kw["bind"])
+    upgrade_database()
 
     console.rule("1. Verbinding instellen/controleren (connection check)")
     table = Table("BRIN6", "school", "outcome", "what the school admin reads")

@@ -21,7 +21,7 @@ from cli import (
     worker_cmd,
 )
 from cli.sim_cmd import basispoort_sim
-from core.errors import KoppelError
+from core.errors import BrokerUnavailable, DatabaseUnavailable, KoppelError
 from core.logging import configure
 from core.settings import get_settings
 
@@ -54,8 +54,29 @@ cli.add_command(status_cmd.status)
 
 
 def main() -> None:
+    """Run the command; an error a user can meet is one line on stderr and exit code 1."""
     try:
         cli(standalone_mode=True)
-    except KoppelError as exc:  # a configuration error before any command ran
-        click.echo(f"error: {exc}", err=True)
+    except Exception as exc:
+        known = as_koppel_error(exc)
+        if known is None:
+            raise  # a bug: the traceback is what a report needs
+        click.echo(f"error: {known}", err=True)
         sys.exit(1)
+
+
+def as_koppel_error(exc: Exception) -> KoppelError | None:
+    """The error as a user should read it: koppel's own, or a library's that means the
+    database or RabbitMQ went away while the command ran; None for anything else."""
+    from dramatiq.errors import ConnectionError as BrokerConnectionError
+    from pika.exceptions import AMQPConnectionError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if isinstance(exc, KoppelError):
+        return exc
+    if isinstance(exc, OperationalError | InterfaceError):
+        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        return DatabaseUnavailable(f"the database failed: {reason}")
+    if isinstance(exc, BrokerConnectionError | AMQPConnectionError):
+        return BrokerUnavailable("the connection to RabbitMQ failed")
+    return None

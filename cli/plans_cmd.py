@@ -14,6 +14,9 @@ from core.errors import KoppelError
 # 'plans show' prints this many records per list; --json prints them all.
 SHOWN = 20
 
+# A plan id: a row id the database can hold (a larger number is a typo, not a lookup).
+PLAN_ID = click.IntRange(1, 2**63 - 1)
+
 # Exit codes of 'plans approve'.
 APPLIED, NEW_PLAN_HELD, NOT_APPLIED = 0, 2, 3
 
@@ -57,7 +60,7 @@ def list_cmd(include_decided: bool, as_json: bool) -> None:
 
 
 @plans.command("show")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=PLAN_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON, every record included.")
 def show_cmd(plan_id: int, as_json: bool) -> None:
     """Show one plan: counts, reasons and which records it writes (ids only, no names)."""
@@ -101,7 +104,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 @plans.command("approve")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=PLAN_ID)
 @click.option("--by", default=_operator, show_default="your login name", help="Who decides.")
 def approve_cmd(plan_id: int, by: str) -> None:
     """Apply exactly this held plan, if the school's data has not changed since it was made.
@@ -143,7 +146,7 @@ def _approval_report(plan_id: int, decision: Any) -> tuple[list[str], int]:
 
 
 @plans.command("reject")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=PLAN_ID)
 @click.option("--by", default=_operator, show_default="your login name", help="Who decides.")
 def reject_cmd(plan_id: int, by: str) -> None:
     """Reject a held plan: nothing is applied.

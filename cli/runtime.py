@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections.abc import Iterator
@@ -12,15 +13,28 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, make_sessionmaker
+from core import migrate
+from core.db import make_sessionmaker
 from core.errors import KoppelError
 from core.plugins import Plugins, get_plugins
+from core.probes import database_engine, require_schema
 from core.settings import get_settings
 
 
 @cache
 def session_factory() -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(get_settings().database_url))
+    """Sessions on the configured database, once it answers and holds the expected schema.
+
+    Checked here, before any command touches a table: a missing database, schema or driver is
+    one line saying what to do (see core.probes), and no empty SQLite file is left behind.
+    """
+    engine = database_engine(get_settings().database_url)
+    try:
+        require_schema(engine)
+    except KoppelError:
+        engine.dispose()
+        raise
+    return make_sessionmaker(engine)
 
 
 @contextmanager
@@ -33,12 +47,36 @@ def session() -> Iterator[Session]:
         s.close()
 
 
+def upgrade_database(revision: str = "head") -> str | None:
+    """Create or upgrade the configured database's schema; returns the revision it is at."""
+    engine = database_engine(get_settings().database_url, must_exist=False)
+    try:
+        migrate.upgrade(engine, revision)
+        return migrate.current(engine)
+    finally:
+        engine.dispose()
+
+
 def plugins() -> Plugins:
     return get_plugins()
 
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@contextmanager
+def listening(what: str, host: str, port: int) -> Iterator[None]:
+    """Turn 'address already in use' while ``what`` binds host:port into one line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise KoppelError(
+            f"{what} cannot listen on {host}:{port}: the port is already in use",
+            hint="stop the process that uses it, or choose another one with --port",
+        ) from None
 
 
 def fail(exc: KoppelError, code: int = 1) -> None:

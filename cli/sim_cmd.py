@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cli.runtime import listening
+
 
 @click.command("basispoort-sim")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -48,4 +50,5 @@ def basispoort_sim(
     """
     from plugins.basispoort.simulator import run
 
-    run(host, port, seed, schools, tls_dir, ipadressen, sizes=(20, max_pupils))
+    with listening("the simulator", host, port):
+        run(host, port, seed, schools, tls_dir, ipadressen, sizes=(20, max_pupils))

@@ -7,6 +7,8 @@ import click
 from cli.runtime import fail, session
 from cli.school_cmds import find_school
 from core.errors import ConfigError, KoppelError
+from core.probes import check_broker
+from core.settings import get_settings
 
 
 @click.command("sync-now")
@@ -27,6 +29,7 @@ def sync_now(brin6: str) -> None:
                 "and KOPPEL_BROKER_URL is not set",
                 hint="set KOPPEL_BROKER_URL, or sync in this process with 'koppel sync BRIN6'",
             )
+        check_broker(get_settings().broker_url or "")
         with session() as s:
             school_id = find_school(s, brin6).id
         message = send_now(school_id)

@@ -40,7 +40,10 @@ class SourceError(KoppelError):
 class SourceUnavailable(SourceError):
     """The source could not be reached or answered 5xx/timed out: worth retrying later."""
 
-    hint = "the source is down or slow; the next attempt retries automatically"
+    hint = (
+        "the source is down or slow; nightly and queued syncs retry by themselves, "
+        "a command run by hand can be run again later"
+    )
 
 
 class SourceRefused(SourceError):
@@ -93,3 +96,21 @@ class InternalError(KoppelError):
     """A bug: an unexpected exception, reported without the data it carried."""
 
     hint = "the run was rolled back; please report this with the run id"
+
+
+class DatabaseUnavailable(KoppelError):
+    """The database could not be opened or reached; nothing was attempted."""
+
+    hint = "check that the database is running and that KOPPEL_DATABASE_URL points to it"
+
+
+class SchemaNotReady(KoppelError):
+    """The database is reachable but does not hold this koppel's schema (yet)."""
+
+    hint = "run 'koppel db upgrade' first"
+
+
+class BrokerUnavailable(KoppelError):
+    """RabbitMQ could not be reached; nothing was sent."""
+
+    hint = "check that RabbitMQ is running and that KOPPEL_BROKER_URL points to it"

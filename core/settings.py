@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal, TypeVar
@@ -11,10 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
 
 AnySettings = TypeVar("AnySettings", bound=BaseSettings)
+
+DATABASE_URLS = "sqlite:///FILE or postgresql+psycopg://user:password@host/database"
 
 
 class Settings(BaseSettings):
@@ -147,6 +152,30 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Days after a revocation before personal data is purged."
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL; use {DATABASE_URLS}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"koppel runs on SQLite or PostgreSQL, not {backend}; use {DATABASE_URLS}"
+            )
+        return url
+
+    @field_validator("scheduler_window_start", "scheduler_window_end")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a time of day (HH:MM or HH:MM:SS, e.g. 01:00)"
+            ) from None
+        return value
+
     @field_validator("scheduler_timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
@@ -196,7 +225,8 @@ def read_settings(cls: type[AnySettings], **overrides: object) -> AnySettings:
         return cls(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: "
+            + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None

@@ -35,7 +35,7 @@ def test_config_hides_passwords_and_tokens(monkeypatch):
         out = CliRunner().invoke(cli, ["config"]).stdout
     finally:
         get_settings.cache_clear()
-    assert "KOPPEL_DATABASE_URL=postgresql+psycopg://***@db/koppel" in out
+    assert "KOPPEL_DATABASE_URL='postgresql+psycopg://***@db/koppel'" in out
     assert "hunter22" not in out
     assert "a-very-long-secret-token" not in out
     assert "KOPPEL_BASISPOORT_URL=" in out

@@ -275,7 +275,7 @@ class BasispoortClient:
             except httpx.TransportError as exc:
                 if _is_tls_refusal(exc):
                     raise SourceRefused(
-                        f"{what}: the TLS handshake failed ({_tls_reason(exc)})"
+                        f"{what}: the TLS handshake with {self._base} failed ({_tls_reason(exc)})"
                     ) from None
                 # A connection that drops mid-body is worth another try; if the last try is
                 # cut short too, the answer itself is broken (e.g. too large for a proxy).
@@ -286,9 +286,10 @@ class BasispoortClient:
                 delay = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
                 log.warning("basispoort_retry", request=what, attempt=attempt, reason=reason)
                 self._sleep(delay)
+        tried = f"({attempts} attempts at {self._base})"
         if cut_short:
-            raise SourceDataError(f"{what} {reason} ({attempts} attempts)")
-        raise SourceUnavailable(f"{what} {reason} ({attempts} attempts)")
+            raise SourceDataError(f"{what} {reason} {tried}")
+        raise SourceUnavailable(f"{what} {reason} {tried}")
 
 
 def _school_number(school_id: str | int) -> int:
