@@ -12,6 +12,7 @@ from cli import (
     consent_cmd,
     db_cmd,
     demo_cmd,
+    doctor_cmd,
     logins_cmd,
     plans_cmd,
     scheduler_cmd,
@@ -21,22 +22,30 @@ from cli import (
     worker_cmd,
 )
 from cli.sim_cmd import basispoort_sim
-from core.errors import BrokerUnavailable, DatabaseUnavailable, KoppelError
+from core.errors import BrokerUnavailable, ConfigError, DatabaseUnavailable, KoppelError
 from core.logging import configure
 from core.settings import get_settings
 
 
 @click.group()
 @click.version_option(package_name="koppel")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """koppel: keeps the LVS in step with its schools through Basispoort."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ConfigError:
+        if ctx.invoked_subcommand != "doctor":  # the doctor reports it among the rest
+            raise
+        configure()
+        return
     configure(settings.log_format, settings.log_level)
 
 
 # One line per command module.
 cli.add_command(db_cmd.db)
 cli.add_command(config_cmd.config)
+cli.add_command(doctor_cmd.doctor)
 cli.add_command(basispoort_sim)
 cli.add_command(school_cmds.check)
 cli.add_command(school_cmds.sync)

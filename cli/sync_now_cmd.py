@@ -29,9 +29,9 @@ def sync_now(brin6: str) -> None:
                 "and KOPPEL_BROKER_URL is not set",
                 hint="set KOPPEL_BROKER_URL, or sync in this process with 'koppel sync BRIN6'",
             )
-        check_broker(get_settings().broker_url or "")
         with session() as s:
             school_id = find_school(s, brin6).id
+        check_broker(get_settings().broker_url or "")
         message = send_now(school_id)
     except KoppelError as exc:
         fail(exc)

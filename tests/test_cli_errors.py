@@ -7,11 +7,13 @@ import socket
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from core import migrate
 from core.db import make_engine
 from tests.cli_process import free_port, one_line_error, run_koppel
 from tests.conftest import BACKENDS, fresh_database_url
+from tests.login.conftest import add_school
 
 BEFORE_UPGRADE = [
     ["status"],
@@ -109,9 +111,18 @@ def test_a_window_start_that_is_no_time_is_refused_when_read(tmp_path: Path, arg
     one_line_error(result, "KOPPEL_SCHEDULER_WINDOW_START", "'25:00' is not a time of day")
 
 
-@pytest.mark.parametrize("args", [["sync-now", "12AB00"], ["worker"]], ids=" ".join)
-def test_rabbitmq_down_is_one_line(tmp_path: Path, args):
-    env = {"KOPPEL_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"}
+@pytest.mark.parametrize("command", ["sync-now", "worker"])
+def test_rabbitmq_down_is_one_line(tmp_path: Path, fresh_db_url: str, command: str):
+    engine = make_engine(fresh_db_url)
+    with Session(engine) as db:
+        brin6 = add_school(db).brin6
+        db.commit()
+    engine.dispose()
+    env = {
+        "KOPPEL_DATABASE_URL": fresh_db_url,
+        "KOPPEL_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F",
+    }
+    args = ["sync-now", brin6] if command == "sync-now" else ["worker"]
     result = run_koppel(*args, env=env, cwd=tmp_path, timeout=30)
     one_line_error(result, "cannot reach RabbitMQ at 127.0.0.1:", "KOPPEL_BROKER_URL")
 

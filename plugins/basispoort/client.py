@@ -286,10 +286,9 @@ class BasispoortClient:
                 delay = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
                 log.warning("basispoort_retry", request=what, attempt=attempt, reason=reason)
                 self._sleep(delay)
-        tried = f"({attempts} attempts at {self._base})"
         if cut_short:
-            raise SourceDataError(f"{what} {reason} {tried}")
-        raise SourceUnavailable(f"{what} {reason} {tried}")
+            raise SourceDataError(f"{what} {reason} ({attempts} attempts) at {self._base}")
+        raise SourceUnavailable(f"{what} {reason} ({attempts} attempts) at {self._base}")
 
 
 def _school_number(school_id: str | int) -> int:
