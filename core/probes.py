@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, exc, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 from core import migrate
 from core.db import make_engine
@@ -60,15 +62,15 @@ def require_schema(engine: Engine) -> str:
     return found
 
 
-def ping_database(engine: Engine) -> None:
-    """One round trip; DatabaseUnavailable when it fails (for /ready)."""
+def ping_database(session_factory: Callable[[], Session]) -> None:
+    """One round trip on a pooled connection; DatabaseUnavailable when it fails (for /ready)."""
+    session = session_factory()
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        session.execute(text("SELECT 1"))
     except exc.DBAPIError as error:
-        raise DatabaseUnavailable(
-            f"cannot reach the database {_where(engine.url)}: {_reason(error)}"
-        ) from None
+        raise DatabaseUnavailable(f"the database failed: {_reason(error)}") from None
+    finally:
+        session.close()
 
 
 def check_broker(url: str, timeout: float = 5.0) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -37,10 +36,3 @@ def one_line_error(result: subprocess.CompletedProcess[str], *says: str) -> str:
     for fragment in says:
         assert fragment in lines[0]
     return lines[0]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on (for a server that is 'down')."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from core import migrate
 from core.db import make_engine
-from tests.cli_process import free_port, one_line_error, run_koppel
+from tests.cli_process import one_line_error, run_koppel
 from tests.conftest import BACKENDS, fresh_database_url
+from tests.deploy.processes import free_port
 from tests.login.conftest import add_school
 
 BEFORE_UPGRADE = [

@@ -14,8 +14,9 @@ from cryptography.x509.oid import NameOID
 from core import migrate
 from core.db import make_engine
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles
-from tests.cli_process import free_port, run_koppel
+from tests.cli_process import run_koppel
 from tests.conftest import BACKENDS, fresh_database_url
+from tests.deploy.processes import free_port
 from tests.servers import rabbitmq_url
 
 

@@ -62,7 +62,7 @@ def test_services_start_in_order() -> None:
 
 
 def test_long_running_services_have_health_checks() -> None:
-    for name in ("postgres", "rabbitmq", "scheduler", "worker", "basispoort-sim"):
+    for name in ("postgres", "rabbitmq", "scheduler", "worker", "api", "basispoort-sim"):
         check = service(name)["healthcheck"]["test"]
         assert check[0] == "CMD" and len(check) > 1, name
     # The heartbeat the check reads is the file the command touches.
@@ -70,6 +70,8 @@ def test_long_running_services_have_health_checks() -> None:
         command = compose_command(name)
         heartbeat = command[command.index("--heartbeat-file") + 1]
         assert heartbeat in service(name)["healthcheck"]["test"][-1]
+    # The API's asks /ready (tests/test_health.py runs it against a real 'koppel api').
+    assert "/ready'" in service("api")["healthcheck"]["test"][-1]
 
 
 def test_the_simulator_is_for_development_only() -> None:
