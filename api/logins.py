@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from api.metrics import count_login
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
 from api.services import Services, services
 from core.login.attempt import make_attempt
@@ -46,6 +47,7 @@ def evaluate(
         attempt = make_attempt(session, resolved, client, body.at or datetime.now(UTC))
         decision = evaluate_login(session, attempt, svc.plugins, settings)
         session.commit()
+        count_login(decision)
         return LoginDecisionOut(
             allowed=decision.allowed,
             person=(

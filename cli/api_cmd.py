@@ -6,7 +6,14 @@ import socket
 
 import click
 
-from cli.runtime import fail, listening, plugins, session_factory
+from cli.runtime import (
+    fail,
+    listening,
+    metrics_port_option,
+    plugins,
+    serve_metrics,
+    session_factory,
+)
 from core.errors import KoppelError
 from core.settings import get_settings
 
@@ -14,8 +21,14 @@ from core.settings import get_settings
 @click.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def api(host: str, port: int) -> None:
-    """Serve the login and school API (needs KOPPEL_API_TOKENS)."""
+@metrics_port_option("the API")
+def api(host: str, port: int, metrics_port: int | None) -> None:
+    """Serve the login and school API (needs KOPPEL_API_TOKENS).
+
+    /health and /ready answer without a token; metrics are served on their own port
+    (--metrics-port), not beside the API the LVS reaches.
+    """
+    serve_metrics(metrics_port)
     import uvicorn
 
     from api.app import create_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -77,6 +77,29 @@ def listening(what: str, host: str, port: int) -> Iterator[None]:
             f"{what} cannot listen on {host}:{port}: the port is already in use",
             hint="stop the process that uses it, or choose another one with --port",
         ) from None
+
+
+def metrics_port_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The --metrics-port option of a long-running command."""
+    return click.option(
+        "--metrics-port",
+        type=click.IntRange(1, 65535),
+        help=f"Serve Prometheus metrics of {what} on this port (/metrics); "
+        "default: KOPPEL_METRICS_PORT.",
+    )
+
+
+def serve_metrics(port: int | None) -> None:
+    """Serve this process's Prometheus metrics on ``port`` (or KOPPEL_METRICS_PORT), the way the
+    workers do (workers/metrics.py); call it before anything imports prometheus_client."""
+    port = port or get_settings().metrics_port
+    if port is None:
+        return
+    from workers import metrics
+
+    metrics.prepare()
+    with listening("the metrics endpoint", "0.0.0.0", port):  # noqa: S104 (a container's port)
+        metrics.serve(port)
 
 
 def fail(exc: KoppelError, code: int = 1) -> None:

@@ -81,8 +81,9 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=65535,
-        description="Port on which 'koppel worker' serves Prometheus metrics of all its "
-        "processes (/metrics); unset: no metrics endpoint.",
+        description="Port on which 'koppel worker' (all its processes together), 'koppel "
+        "scheduler' and 'koppel api' serve Prometheus metrics (/metrics); unset: none. A "
+        "--metrics-port option wins.",
     )
     # Logins (core/login, api/): who may call the API, which proxies to believe, what to shadow.
     api_tokens: list[SecretStr] = Field(

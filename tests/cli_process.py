@@ -36,3 +36,13 @@ def one_line_error(result: subprocess.CompletedProcess[str], *says: str) -> str:
     for fragment in says:
         assert fragment in lines[0]
     return lines[0]
+
+
+def http_ok(url: str) -> bool:
+    """Does a running koppel answer 200 at ``url`` (for waiting until it listens)?"""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

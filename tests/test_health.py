@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli_process import http_ok
 from tests.conftest import BACKENDS, fresh_database_url
 from tests.deploy.compose import service
 from tests.deploy.processes import free_port, run, services, wait_for
@@ -25,13 +26,6 @@ def compose_health_check(port: int) -> int:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode
 
 
-def answers(url: str) -> httpx.Response | None:
-    try:
-        return httpx.get(url, timeout=5)
-    except httpx.HTTPError:
-        return None
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_ready_when_database_and_broker_answer_without_a_token(tmp_path: Path, backend: str):
     env = {
@@ -44,8 +38,8 @@ def test_ready_when_database_and_broker_answer_without_a_token(tmp_path: Path, b
     base = f"http://127.0.0.1:{port}"
     with services(tmp_path) as start:
         start("api", ["api", "--port", str(port)], env)
-        alive = wait_for("the API", lambda: answers(f"{base}/health"), timeout=60)
-        assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
+        wait_for("the API", lambda: http_ok(f"{base}/health"), timeout=60)
+        assert httpx.get(f"{base}/health", timeout=5).json() == {"status": "alive"}
         ready = httpx.get(f"{base}/ready", timeout=10)
         assert ready.status_code == 200
         assert ready.json() == {"status": "ready", "database": "ok", "broker": "ok"}
@@ -64,7 +58,7 @@ def test_not_ready_names_the_part_that_is_down(tmp_path: Path, fresh_db_url: str
     base = f"http://127.0.0.1:{port}"
     with services(tmp_path) as start:
         api = start("api", ["api", "--port", str(port)], env)
-        wait_for("the API", lambda: answers(f"{base}/health"), timeout=60)
+        wait_for("the API", lambda: http_ok(f"{base}/health"), timeout=60)
         ready = httpx.get(f"{base}/ready", timeout=10)
         assert ready.status_code == 503
         assert ready.json() == {"status": "not ready", "database": "ok", "broker": "unreachable"}

@@ -7,12 +7,12 @@ import re
 import click
 import pytest
 
+from cli.config_cmd import settings_classes
 from cli.main import cli
 from core.settings import Settings
-from plugins.basispoort.settings import BasispoortSettings
 from tests.deploy.compose import ROOT, compose, compose_command, service
 
-KOPPEL_SERVICES = ("migrate", "scheduler", "worker", "basispoort-sim")
+KOPPEL_SERVICES = ("migrate", "scheduler", "worker", "api", "basispoort-sim")
 
 
 def parse_with_cli(args: list[str]) -> click.Command:
@@ -95,8 +95,10 @@ def test_data_lives_in_named_volumes() -> None:
 
 
 def test_every_koppel_variable_is_a_real_setting() -> None:
-    known = {f"KOPPEL_{name.upper()}" for name in Settings.model_fields} | {
-        f"KOPPEL_BASISPOORT_{name.upper()}" for name in BasispoortSettings.model_fields
+    known = {
+        f"{cls.model_config['env_prefix']}{name}".upper()
+        for cls in settings_classes()
+        for name in cls.model_fields
     }
     for name in KOPPEL_SERVICES:
         variables = set(service(name)["environment"])
