@@ -14,9 +14,11 @@ from cli import (
     demo_cmd,
     doctor_cmd,
     logins_cmd,
+    networks_cmd,
     plans_cmd,
     scheduler_cmd,
     school_cmds,
+    schools_cmd,
     status_cmd,
     sync_now_cmd,
     worker_cmd,
@@ -60,6 +62,8 @@ cli.add_command(plans_cmd.plans)
 cli.add_command(consent_cmd.consent)
 cli.add_command(consent_cmd.purge)
 cli.add_command(status_cmd.status)
+cli.add_command(schools_cmd.schools)
+cli.add_command(networks_cmd.networks)
 
 
 def main() -> None:

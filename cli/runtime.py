@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -59,6 +60,13 @@ def upgrade_database(revision: str = "head") -> str | None:
 
 def plugins() -> Plugins:
     return get_plugins()
+
+
+def local_time(at: datetime | None) -> str:
+    """A moment as an operator reads it: the schools' time zone, to the minute; '-' for none."""
+    if at is None:
+        return "-"
+    return at.astimezone(get_settings().zone).strftime("%Y-%m-%d %H:%M")
 
 
 def emit_json(data: Any) -> None:
