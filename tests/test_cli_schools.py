@@ -9,23 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from core import migrate
 from core.db import make_engine
 from core.models import School, SchoolNetwork, SyncRun
-from tests.cli_process import one_line_error, run_koppel
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.cli_process import migrated_database, one_line_error, run_koppel
+from tests.conftest import BACKENDS
 from tests.login.conftest import add_school
 
 SUMMER = datetime(2026, 7, 1, 0, 30, tzinfo=UTC)  # 02:30 in Amsterdam (CEST)
 WINTER = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 01:30 in Amsterdam (CET)
-
-
-def migrated(backend: str, tmp_path: Path) -> str:
-    url = fresh_database_url(backend, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
 
 
 def seeded(url: str) -> dict[str, School]:
@@ -50,7 +41,7 @@ def seeded(url: str) -> dict[str, School]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_schools_list_one_line_each_with_the_latest_run(tmp_path: Path, backend: str):
-    url = migrated(backend, tmp_path)
+    url = migrated_database(backend, tmp_path)
     schools = seeded(url)
     env = {"KOPPEL_DATABASE_URL": url}
 
@@ -80,7 +71,7 @@ def test_schools_list_one_line_each_with_the_latest_run(tmp_path: Path, backend:
 
 
 def test_networks_add_list_remove_like_the_api(tmp_path: Path):
-    url = migrated("sqlite", tmp_path)
+    url = migrated_database("sqlite", tmp_path)
     brin6 = seeded(url)["synced"].brin6
     env = {"KOPPEL_DATABASE_URL": url}
 

@@ -12,10 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from core import migrate
-from core.db import make_engine
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles
-from tests.cli_process import run_koppel
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.cli_process import migrated_database, run_koppel
+from tests.conftest import BACKENDS
 from tests.deploy.processes import free_port
 from tests.servers import rabbitmq_url
 
@@ -44,19 +43,11 @@ CHECK_NAMES = [
 ]
 
 
-def migrated(backend: str, tmp_path: Path) -> str:
-    url = fresh_database_url(backend, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
-
-
 @pytest.fixture
 def healthy(tmp_path: Path, sim_server: SimulatorServer, sim_pki: TLSFiles) -> dict[str, str]:
     """A set-up where everything works: SQLite, RabbitMQ, the simulator over mTLS."""
     return {
-        "KOPPEL_DATABASE_URL": migrated("sqlite", tmp_path),
+        "KOPPEL_DATABASE_URL": migrated_database("sqlite", tmp_path),
         "KOPPEL_BROKER_URL": rabbitmq_url(),
         "KOPPEL_BASISPOORT_URL": sim_server.url,
         "KOPPEL_BASISPOORT_CERT": str(sim_pki.client),
@@ -67,7 +58,7 @@ def healthy(tmp_path: Path, sim_server: SimulatorServer, sim_pki: TLSFiles) -> d
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_everything_ok_against_the_real_servers(tmp_path, healthy, sim_server, backend):
-    env = {**healthy, "KOPPEL_DATABASE_URL": migrated(backend, tmp_path)}
+    env = {**healthy, "KOPPEL_DATABASE_URL": migrated_database(backend, tmp_path)}
     code, found = doctor(env, tmp_path)
     assert code == 0
     assert {check: verdict for check, (verdict, _) in found.items()} == dict.fromkeys(
