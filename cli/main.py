@@ -28,20 +28,30 @@ from core.errors import BrokerUnavailable, ConfigError, DatabaseUnavailable, Kop
 from core.logging import configure
 from core.settings import get_settings
 
+# Commands that run until stopped: their log is what they say. The others answer once, and
+# their info lines (on stderr) would bury the answer: those show warnings and worse, unless
+# KOPPEL_LOG_LEVEL or --verbose asks for more.
+SERVICES = frozenset({"scheduler", "worker", "api", "basispoort-sim"})
+
 
 @click.group()
 @click.version_option(package_name="koppel")
+@click.option("-v", "--verbose", is_flag=True, help="Also show info log lines (on stderr).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, verbose: bool) -> None:
     """koppel: keeps the LVS in step with its schools through Basispoort."""
     try:
         settings = get_settings()
     except ConfigError:
         if ctx.invoked_subcommand != "doctor":  # the doctor reports it among the rest
             raise
-        configure()
+        configure(level="WARNING")
         return
-    configure(settings.log_format, settings.log_level)
+    if "log_level" in settings.model_fields_set or ctx.invoked_subcommand in SERVICES:
+        level = settings.log_level
+    else:
+        level = "INFO" if verbose else "WARNING"
+    configure(settings.log_format, level)
 
 
 # One line per command module.

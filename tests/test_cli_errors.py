@@ -164,3 +164,17 @@ def test_a_manual_check_names_the_url_and_promises_no_retry(tmp_path: Path, fres
     assert len(detail) == 1 and f"at {base}" in detail[0]
     assert "retries automatically" not in detail[0]
     assert "run again later" in detail[0]
+
+
+def test_a_command_that_answers_once_keeps_info_lines_out_unless_asked(
+    tmp_path: Path, fresh_db_url: str, sim_http_server
+):
+    brin6 = sim_http_server.world.school(sim_http_server.world.find("consented")).brin6
+    env = {"KOPPEL_DATABASE_URL": fresh_db_url, "KOPPEL_BASISPOORT_URL": sim_http_server.url}
+    quiet = run_koppel("check", brin6, env=env, cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout.startswith("School gevonden")
+    assert quiet.stderr == ""
+    verbose = run_koppel("--verbose", "check", brin6, env=env, cwd=tmp_path)
+    assert verbose.returncode == 0 and '"connection_checked"' in verbose.stderr
+    asked = run_koppel("check", brin6, env={**env, "KOPPEL_LOG_LEVEL": "INFO"}, cwd=tmp_path)
+    assert '"connection_checked"' in asked.stderr and asked.stdout == quiet.stdout
