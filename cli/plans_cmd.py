@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.runtime import emit_json, fail, plugins, session
+from cli.runtime import emit_json, fail, local_time, plugins, session
 from core.errors import KoppelError
 
 # 'plans show' prints this many records per list; --json prints them all.
@@ -51,8 +51,9 @@ def list_cmd(include_decided: bool, as_json: bool) -> None:
     if not found:
         click.echo("no plans" if include_decided else "no held plans")
     for plan in found:
+        made = local_time(plan["created_at"])
         click.echo(
-            f"plan {plan['id']}  {plan['brin6']}  {plan['status']}  {plan['created_at']}  "
+            f"plan {plan['id']}  {plan['brin6']}  {plan['status']}  {made}  "
             f"{_counts(plan['counts'])}"
         )
         for reason in plan["reasons"]:
@@ -77,9 +78,9 @@ def show_cmd(plan_id: int, as_json: bool) -> None:
     click.echo(
         f"plan {plan['id']} for {plan['brin6']} (school {plan['school_id']}): {plan['status']}"
     )
-    click.echo(f"  made {plan['created_at']} by run {plan['run_id']}")
+    click.echo(f"  made {local_time(plan['created_at'])} by run {plan['run_id']}")
     if plan["decided_at"]:
-        click.echo(f"  decided {plan['decided_at']} by {plan['decided_by']}")
+        click.echo(f"  decided {local_time(plan['decided_at'])} by {plan['decided_by']}")
     click.echo(f"  counts: {_counts(plan['counts'])}")
     for reason in plan["reasons"]:
         click.echo(f"  held: {reason}")

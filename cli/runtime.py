@@ -62,11 +62,13 @@ def plugins() -> Plugins:
     return get_plugins()
 
 
-def local_time(at: datetime | None) -> str:
-    """A moment as an operator reads it: the schools' time zone, to the minute; '-' for none."""
+def local_time(at: datetime | str | None) -> str:
+    """A moment (or its ISO text, as in --json) as an operator reads it: in the schools' time
+    zone, to the minute; '-' for none."""
     if at is None:
         return "-"
-    return at.astimezone(get_settings().zone).strftime("%Y-%m-%d %H:%M")
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return moment.astimezone(get_settings().zone).strftime("%Y-%m-%d %H:%M")
 
 
 def emit_json(data: Any) -> None:

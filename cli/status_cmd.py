@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cli.runtime import emit_json, fail, session
+from cli.runtime import emit_json, fail, local_time, session
 from cli.school_cmds import find_school
 from core.errors import KoppelError
 from core.models import utcnow
@@ -52,7 +52,7 @@ def _print_school(data: dict[str, Any]) -> None:
     click.echo(f"{data['brin6']}  {data['name'] or ''}  (school {data['school_id']})")
     merged = f", merged into {data['merged_into']}" if data["merged_into"] else ""
     click.echo(
-        f"  consent: {data['consent']} (since {data['consent_changed_at'] or 'unknown'}), "
+        f"  consent: {data['consent']} (since {local_time(data['consent_changed_at'])}), "
         f"active: {'yes' if data['active'] else 'no'}{merged}"
     )
     for label, key in (("last run", "last_run"), ("last success", "last_success")):
@@ -62,7 +62,8 @@ def _print_school(data: dict[str, Any]) -> None:
     if failure and failure["reason"]:
         click.echo(f"    reason: {failure['reason']}")
     for plan in data["held_plans"]:
-        click.echo(f"  held plan {plan['id']} ({plan['created_at']}): {'; '.join(plan['reasons'])}")
+        when = local_time(plan["created_at"])
+        click.echo(f"  held plan {plan['id']} ({when}): {'; '.join(plan['reasons'])}")
     counts = data["counts"]
     for kind in ("pupils", "staff", "groups"):
         c = counts[kind]
@@ -74,12 +75,15 @@ def _print_school(data: dict[str, Any]) -> None:
 def _run(run: dict[str, Any] | None) -> str:
     if run is None:
         return "none"
-    return f"run {run['id']} {run['outcome']} at {run['finished_at'] or run['started_at']}"
+    return (
+        f"run {run['id']} {run['outcome']} at {local_time(run['finished_at'] or run['started_at'])}"
+    )
 
 
 def _print_night(data: dict[str, Any]) -> None:
     outcomes = ", ".join(f"{n} {name}" for name, n in data["outcomes"].items() if n)
-    click.echo(f"since {data['since']}: {data['schools']} schools ran: {outcomes or 'none'}")
+    since = local_time(data["since"])
+    click.echo(f"since {since}: {data['schools']} schools ran: {outcomes or 'none'}")
     for label, key in (("failed", "failures"), ("held", "held"), ("skipped", "skipped")):
         for item in data[key]:
             click.echo(f"  {label}: {item['brin6']}: {item['reason']}")

@@ -1,0 +1,44 @@
+"""Human output: times in the schools' time zone to the minute, reasons in the chosen language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from core.db import make_engine
+from core.login.attempt import make_attempt
+from core.login.client_address import derive_client_address
+from core.login.evaluate import evaluate_login
+from core.login.identity import LoginIdentity, resolve_identity
+from core.settings import load_settings
+from tests.cli_process import run_koppel
+from tests.login.conftest import HOME, add_school, login_plugins
+from tests.login.test_cli import deny_logins
+
+AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the time deny_logins records: 10:00 in Amsterdam
+
+
+def test_logins_denied_reads_like_a_tool(tmp_path: Path, fresh_db_url: str):
+    _first, second, pupil_id = deny_logins(fresh_db_url)
+    engine = make_engine(fresh_db_url)
+    with Session(engine) as db:  # someone koppel does not know, refused at the same school
+        school = add_school(db)
+        unknown = LoginIdentity("basispoort", school.source_ref, user_id="404404404")
+        attempt = make_attempt(db, resolve_identity(db, unknown), derive_client_address(HOME), AT)
+        evaluate_login(db, attempt, login_plugins(), load_settings())
+        db.commit()
+        stranger_school = school.brin6
+    engine.dispose()
+    env = {"KOPPEL_DATABASE_URL": fresh_db_url}
+
+    [line] = run_koppel("logins", "denied", second, env=env, cwd=tmp_path).stdout.splitlines()
+    assert line.startswith("2026-12-01 10:00  ") and f"pupil:{pupil_id}" in line
+    assert line.endswith("ip_restriction: You can only log in from the school's network.")
+    dutch = run_koppel("logins", "denied", second, "--lang", "nl", env=env, cwd=tmp_path)
+    assert dutch.stdout.strip().endswith("Inloggen kan alleen vanaf het netwerk van de school.")
+    [stranger] = run_koppel(
+        "logins", "denied", stranger_school, env=env, cwd=tmp_path
+    ).stdout.splitlines()
+    assert "-:-" not in stranger and "  -  " in stranger
