@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from typing import Any
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cli.runtime import emit_json, fail, plugins, session
+from cli.runtime import emit_json, fail, local_time, plugins, session
 from core.errors import KoppelError
 from core.linking import link_school
 from core.models import School
@@ -120,9 +122,10 @@ def sync(brin6: str, force: bool, as_json: bool) -> None:
 
 @click.command("export")
 @click.argument("brin6")
-@click.option("--json", "as_json", is_flag=True, required=True, help="Print as JSON (required).")
+@click.option("--json", "as_json", is_flag=True, help="Every group and person, as JSON.")
 def export(brin6: str, as_json: bool) -> None:
-    """Print what is stored for a school: groups, pupils and staff, each with a 'left' flag."""
+    """What is stored for a school: a summary per group (people counted, not named), or with
+    --json every group, pupil and staff member, each with a 'left' flag."""
     from core.export import export_school
 
     try:
@@ -130,4 +133,25 @@ def export(brin6: str, as_json: bool) -> None:
             data = export_school(s, find_school(s, brin6))
     except KoppelError as exc:
         fail(exc)
-    emit_json(data)
+    if as_json:
+        emit_json(data)
+    else:
+        _print_export(data)
+
+
+def _print_export(data: dict[str, Any]) -> None:
+    school = data["school"]
+    click.echo(f"{school['brin6']}  {school['name'] or ''}".rstrip())
+    click.echo(f"  consent {school['consent']}, last synced {local_time(school['last_synced_at'])}")
+    for kind in ("pupils", "staff", "groups"):
+        rows = data[kind]
+        left = sum(row["left"] for row in rows)
+        click.echo(f"  {kind}: {len(rows) - left} live, {left} left")
+    pupils = Counter(p["group"] for p in data["pupils"] if not p["left"])
+    for group in data["groups"]:
+        if not group["left"]:
+            count = f"{pupils[group['key']]} pupils" if group["kind"] == "group" else group["kind"]
+            click.echo(f"    {group['key']:<12} {group['name'] or '-':<30} {count}")
+    networks = ", ".join(f"{n['network']} ({n['origin']})" for n in data["networks"])
+    click.echo(f"  networks: {networks or 'none'}")
+    click.echo("  (--json lists every person)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,3 +43,21 @@ def test_logins_denied_reads_like_a_tool(tmp_path: Path, fresh_db_url: str):
         "logins", "denied", stranger_school, env=env, cwd=tmp_path
     ).stdout.splitlines()
     assert "-:-" not in stranger and "  -  " in stranger
+
+
+def test_export_without_json_summarises_and_names_nobody(koppel, sim_world):
+    school_id = sim_world.find("consented")
+    brin6 = sim_world.school(school_id).brin6
+    assert koppel("check", brin6)[0] == 0
+    assert koppel("sync", brin6)[0] == 0
+    stored = json.loads(koppel("export", brin6, "--json")[1])
+
+    code, out = koppel("export", brin6)
+
+    assert code == 0
+    live = [p for p in stored["pupils"] if not p["left"]]
+    assert f"  pupils: {len(live)} live, 0 left" in out
+    per_group = [int(line.split()[-2]) for line in out.splitlines() if line.endswith(" pupils")]
+    assert sum(per_group) == sum(1 for p in live if p["group"] is not None) > 0
+    names = {p["names"]["last_name"] for p in stored["pupils"] + stored["staff"]} - {None}
+    assert names and not any(name in out for name in names)
