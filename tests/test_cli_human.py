@@ -61,3 +61,15 @@ def test_export_without_json_summarises_and_names_nobody(koppel, sim_world):
     assert sum(per_group) == sum(1 for p in live if p["group"] is not None) > 0
     names = {p["names"]["last_name"] for p in stored["pupils"] + stored["staff"]} - {None}
     assert names and not any(name in out for name in names)
+
+
+def test_the_simulator_lists_its_schools_and_its_day(tmp_path: Path):
+    from plugins.basispoort.simulator import World
+
+    listed = run_koppel("basispoort-sim", "--list", "--schools", "8", env={}, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    world = World(seed=1, schools=8)
+    first, *rows = listed.stdout.splitlines()
+    assert first.startswith(f"the simulator's today: {world.today} ")
+    assert [row.split()[0] for row in rows] == [world.school(i).brin6 for i in world.school_ids]
+    assert any("no_consent" in row for row in rows)
