@@ -192,9 +192,14 @@ class NightlyScheduler:
             for school_id in eligible_school_ids(session):
                 by_slot.setdefault(night.slot_of(school_id), []).append(school_id)
         sent = 0
+        # A catch-up (after downtime, or the first start in a night) sends many slots at
+        # once: one line for all of them, not one per slot.
+        catching_up = len(open_slots) > 1
         for slot in open_slots:
-            sent += self._claim_and_send(night, slot, by_slot.get(slot, []))
+            sent += self._claim_and_send(night, slot, by_slot.get(slot, []), quiet=catching_up)
             taken.add(slot)
+        if catching_up:
+            log.info("slots_caught_up", night=night.key, slots=len(open_slots), schools=sent)
         return sent
 
     def run(
@@ -246,7 +251,9 @@ class NightlyScheduler:
             self._claimed = (night.key, known)
         return known
 
-    def _claim_and_send(self, night: Night, slot: int, school_ids: list[int]) -> int:
+    def _claim_and_send(
+        self, night: Night, slot: int, school_ids: list[int], *, quiet: bool = False
+    ) -> int:
         with self.sessions() as session:
             claim = SchedulerTick(job=JOB, tick=night.tick(slot), claimed_by=self.name)
             session.add(claim)
@@ -269,7 +276,9 @@ class NightlyScheduler:
             claim.enqueued = sent
             session.commit()
         self._count_sent(night, slot, sent)
-        log.info("slot_sent", night=night.key, slot=slot, slots=night.slots, schools=sent)
+        (log.debug if quiet else log.info)(
+            "slot_sent", night=night.key, slot=slot, slots=night.slots, schools=sent
+        )
         return sent
 
     def _count_sent(self, night: Night, slot: int, sent: int) -> None:

@@ -35,7 +35,7 @@ def sample(text: str, name: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def test_the_scheduler_counts_slots_messages_and_late_slots(fresh_db_url: str, tmp_path: Path):
+def test_the_scheduler_counts_slots_and_summarises_its_catch_up(fresh_db_url: str, tmp_path: Path):
     engine = make_engine(fresh_db_url)
     with Session(engine) as db:
         add_school(db)  # linked, active, consenting: one nightly message
@@ -70,6 +70,8 @@ def test_the_scheduler_counts_slots_messages_and_late_slots(fresh_db_url: str, t
             assert sample(text, 'koppel_scheduler_slot_lateness_seconds_bucket{le="900.0"}') == 0
             assert sample(text, 'koppel_scheduler_polls_total{result="ok"}') >= 1
             assert scheduler.stop() == 0
+            log = scheduler.stderr.read_text()  # the catch-up is one line, not one per slot
+            assert log.count('"slots_caught_up"') == 1 and '"slot_sent"' not in log
     finally:
         delete_queues(rabbitmq_url(), prefix)
 
