@@ -73,3 +73,19 @@ def test_the_simulator_lists_its_schools_and_its_day(tmp_path: Path):
     assert first.startswith(f"the simulator's today: {world.today} ")
     assert [row.split()[0] for row in rows] == [world.school(i).brin6 for i in world.school_ids]
     assert any("no_consent" in row for row in rows)
+
+
+def test_status_lists_the_latest_runs_of_a_school(koppel, sim_world):
+    brin6 = sim_world.school(sim_world.find("consented")).brin6
+    koppel("check", brin6)
+    koppel("sync", brin6)
+    koppel("sync", brin6, "--force")
+    runs = json.loads(koppel("status", brin6, "--json")[1])["recent_runs"]
+    assert [run["outcome"] for run in runs] == ["succeeded", "succeeded"]
+    assert runs[0]["id"] > runs[1]["id"]  # newest first
+
+    code, out = koppel("status", brin6, "--runs", "1")
+    assert code == 0 and "latest 1 runs:" in out
+    listed = out[out.index("latest 1 runs:") :].splitlines()[1:]
+    assert len(listed) == 1 and f"run {runs[0]['id']} " in listed[0]
+    assert "manual" in listed[0] and "succeeded" in listed[0]
