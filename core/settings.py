@@ -34,8 +34,17 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="amqp:// URL of RabbitMQ; unset means the in-process broker."
     )
-    log_format: Literal["auto", "json", "console"] = "auto"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="Log lines as JSON, as readable console lines, or auto: console on a "
+        "terminal, JSON otherwise. Logs go to stderr.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="The least severe log lines shown by the long-running commands (scheduler, "
+        "worker, api); setting it also applies to the other commands, which otherwise show "
+        "WARNING and worse (or INFO with --verbose).",
+    )
     disabled_plugins: list[str] = Field(
         default_factory=list, description="Entry-point names of plugins not to load."
     )
@@ -54,8 +63,15 @@ class Settings(BaseSettings):
     sync_max_retries: int = Field(
         default=5, ge=0, description="Retries of a sync whose source was unavailable."
     )
-    sync_min_backoff_seconds: float = Field(default=30, gt=0)
-    sync_max_backoff_seconds: float = Field(default=600, gt=0)
+    sync_min_backoff_seconds: float = Field(
+        default=30, gt=0, description="Delay before the first retry of a failed sync."
+    )
+    sync_max_backoff_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="The longest delay between retries (the delay doubles up to it); must "
+        "stay below the broker's consumer timeout.",
+    )
     broker_consumer_timeout_seconds: int = Field(
         default=1800,
         gt=0,
@@ -69,14 +85,27 @@ class Settings(BaseSettings):
         "may wait longer unacknowledged.",
     )
     scheduler_window_start: str = Field(
-        default="01:00", pattern=r"^\d{2}:\d{2}(:\d{2})?$", description="Local time, HH:MM[:SS]."
+        default="01:00",
+        pattern=r"^\d{2}:\d{2}(:\d{2})?$",
+        description="Local time, HH:MM[:SS], when the night's first slot starts.",
     )
-    scheduler_window_end: str = Field(default="05:00", pattern=r"^\d{2}:\d{2}(:\d{2})?$")
-    scheduler_timezone: str = "Europe/Amsterdam"
+    scheduler_window_end: str = Field(
+        default="05:00",
+        pattern=r"^\d{2}:\d{2}(:\d{2})?$",
+        description="Local time, HH:MM[:SS], when the night's last slot ends; before the start "
+        "means the next day.",
+    )
+    scheduler_timezone: str = Field(
+        default="Europe/Amsterdam",
+        description="The schools' time zone: the nightly window, the safety season and the "
+        "times the commands print are reckoned in it.",
+    )
     scheduler_slot_seconds: float = Field(
         default=60, gt=0, description="The window is cut into slots; each is claimed once."
     )
-    scheduler_poll_seconds: float = Field(default=5, gt=0)
+    scheduler_poll_seconds: float = Field(
+        default=5, gt=0, description="How often the scheduler looks for slots that are due."
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,
