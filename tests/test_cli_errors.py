@@ -61,10 +61,11 @@ def test_an_old_schema_names_both_revisions(tmp_path: Path):
         ("", "KOPPEL_DATABASE_URL: not a database URL"),
         ("nonsense", "KOPPEL_DATABASE_URL: not a database URL"),
         ("mysql://koppel@db/koppel", "KOPPEL_DATABASE_URL: koppel runs on SQLite or PostgreSQL"),
+        ("postgresql+pg8000://koppel@db/koppel", "needs the database driver 'pg8000'"),
         ("postgresql+psycopg://koppel@127.0.0.1:{port}/koppel", "Connection refused"),
         ("sqlite:///{tmp}/missing/koppel.db", "missing does not exist"),
     ],
-    ids=["empty", "nonsense", "mysql", "postgres-down", "sqlite-folder-missing"],
+    ids=["empty", "nonsense", "mysql", "driver-missing", "postgres-down", "sqlite-folder-missing"],
 )
 def test_a_wrong_database_url_is_one_line(tmp_path: Path, url: str, says: str):
     url = url.format(port=free_port(), tmp=tmp_path)
