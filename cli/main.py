@@ -24,7 +24,7 @@ from cli import (
     worker_cmd,
 )
 from cli.sim_cmd import basispoort_sim
-from core.errors import BrokerUnavailable, ConfigError, DatabaseUnavailable, KoppelError
+from core.errors import BrokerUnavailable, ConfigError, KoppelError
 from core.logging import configure
 from core.settings import get_settings
 
@@ -95,11 +95,12 @@ def as_koppel_error(exc: Exception) -> KoppelError | None:
     from pika.exceptions import AMQPConnectionError
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    from core.probes import database_failed
+
     if isinstance(exc, KoppelError):
         return exc
     if isinstance(exc, OperationalError | InterfaceError):
-        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
-        return DatabaseUnavailable(f"the database failed: {reason}")
+        return database_failed(exc)
     if isinstance(exc, BrokerConnectionError | AMQPConnectionError):
         return BrokerUnavailable("the connection to RabbitMQ failed")
     return None

@@ -68,7 +68,7 @@ def ping_database(session_factory: Callable[[], Session]) -> None:
     try:
         session.execute(text("SELECT 1"))
     except exc.DBAPIError as error:
-        raise DatabaseUnavailable(f"the database failed: {_reason(error)}") from None
+        raise database_failed(error) from None
     finally:
         session.close()
 
@@ -109,6 +109,11 @@ def check_broker(url: str, timeout: float = 5.0) -> None:
         raise BrokerUnavailable(f"cannot reach RabbitMQ at {where}") from None
     finally:
         pika_log.setLevel(level)
+
+
+def database_failed(error: exc.DBAPIError) -> DatabaseUnavailable:
+    """A database error met while working (the database went away), as one line."""
+    return DatabaseUnavailable(f"the database failed: {_reason(error)}")
 
 
 def _sqlite_file(url: URL) -> Path | None:
