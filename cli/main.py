@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from cli import (
@@ -34,7 +32,22 @@ from core.settings import get_settings
 SERVICES = frozenset({"scheduler", "worker", "api", "basispoort-sim"})
 
 
-@click.group()
+class KoppelGroup(click.Group):
+    """The top group: an error a user can meet ends the command as one line on stderr and
+    exit code 1, whichever command met it (and in click's test runner too)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            known = as_koppel_error(exc)
+            if known is None:
+                raise  # a bug: the traceback is what a report needs
+            click.echo(f"error: {known}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=KoppelGroup)
 @click.version_option(package_name="koppel")
 @click.option("-v", "--verbose", is_flag=True, help="Also show info log lines (on stderr).")
 @click.pass_context
@@ -77,21 +90,14 @@ cli.add_command(networks_cmd.networks)
 
 
 def main() -> None:
-    """Run the command; an error a user can meet is one line on stderr and exit code 1."""
-    try:
-        cli(standalone_mode=True)
-    except Exception as exc:
-        known = as_koppel_error(exc)
-        if known is None:
-            raise  # a bug: the traceback is what a report needs
-        click.echo(f"error: {known}", err=True)
-        sys.exit(1)
+    """The console script's entry point."""
+    cli()
 
 
 def as_koppel_error(exc: Exception) -> KoppelError | None:
     """The error as a user should read it: koppel's own, or a library's that means the
     database or RabbitMQ went away while the command ran; None for anything else."""
-    from dramatiq.errors import ConnectionError as BrokerConnectionError
+    from dramatiq.errors import BrokerConnectionError
     from pika.exceptions import AMQPConnectionError
     from sqlalchemy.exc import InterfaceError, OperationalError
 

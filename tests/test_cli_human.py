@@ -89,3 +89,22 @@ def test_status_lists_the_latest_runs_of_a_school(koppel, sim_world):
     listed = out[out.index("latest 1 runs:") :].splitlines()[1:]
     assert len(listed) == 1 and f"run {runs[0]['id']} " in listed[0]
     assert "manual" in listed[0] and "succeeded" in listed[0]
+
+
+def test_sync_of_several_schools_one_line_each_or_none_when_one_is_unknown(koppel, sim_world):
+    codes = [sim_world.school(i).brin6 for i in sim_world.find_all("consented")[:2]]
+    for code in codes:
+        assert koppel("check", code)[0] == 0
+
+    code, out = koppel("sync", "99ZZ00", *codes)  # checked before any school is synced
+    assert code == 1 and out.strip() == "error: no school 99ZZ00 is linked " + (
+        "(run 'koppel check 99ZZ00' first to link it)"
+    )
+
+    code, out = koppel("sync", *codes)
+    lines = [line for line in out.splitlines() if line.split()[:1] in ([codes[0]], [codes[1]])]
+    assert code == 0 and [line.split()[0] for line in lines] == codes
+    assert all("succeeded" in line and "pupils_created" in line for line in lines)
+    runs = json.loads(koppel("sync", *codes, "--json")[1])
+    assert [(r["brin6"], r["outcome"]) for r in runs] == [(c, "unchanged") for c in codes]
+    assert runs[0]["run_id"] == 3  # the refused command synced nothing
