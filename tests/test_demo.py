@@ -37,3 +37,17 @@ def test_demo_links_syncs_twice_and_answers_logins(tmp_path: Path):
             ["bash", "-c", hint.strip()], cwd=tmp_path, env=env, capture_output=True, text=True
         )
         assert ran.returncode == 0 and ran.stdout and not ran.stderr, (hint, ran.stderr)
+    # So do the README's lines after the demo, from a folder with the demo's .venv and database.
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme[readme.index("```sh", readme.index("After `scripts/demo`")) :]
+    script = block[len("```sh") : block.index("```", 5)]
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0 and not ran.stderr, ran.stderr
+    assert "Inloggen kan alleen vanaf het netwerk van de school." in ran.stdout
