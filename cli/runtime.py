@@ -71,6 +71,27 @@ def local_time(at: datetime | str | None) -> str:
     return moment.astimezone(get_settings().zone).strftime("%Y-%m-%d %H:%M")
 
 
+@contextmanager
+def progress(what: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr while ``total`` schools are worked through (none for one);
+    yields ``advance(done)``, to call with the school just done."""
+    if total <= 1:
+        yield lambda _done: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=total)
+        yield lambda done: bar.update(task, advance=1, description=done)
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cli.runtime import emit_json, fail, local_time, plugins, session
+from cli.runtime import emit_json, fail, local_time, plugins, progress, session
 from core.errors import KoppelError
 from core.linking import link_school
 from core.models import School, SyncRun
@@ -78,7 +76,7 @@ def sync(brin6: tuple[str, ...], force: bool, as_json: bool) -> None:
     """
     with session() as s:
         schools = [find_school(s, code) for code in brin6]  # all linked, before any sync
-        with _progress(len(schools)) as advance:
+        with progress("syncing", len(schools)) as advance:
             runs = []
             for school in schools:
                 runs.append((school.brin6, _sync_one(s, school.id, force)))
@@ -110,26 +108,6 @@ def _sync_one(s: Session, school_id: int, force: bool) -> SyncRun:
         ).first()
     assert run is not None
     return run
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr while several schools sync (none for one)."""
-    if total == 1:
-        yield lambda _done: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    columns = (
-        TextColumn("syncing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("", total=total)
-        yield lambda done: progress.update(task, advance=1, description=done)
 
 
 def _changed(run: SyncRun) -> dict[str, int]:
