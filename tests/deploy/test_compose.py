@@ -116,3 +116,10 @@ def test_rabbitmq_consumer_timeout_matches_what_koppel_assumes() -> None:
     args = service("rabbitmq")["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
     milliseconds = int(re.search(r"consumer_timeout (\d+)", args).group(1))  # type: ignore[union-attr]
     assert milliseconds == Settings().broker_consumer_timeout_seconds * 1000
+
+
+def test_the_scheduler_and_the_api_serve_metrics_inside_the_network() -> None:
+    for name in ("scheduler", "api"):
+        port = service(name)["environment"]["KOPPEL_METRICS_PORT"]
+        assert service(name)["expose"] == [port], name
+    assert all(":9191" not in p for p in service("api")["ports"])  # not published
