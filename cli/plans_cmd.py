@@ -39,10 +39,12 @@ def plans() -> None:
 def list_cmd(include_decided: bool, as_json: bool) -> None:
     """List held plans (newest first): id, school, counts, why held."""
     from core.plans import list_plans
+    from core.schools import school_names
 
     try:
         with session() as s:
             found = list_plans(s, include_decided=include_decided)
+            names = school_names(s) if found and not as_json else {}
     except KoppelError as exc:
         fail(exc)
     if as_json:
@@ -53,8 +55,8 @@ def list_cmd(include_decided: bool, as_json: bool) -> None:
     for plan in found:
         made = local_time(plan["created_at"])
         click.echo(
-            f"plan {plan['id']}  {plan['brin6']}  {plan['status']}  {made}  "
-            f"{_counts(plan['counts'])}"
+            f"plan {plan['id']}  {plan['brin6']} {names.get(plan['brin6'], '')}  "
+            f"{plan['status']}  {made}  {_counts(plan['counts'])}"
         )
         for reason in plan["reasons"]:
             click.echo(f"    {reason}")

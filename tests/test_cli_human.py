@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -108,3 +109,20 @@ def test_sync_of_several_schools_one_line_each_or_none_when_one_is_unknown(koppe
     runs = json.loads(koppel("sync", *codes, "--json")[1])
     assert [(r["brin6"], r["outcome"]) for r in runs] == [(c, "unchanged") for c in codes]
     assert runs[0]["run_id"] == 3  # the refused command synced nothing
+
+
+def test_plans_list_shows_the_school_name_and_local_time(koppel, sim_world):
+    school_id = sim_world.find("quiet")
+    brin6 = sim_world.school(school_id).brin6
+    koppel("check", brin6)
+    koppel("sync", brin6)
+    sim_world.remove_pupils(school_id, 0.6)
+    assert koppel("sync", brin6)[0] == 2  # held
+    plan = json.loads(koppel("plans", "list", "--json")[1])[0]
+
+    code, out = koppel("plans", "list")
+
+    name = json.loads(koppel("status", brin6, "--json")[1])["name"]
+    made = datetime.fromisoformat(plan["created_at"]).astimezone(ZoneInfo("Europe/Amsterdam"))
+    assert code == 0
+    assert out.startswith(f"plan {plan['id']}  {brin6} {name}  held  {made:%Y-%m-%d %H:%M}  ")
