@@ -9,6 +9,7 @@ import click
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from core.api_token import ApiToken
 from core.settings import Settings, read_settings
 
 
@@ -69,16 +70,23 @@ def config(as_markdown: bool) -> None:
             click.echo(f"{prefix}{name}".upper() + f"={shown}")
 
 
+def _hidden_token(item: object) -> object:
+    """A list item as JSON can hold it, with an API token's secret replaced by ***."""
+    if isinstance(item, SecretStr):
+        return "***"
+    if isinstance(item, ApiToken):
+        return "***" if item.schools == "all" else {"token": "***", "schools": list(item.schools)}
+    return item
+
+
 def _shown(name: str, value: object) -> str:
     """A value as it can be pasted back into a shell (secrets and passwords hidden)."""
-    if isinstance(value, SecretStr) or (
-        isinstance(value, list) and value and isinstance(value[0], SecretStr)
-    ):
+    if isinstance(value, SecretStr):
         return "***"
     if value is None:
         return ""
-    if isinstance(value, list):
-        return shlex.quote(json.dumps(value))  # list settings are JSON
+    if isinstance(value, list):  # list settings are JSON; a token's secret stays hidden
+        return shlex.quote(json.dumps([_hidden_token(item) for item in value]))
     if "url" in name and isinstance(value, str) and "@" in value:
         value = value.split("://")[0] + "://***@" + value.rsplit("@", 1)[1]
     return shlex.quote(str(value))
