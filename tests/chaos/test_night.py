@@ -1,0 +1,88 @@
+"""Chaos on a night of a few dozen schools: real worker and scheduler processes, the simulator,
+and a PostgreSQL and a RabbitMQ of the package's own that are killed and restarted mid-night.
+
+Every night has a poison school (its overview always answers 503). Whatever strikes, the night
+must end with every other school synced exactly once and stored exactly as the simulator serves
+it, the poison school failed with its reason and dead-lettered, nothing left running, leased
+or queued (ChaosNight.check).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.chaos.night import OUTAGE_SECONDS, ChaosNight, alive, children
+from tests.deploy.processes import wait_for
+
+pytestmark = pytest.mark.chaos
+
+FAULT_SHARE = 0.10
+# Answers that one more try gets right: an error status, a body cut short, a slow answer.
+FAULT_KINDS = ("5xx", "truncated", "slow")
+RABBITMQ_DOWN_SECONDS = 3
+
+
+def test_a_poison_school_is_dead_lettered_while_the_night_goes_on(night: ChaosNight) -> None:
+    night.worker("w1")
+    night.worker("w2")
+    night.scheduler()
+    night.settle()
+    night.check()
+
+
+def test_a_fraction_of_failing_upstream_answers_is_retried_away(night: ChaosNight) -> None:
+    assert night.faulty_upstream(FAULT_SHARE, FAULT_KINDS) > 0
+    night.worker("w1")
+    night.worker("w2")
+    night.scheduler()
+    night.settle()
+    night.check()
+
+
+def test_a_worker_killed_with_sigkill_hands_its_schools_over(night: ChaosNight) -> None:
+    # Leases are short; the time limit is production's: a lease must not have to outlast it.
+    del night.env["KOPPEL_SYNC_TIME_LIMIT_SECONDS"]
+    night.slow_fetches()
+    victim = night.worker("victim", processes=2, threads=1)
+    night.worker("survivor")
+    night.scheduler()
+    night.wait_mid_night(victim)
+    processes = children(victim.pid)
+    night.kill(victim)
+    wait_for(
+        "the killed worker's processes to end with it",
+        lambda: not any(alive(pid) for pid in processes),
+        timeout=10,
+    )
+    night.settle()
+    night.check()
+    owners = tuple(f":{pid}" for pid in processes)
+    abandoned = [r for r in night.runs() if (r.worker or "").partition("/")[0].endswith(owners)]
+    assert any("abandoned" in (r.error or "") for r in abandoned), abandoned
+
+
+def test_rabbitmq_restarted_mid_night(night: ChaosNight) -> None:
+    night.slow_fetches()
+    night.worker("w1")
+    night.worker("w2")
+    night.scheduler()
+    night.wait_mid_night()
+    night.servers.restart_rabbitmq(RABBITMQ_DOWN_SECONDS)
+    night.settle()
+    night.check()
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgres_stopped_mid_night(night: ChaosNight, mode: str) -> None:
+    night.slow_fetches()
+    night.worker("w1")
+    night.worker("w2")
+    night.scheduler()
+    night.wait_mid_night()
+    night.servers.stop_postgres(mode)
+    time.sleep(OUTAGE_SECONDS)  # the outage itself, not a wait for something to happen
+    night.servers.start_postgres()
+    night.settle()
+    night.check()
