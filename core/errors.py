@@ -89,6 +89,13 @@ class StorageError(KoppelError):
     hint = "the run was rolled back and is retried; the database log has the statement"
 
 
+class DatabaseUnavailable(StorageError):
+    """The database could not be reached or dropped the connection (an outage, a restart):
+    worth retrying later, like a source that is down."""
+
+    hint = "the run was rolled back and is retried once the database answers again"
+
+
 class InternalError(KoppelError):
     """A bug: an unexpected exception, reported without the data it carried."""
 

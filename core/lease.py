@@ -15,6 +15,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     or_,
     select,
     update,
@@ -126,7 +127,9 @@ def acquire(
     """Take the school's lease if it is free or expired; commits so other workers see it.
 
     Raises SyncBusy when another holder's lease has not expired, SchoolNotFound when there is
-    no such school. The compare-and-set is a single UPDATE, atomic on every backend.
+    no such school. The compare-and-set is a single UPDATE, atomic on every backend. A lease
+    ``owner`` still holds (an earlier attempt of the same message could not give it back: the
+    database was down) is taken again with a new token, which fences that attempt.
     """
     held, _ = acquire_reading(session, school_id, owner, seconds, _NOTHING, clock=clock)
     return held
@@ -178,7 +181,7 @@ def _acquire_statements(
 ) -> tuple[Update, Select[Any] | None]:
     key = (id(columns), select_after)
     if key not in _built:
-        free = is_free(bindparam("now"))
+        free = or_(is_free(bindparam("now")), _school.c.lease_owner == bindparam("owner"))
         taking = (
             update(_school)
             .where(_school.c.id == bindparam("school_id"), free)
@@ -235,28 +238,32 @@ def release(session: Session, lease: Lease) -> bool:
     return released.rowcount == 1  # type: ignore[attr-defined]
 
 
-def stale_runs(owner: str | BindParameter[str]):  # type: ignore[no-untyped-def]
-    """The condition on sync_run rows left 'running' by anyone but ``owner`` (or its param)."""
-    return and_(
-        _run.c.outcome == constant("running"),
-        or_(_run.c.worker.is_(None), _run.c.worker != owner),
-    )
+def stale_runs() -> ColumnElement[bool]:
+    """The condition on sync_run rows left 'running' (to a new lease holder: by forerunners)."""
+    return _run.c.outcome == constant("running")
 
 
-def abandon_stale_runs(session: Session, lease: Lease) -> int:
+ABANDONED = "abandoned: its worker stopped or lost the lease before the run ended"
+
+
+def abandon_stale_runs(session: Session, lease: Lease, known: tuple[str, str] | None = None) -> int:
     """Mark runs left 'running' by earlier holders as failed; commits; returns how many.
 
-    Only called by the lease holder: while it holds the lease no other run of the school can be
-    legitimately running, so such a row belongs to a worker that crashed or lost its lease.
+    Only called by the lease holder, before it starts its own run: while it holds the lease no
+    other run of the school can be legitimately running, so such a row belongs to a worker
+    that crashed, lost its lease, or could not record its failure (the database was down).
+    ``known``: (worker, error) of such an earlier attempt; its runs get that error as reason.
     """
+    error: Any = ABANDONED
+    if known is not None:
+        worker, reason = known
+        error = case(
+            (_run.c.worker == worker, f"{reason} (recorded by the next attempt)"), else_=error
+        )
     stale = session.execute(
         update(_run)
-        .where(_run.c.school_id == lease.school_id, stale_runs(lease.owner))
-        .values(
-            outcome="failed",
-            finished_at=lease.clock(),
-            error="abandoned: its worker stopped or lost the lease before the run ended",
-        )
+        .where(_run.c.school_id == lease.school_id, stale_runs())
+        .values(outcome="failed", finished_at=lease.clock(), error=error)
     )
     session.commit()
     count = int(stale.rowcount)  # type: ignore[attr-defined]

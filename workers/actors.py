@@ -12,6 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core.errors import (
     ConfigError,
+    DatabaseUnavailable,
     PlanError,
     SchoolNotFound,
     SourceDataError,
@@ -46,6 +47,7 @@ PERMANENT: tuple[type[BaseException], ...] = (
 # Worth another try after a pause: the source or the database was down or slow.
 TRANSIENT: tuple[type[BaseException], ...] = (
     SourceUnavailable,
+    DatabaseUnavailable,
     OperationalError,
     InterfaceError,
     BrokerConnectionError,

@@ -27,15 +27,16 @@ from typing import Any
 
 import structlog
 from dramatiq.middleware import CurrentMessage
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from core import lease
-from core.errors import LeaseLost, SyncBusy
+from core.errors import KoppelError, LeaseLost, SyncBusy
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins, get_plugins
 from core.settings import get_settings
 from core.sync.engine import sync_school
+from core.sync.runs import describe_error
 from core.sync.state import SchoolState, held_pending, state_columns
 from core.sync.unchanged import (
     Asked,
@@ -59,6 +60,9 @@ _school = School.__table__
 # A lease outlives a sync (time limit < lease), so after one deferral the school is settled or
 # its lease has lapsed; many deferrals in a row mean something is wrong: dead-letter it.
 MAX_DEFERRALS = 10
+
+# The message option in which a failed attempt passes its worker and error to its retry.
+FAILED_BEFORE = "failed_before"
 
 
 def worker_id() -> str:
@@ -130,8 +134,16 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
                 return
             if stale:
                 with single_statements(session):
-                    lease.abandon_stale_runs(session, held)
-            run = _run_engine(session, school_id, trigger, owner, held, state, moved)
+                    lease.abandon_stale_runs(session, held, _failed_before(message.options))
+            try:
+                run = _run_engine(session, school_id, trigger, owner, held, state, moved)
+            except LeaseLost:
+                raise
+            except KoppelError as exc:
+                # Its run may still read 'running' (the database was down as it failed): the
+                # retry, carrying this, closes it with the reason.
+                message.options[FAILED_BEFORE] = [owner, describe_error(exc)]
+                raise
             # Read before the release, whose rollback leaves the run's attributes unloaded.
             run_id, outcome = run.id, run.outcome
         except LeaseLost:
@@ -144,6 +156,12 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
         finally:
             _release(session, held)
     _done(run_id, outcome, started)
+
+
+def _failed_before(options: dict[str, Any]) -> tuple[str, str] | None:
+    """(worker, error) of this message's attempt that failed before, if it said so."""
+    found = options.get(FAILED_BEFORE)
+    return (str(found[0]), str(found[1])) if found else None
 
 
 def _confirm_known(
@@ -184,9 +202,9 @@ def _asked() -> tuple[ColumnElement[Any], ...]:
     whether a plan is held (the last field of SchoolState; under the lease no other sync can
     hold one, so when none is, an applying sync need not retire any).
 
-    Built once (see lease.acquire_reading); ``since`` and ``owner`` are filled per message.
+    Built once (see lease.acquire_reading); ``since`` is filled per message.
     """
-    stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs(bindparam("owner")))
+    stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs())
     return (settled_since(), stale, *state_columns(), held_pending())
 
 
@@ -247,5 +265,5 @@ def _release(session: Session, held: lease.Lease) -> None:
         session.rollback()
         with single_statements(session):
             lease.release(session, held)
-    except Exception:
-        log.exception("lease_release_failed", lease_token=held.token)
+    except Exception as exc:
+        log.warning("lease_release_failed", lease_token=held.token, error=describe_error(exc))

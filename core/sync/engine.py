@@ -9,11 +9,17 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db import single_statements, transaction
-from core.errors import InternalError, KoppelError, SchoolNotFound, StorageError
+from core.errors import (
+    DatabaseUnavailable,
+    InternalError,
+    KoppelError,
+    SchoolNotFound,
+    StorageError,
+)
 from core.lease import write_school
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins
@@ -94,8 +100,7 @@ def sync_school(
             if isinstance(exc, KoppelError) or not isinstance(exc, Exception):
                 raise
             # Foreign exceptions carry SQL parameters or rows (names): re-raise without them.
-            kind = StorageError if _from_database(exc) else InternalError
-            raise kind(f"run {run_id} failed: {error}") from None
+            raise _wrapped(exc)(f"run {run_id} failed: {error}") from None
         finally:
             plugins.after_school_sync(
                 school_id=school_id,
@@ -115,10 +120,22 @@ def sync_school(
     return run
 
 
-def _from_database(exc: BaseException) -> bool:
+def _wrapped(exc: BaseException) -> type[KoppelError]:
+    """Our class for a foreign error: the database down (retried), else broken, else a bug."""
     # COPY goes to the driver directly, so its errors are the driver's, not SQLAlchemy's.
-    driver = type(exc).__module__.partition(".")[0]
-    return isinstance(exc, SQLAlchemyError) or driver in ("psycopg", "sqlite3")
+    driver = type(exc).__module__.partition(".")[0] in ("psycopg", "sqlite3")
+    if not (driver or isinstance(exc, SQLAlchemyError)):
+        return InternalError
+    # PEP 249 names a lost connection, a server shutting down, a deadlock or a lock timeout
+    # OperationalError, a broken client-side connection InterfaceError.
+    outage = isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if driver:
+        outage = any(
+            k.__name__ in ("OperationalError", "InterfaceError") for k in type(exc).__mro__
+        )
+    return DatabaseUnavailable if outage else StorageError
 
 
 def _skip_reason(school: School | SchoolState) -> str | None:

@@ -133,6 +133,8 @@ def record_failure(session: Session, run_id: int, error: str) -> None:
     try:
         end_run(session, run_id, "failed", error=error)
         session.commit()
-    except Exception:
-        log.exception("sync_run_not_recorded", run_id=run_id)
+    except Exception as exc:
+        # The database is down, most likely: the run stays 'running' until the message's retry
+        # (or the school's next lease holder) closes it. One line; a traceback tells no more.
+        log.warning("sync_run_not_recorded", run_id=run_id, error=describe_error(exc))
         session.rollback()

@@ -1,0 +1,85 @@
+"""A TCP proxy in front of a real server that a test can cut, as if the server went down."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:``port`` to ``target``; ``cut()`` drops every connection and refuses
+    new ones (a crash or a fast shutdown, seen from the client), ``restore()`` lets them in."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._up = threading.Event()
+        self._up.set()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name="tcp-proxy").start()
+
+    def cut(self) -> None:
+        self._up.clear()
+        with self._lock:
+            for sock in self._open:
+                _shut(sock)
+            self._open.clear()
+
+    def restore(self) -> None:
+        self._up.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._up.is_set():
+                _shut(client)  # the client reads EOF at once, as from a server going down
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                _shut(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _shut(source)
+        _shut(sink)
+
+
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@contextmanager
+def tcp_proxy(host: str, port: int) -> Iterator[TcpProxy]:
+    proxy = TcpProxy((host, port))
+    try:
+        yield proxy
+    finally:
+        proxy.close()
