@@ -157,14 +157,11 @@ class ChaosNight(Deployment):
         """Wait for every school to settle and the queues to drain; stop the processes."""
 
         def settled() -> bool:
-            runs = self.runs()
-            good = {r.school_id for r in runs if r.outcome in GOOD}
-            failed = [r for r in runs if r.school_id == self.poison and r.outcome == "failed"]
-            if set(self.healthy) <= good and len(failed) > MAX_RETRIES:
-                return True
-            lost = {m["kwargs"]["school_id"] for m in self.dead_letters()} - {self.poison}
+            good = {r.school_id for r in self.runs() if r.outcome in GOOD}
+            dead = {m["kwargs"]["school_id"] for m in self.dead_letters()}
+            lost = dead - {self.poison}
             assert not lost, f"dead-lettered {sorted(lost)}: {self.unsettled()}"  # never to settle
-            return False
+            return set(self.healthy) <= good and self.poison in dead
 
         try:
             wait_for("every school to settle", self.probe(settled), timeout=SETTLE_SECONDS)
@@ -184,12 +181,13 @@ class ChaosNight(Deployment):
             assert service.process.wait(timeout=60) == 0, service.output()
 
     def unsettled(self) -> dict[int, list[str]]:
-        """The runs of each school without a good run: outcome and error (ids, no names)."""
+        """The runs of each school without a good run (the poison school's too): outcome and
+        error (ids, no names)."""
         runs = self.runs()
         good = {r.school_id for r in runs if r.outcome in GOOD}
         return {
             school_id: [f"{r.outcome}: {r.error}" for r in runs if r.school_id == school_id]
-            for school_id in self.healthy
+            for school_id in self.consented
             if school_id not in good
         }
 
@@ -209,9 +207,9 @@ class ChaosNight(Deployment):
                 assert before.finished_at <= after.started_at, f"overlapping runs {before.id}"
             good = [r for r in mine if r.outcome in GOOD]
             if school_id == self.poison:
-                # A redelivery (a worker or the broker gone mid-attempt) may add an attempt.
-                assert not good and len(mine) > MAX_RETRIES, [r.outcome for r in mine]
-                assert all(" answered 503" in (r.error or "") for r in mine), mine[0].error
+                # Its attempts while a server was down may have left no run, or another reason.
+                assert mine and not good, [r.outcome for r in mine]
+                assert " answered 503" in (mine[-1].error or ""), mine[-1].error
             else:
                 assert len(good) == 1, f"school {school_id}: {[r.outcome for r in mine]}"
         assert not [r for r in runs if r.school_id not in self.consented]

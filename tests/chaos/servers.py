@@ -18,11 +18,13 @@ from tests.deploy.processes import free_port
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "scripts" / "services.sh"
 
-# What a restart without services.sh's start_postgres (which starts afresh) must still apply.
+# Kept in postgresql.auto.conf, so a plain 'pg_ctl start' after a stop starts alike. A commit
+# must survive a crash (pg_ctl stop -m immediate), as in production: synchronous_commit back on
+# (services.sh turns it off). fsync and full-page writes only matter when the machine crashes.
 _POSTGRES_SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "fsync": "off",
-    "synchronous_commit": "off",
+    "synchronous_commit": "on",
     "full_page_writes": "off",
     "max_connections": "200",
 }
@@ -93,7 +95,6 @@ class PrivateServers:
 
     def start(self) -> None:
         self._bash("start_postgres; start_rabbitmq")
-        # Kept in postgresql.auto.conf, so a plain 'pg_ctl start' after a stop starts alike.
         sets = [
             f"ALTER SYSTEM SET {name} = '{value}'" for name, value in _POSTGRES_SETTINGS.items()
         ]
@@ -101,6 +102,8 @@ class PrivateServers:
         sets.append("ALTER SYSTEM SET unix_socket_directories = '$(_pg_dir)/sock'")
         commands = " ".join(f'-c "{statement}"' for statement in sets)
         self._bash(f'"$(_pg_bin)/psql" -qAt -h 127.0.0.1 -p "$PG_PORT" -U postgres {commands}')
+        self.stop_postgres("fast")  # started with services.sh's settings: now with these
+        self.start_postgres()
 
     def stop(self) -> None:
         try:
