@@ -54,7 +54,7 @@ def create_app(
         settings=settings,
         session_factory=session_factory,
         plugins=plugins or get_plugins(),
-        tokens=tuple(t.get_secret_value().encode() for t in settings.api_tokens),
+        tokens=tuple(settings.api_tokens),
     )
     app.include_router(logins.router)
     app.include_router(schools.router)

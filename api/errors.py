@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.problems import invalid_request
 from core.brin import InvalidBrin
 from core.errors import KoppelError, SchoolNotFound, SourceError, UnknownSource
 from core.login.networks import InvalidNetwork
@@ -20,6 +22,7 @@ STATUS: tuple[tuple[type[KoppelError], int], ...] = (
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KoppelError, _koppel_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
 
 
 async def _koppel_error(request: Request, exc: KoppelError) -> JSONResponse:

@@ -5,26 +5,33 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends
 
+from api.auth import Caller
+from api.problems import RESPONSES
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
 from api.services import Services, services
 from core.login.attempt import make_attempt
 from core.login.client_address import derive_client_address
 from core.login.evaluate import evaluate_login
-from core.login.identity import LoginIdentity, resolve_identity
+from core.login.identity import IdentityProblem, LoginIdentity, ResolvedIdentity, resolve_identity
 
-router = APIRouter(prefix="/v1/logins", tags=["logins"])
+log = structlog.get_logger()
+
+router = APIRouter(prefix="/v1/logins", tags=["logins"], responses=RESPONSES)
 
 
 @router.post("/evaluate", response_model=LoginDecisionOut)
 def evaluate(
     body: LoginRequest,
     svc: Annotated[Services, Depends(services)],
+    caller: Caller,
 ) -> LoginDecisionOut:
     """Judge one login. Let the person in only on a 200 with ``allowed: true``.
 
-    Any other answer (an error, a timeout) means: do not let them in.
+    Any other answer (an error, a timeout) means: do not let them in. A school outside the
+    token's schools is answered as a school that is not linked (``core:school_unknown``).
     """
     with svc.session() as session:
         settings = svc.settings
@@ -36,6 +43,10 @@ def evaluate(
             eckid=body.eckid,
         )
         resolved = resolve_identity(session, identity)
+        if resolved.school is not None and not caller.allows(resolved.school.brin6):
+            # As if not linked: the caller learns nothing about other schools.
+            log.warning("login_school_outside_token_scope", school_id=resolved.school.id)
+            resolved = ResolvedIdentity(None, problem=IdentityProblem.UNKNOWN_SCHOOL)
         client = derive_client_address(
             body.peer_address,
             x_forwarded_for=body.header("x-forwarded-for"),

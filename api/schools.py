@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
+from api.auth import Caller, school_in_scope
+from api.problems import SCHOOL_RESPONSES
 from api.schemas import (
     ConnectionCheckOut,
     LastSyncOut,
@@ -17,20 +19,21 @@ from api.schemas import (
     SchoolStatusOut,
 )
 from api.services import Services, services
-from core.brin import parse_brin6
+from core.api_token import ApiToken
 from core.linking import link_school
 from core.login.networks import ADMIN_ORIGIN, NetworkEntry, replace_networks, school_networks
 from core.models import School
 from core.schools import get_school, school_by_brin6
 from core.status import latest_run, school_counts
 
-router = APIRouter(prefix="/v1/schools", tags=["schools"])
+router = APIRouter(prefix="/v1/schools", tags=["schools"], responses=SCHOOL_RESPONSES)
 
 Svc = Annotated[Services, Depends(services)]
 
 
-def find_school(session: Session, brin6: str) -> School:
-    """The linked school with this BRIN6, or SchoolNotFound (404) saying how to link it."""
+def find_school(session: Session, caller: ApiToken, brin6: str) -> School:
+    """The linked school with this BRIN6 within the caller's schools, or SchoolNotFound (404)."""
+    brin6 = school_in_scope(caller, brin6)
     return get_school(
         session,
         brin6,
@@ -39,10 +42,10 @@ def find_school(session: Session, brin6: str) -> School:
 
 
 @router.get("/{brin6}/status", response_model=SchoolStatusOut)
-def status(brin6: str, svc: Svc) -> SchoolStatusOut:
+def status(brin6: str, svc: Svc, caller: Caller) -> SchoolStatusOut:
     """The school's link (consent, active, merged), its last sync, and what koppel holds."""
     with svc.session() as session:
-        school = find_school(session, brin6)
+        school = find_school(session, caller, brin6)
         # One implementation of a school's status: core/status.py ('koppel status' uses it too).
         last = latest_run(session, school.id)
         counts = school_counts(session, school.id)
@@ -72,6 +75,7 @@ def status(brin6: str, svc: Svc) -> SchoolStatusOut:
 def connection_check(
     brin6: str,
     svc: Svc,
+    caller: Caller,
     source: Annotated[str, Query(pattern=r"^[a-z0-9_-]{1,50}$")] = "basispoort",
 ) -> ConnectionCheckOut:
     """Ask the identity source about the school; a connected school is linked (or refreshed).
@@ -79,12 +83,12 @@ def connection_check(
     Always 200 with the outcome (also for "not found" and source failures); the sentences are
     what the school's administrator should read.
     """
-    brin, location = parse_brin6(brin6)
+    code = school_in_scope(caller, brin6)
     with svc.session() as session:
-        check = link_school(session, svc.plugins, f"{brin}{location}", source)
-        linked = school_by_brin6(session, f"{brin}{location}")
+        check = link_school(session, svc.plugins, code, source)
+        linked = school_by_brin6(session, code)
     return ConnectionCheckOut(
-        brin6=f"{brin}{location}",
+        brin6=code,
         status=check.status,
         sentence_nl=check.sentence_nl,
         sentence_en=check.sentence_en,
@@ -93,14 +97,14 @@ def connection_check(
 
 
 @router.get("/{brin6}/networks", response_model=NetworksOut)
-def get_networks(brin6: str, svc: Svc) -> NetworksOut:
+def get_networks(brin6: str, svc: Svc, caller: Caller) -> NetworksOut:
     """Every network the school's pupils may log in from, with where each came from."""
     with svc.session() as session:
-        return _networks_out(session, find_school(session, brin6))
+        return _networks_out(session, find_school(session, caller, brin6))
 
 
 @router.put("/{brin6}/networks", response_model=NetworksOut)
-def put_networks(brin6: str, body: NetworksIn, svc: Svc) -> NetworksOut:
+def put_networks(brin6: str, body: NetworksIn, svc: Svc, caller: Caller) -> NetworksOut:
     """Replace the administrator's networks; networks delivered by a source stay.
 
     One malformed entry changes nothing: 422 naming every bad entry.
@@ -110,7 +114,7 @@ def put_networks(brin6: str, body: NetworksIn, svc: Svc) -> NetworksOut:
         for item in body.networks
     ]
     with svc.session() as session:
-        school = find_school(session, brin6)
+        school = find_school(session, caller, brin6)
         replace_networks(session, school.id, ADMIN_ORIGIN, entries)
         session.commit()
         return _networks_out(session, school)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from core.api_token import ApiToken
 from core.plugins import Plugins
 from core.settings import Settings
 
@@ -18,7 +19,7 @@ class Services:
     settings: Settings
     session_factory: Callable[[], Session]
     plugins: Plugins
-    tokens: tuple[bytes, ...]
+    tokens: tuple[ApiToken, ...]
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.connection import ConnectionStatus
@@ -110,14 +110,14 @@ def _recheck_inactive(
     sweep: ConsentSweep,
     enqueue_sync: EnqueueSync | None,
 ) -> None:
-    """Ask again about consenting schools stored as inactive: nothing else would notice them
-    becoming active (the nightly run skips them). Few schools, one connection check each."""
+    """Ask again about consenting schools stored as inactive or merged: nothing else would
+    notice them becoming active again (the nightly run skips them, and a known merger is not
+    fetched). Few schools, one connection check each."""
     inactive = session.scalars(
         select(School).where(
             School.source == source_name,
             School.consent == "granted",
-            School.active.is_(False),
-            School.merged_into_source_id.is_(None),
+            or_(School.active.is_(False), School.merged_into_source_id.is_not(None)),
         )
     ).all()
     for school in inactive:

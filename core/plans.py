@@ -26,8 +26,9 @@ from core.models import Group, HeldPlan, Pupil, School, Staff, SyncRun, utcnow
 from core.plugins import Plugins
 from core.settings import get_settings
 from core.sync.apply import apply_plan, chunks
-from core.sync.engine import sync_school, update_school
+from core.sync.engine import move_people, sync_school, update_school
 from core.sync.held import retire_held
+from core.sync.merge import is_merge_plan, plan_move
 from core.sync.plan import SyncPlan, make_plan
 from core.sync.records import group_ref
 from core.sync.runs import describe_error, finish_run, record_failure
@@ -107,7 +108,10 @@ def approve_plan(
     held = _decidable(session, plan_id)
     school = session.get(School, held.school_id)
     assert school is not None
-    if school.consent != "granted" or school.merged_into_source_id or not school.active:
+    merge = is_merge_plan(held.plan)
+    if school.consent != "granted" or (
+        not merge and (school.merged_into_source_id or not school.active)
+    ):
         raise PlanError(
             f"plan {plan_id} is for school {school.brin6}, which cannot be synced now "
             f"(consent {school.consent}, active {school.active}, merged into "
@@ -147,31 +151,12 @@ def _approve(
     session.commit()
     plugins.before_school_sync(school_id=school.id, source=school.source, run_id=run.id)
     outcome, counts = "failed", {}
+    apply = _apply_move if is_merge_plan(held.plan) else _apply_sync
     try:
-        stored = SyncPlan.from_dict(held.plan)
-        source = plugins.source(school.source)
-        session.commit()  # no transaction stays open while the source is asked
-        snapshot = source.fetch_snapshot(school.source_school_id)
-        if snapshot.complete and not source.capabilities.complete_snapshots:
-            snapshot = replace(snapshot, complete=False)
-        reason = _changed_since(session, school, held, snapshot)
-        if reason is None:
-            now = utcnow()
-            try:
-                apply_plan(session, school, stored, snapshot, now)
-            except PlanStale as exc:
-                session.rollback()
-                reason = str(exc)
+        counts, reason = apply(session, plugins, _Approval(held, school, run, by, held_lease))
         if reason is not None:
-            outcome = "skipped"
+            outcome, counts = "skipped", {}
             return _stale(session, plugins, held, school, run, by, reason, held_lease)
-        update_school(school, snapshot, None, now)
-        counts = dict(stored.counts)
-        finish_run(run, "succeeded", counts)
-        held.status, held.decided_at, held.decided_by = "approved", now, by[:200]
-        retire_held(session, school.id, f"plan {held.id} was approved", keep=held.id, now=now)
-        held_lease.fence(session)
-        session.commit()
         outcome = "succeeded"
     except BaseException as exc:
         if outcome == "failed":
@@ -184,6 +169,69 @@ def _approve(
         )
     log.info("plan_approved", plan_id=held.id, run_id=run.id, counts=_nonzero(counts))
     return Decision(held, True, run)
+
+
+@dataclass(frozen=True, slots=True)
+class _Approval:
+    """A held plan being approved: by whom, as which run, under which lease."""
+
+    held: HeldPlan
+    school: School
+    run: SyncRun
+    by: str
+    held_lease: lease.Lease
+
+
+# Applies a held plan as the approval's run (committed): its counts, or why it is stale.
+Applied = tuple[dict[str, int], str | None]
+
+
+def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Applied:
+    """Apply the stored sync plan itself, with a snapshot fetched now that it still fits."""
+    held, school, run = approval.held, approval.school, approval.run
+    stored = SyncPlan.from_dict(held.plan)
+    source = plugins.source(school.source)
+    session.commit()  # no transaction stays open while the source is asked
+    snapshot = source.fetch_snapshot(school.source_school_id)
+    if snapshot.complete and not source.capabilities.complete_snapshots:
+        snapshot = replace(snapshot, complete=False)
+    reason = _changed_since(session, school, held, snapshot)
+    now = utcnow()
+    if reason is None:
+        try:
+            apply_plan(session, school, stored, snapshot, now)
+        except PlanStale as exc:
+            session.rollback()
+            reason = str(exc)
+    if reason is not None:
+        return {}, reason
+    update_school(school, snapshot, None, now)
+    counts = dict(stored.counts)
+    finish_run(run, "succeeded", counts)
+    _approved(session, approval, now)
+    approval.held_lease.fence(session)
+    session.commit()
+    return counts, None
+
+
+def _apply_move(session: Session, plugins: Plugins, approval: _Approval) -> Applied:
+    """Move a merged school's people as the held plan says, if a plan made now is the same."""
+    school = approval.school
+    move = plan_move(session, plugins, school)
+    if not move.possible or move.plan_hash != approval.held.plan_hash:
+        return {}, move.reason or "the school's people changed since the plan was made"
+    _approved(session, approval, utcnow())
+    fence = approval.held_lease.fence
+    outcome, counts, reason = move_people(session, plugins, school, approval.run, move, fence)
+    if outcome != "succeeded":
+        return {}, reason or "the move could not be applied"
+    return counts, None
+
+
+def _approved(session: Session, approval: _Approval, now: datetime) -> None:
+    held = approval.held
+    held.status, held.decided_at, held.decided_by = "approved", now, approval.by[:200]
+    retire_held(session, held.school_id, f"plan {held.id} was approved", keep=held.id, now=now)
 
 
 def _changed_since(session: Session, school: School, held: HeldPlan, snapshot: Any) -> str | None:
@@ -279,6 +327,8 @@ def _iso(at: datetime | None) -> str | None:
 
 def _records(session: Session, stored: dict[str, Any]) -> dict[str, Any]:
     """Each write of the plan as koppel id and source id (group keys for groups); no names."""
+    if is_merge_plan(stored):
+        return _merge_records(session, stored)
     plan = SyncPlan.from_dict(stored)
     found: dict[str, Any] = {}
     for kind, changes, model in (
@@ -298,6 +348,23 @@ def _records(session: Session, stored: dict[str, Any]) -> dict[str, Any]:
         if model is Group:
             del found[kind]["rekey"]
     found["networks"] = {"add": len(plan.networks_add), "remove": len(plan.networks_remove)}
+    return found
+
+
+def _merge_records(session: Session, stored: dict[str, Any]) -> dict[str, Any]:
+    """A held merge: who moves to the target, who is closed (the target has them), by id."""
+    found: dict[str, Any] = {"target_source_id": stored["target_source_id"]}
+    for kind, model, actions in (
+        ("groups", Group, ("close",)),
+        ("pupils", Pupil, ("move", "stay")),
+        ("staff", Staff, ("move", "stay")),
+    ):
+        key = "ref" if model is Group else "source_id"
+        found[kind] = {}
+        for action in actions:
+            ids = [int(i) for i in stored[kind][action]]
+            source_ids = _source_ids(session, model, ids)
+            found[kind][action] = [{"id": i, key: source_ids.get(i)} for i in ids]
     return found
 
 

@@ -8,11 +8,19 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from core.api_token import ApiToken
 from core.errors import ConfigError
+from core.login.client_address import WIDEST_PREFIX
 
 AnySettings = TypeVar("AnySettings", bound=BaseSettings)
 
@@ -80,10 +88,17 @@ class Settings(BaseSettings):
         "processes (/metrics); unset: no metrics endpoint.",
     )
     # Logins (core/login, api/): who may call the API, which proxies to believe, what to shadow.
-    api_tokens: list[SecretStr] = Field(
+    api_tokens: list[ApiToken] = Field(
         default_factory=list,
-        description="Bearer tokens the LVS uses for the HTTP API (JSON list, each at least 16 "
-        "characters); empty means 'koppel api' refuses to start.",
+        description="Bearer tokens the LVS uses for the HTTP API, a JSON list; empty means "
+        "'koppel api' refuses to start. Each is a token for all schools "
+        '(\'"<token>"\') or one for some schools (\'{"token": "<token>", "schools": '
+        '["12AB00"]}\'); a token is at least 16 visible ASCII characters (no spaces).',
+    )
+    trusted_proxies_allow_wide: bool = Field(
+        default=False,
+        description="Allow KOPPEL_TRUSTED_PROXIES networks wider than /8 (IPv4) or /16 (IPv6): "
+        "every address in them may then claim any client address.",
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -161,28 +176,57 @@ class Settings(BaseSettings):
         """The schools' time zone: nights, seasons and calendar days are reckoned in it."""
         return ZoneInfo(self.scheduler_timezone)
 
-    @field_validator("api_tokens")
+    @field_validator("api_tokens", mode="wrap")
     @classmethod
-    def _tokens_long_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:
-        if any(len(t.get_secret_value()) < 16 for t in tokens):
-            raise ValueError("every API token needs at least 16 characters")
+    def _tokens_valid_and_distinct(
+        cls, value: object, handler: ValidatorFunctionWrapHandler
+    ) -> list[ApiToken]:
+        try:
+            tokens: list[ApiToken] = handler(value)
+        except ValidationError as exc:
+            # One line naming the entry: "KOPPEL_API_TOKENS: entry 2, schools: ..."
+            raise ValueError(
+                "; ".join(
+                    f"{_entry(err['loc'])}{err['msg'].removeprefix('Value error, ')}"
+                    for err in exc.errors()
+                )
+            ) from None
+        secrets = [t.token.get_secret_value() for t in tokens]
+        if len(set(secrets)) < len(secrets):
+            raise ValueError("an API token is listed twice: give each token once, with its schools")
         return tokens
 
     @field_validator("trusted_proxies")
     @classmethod
-    def _proxies_are_networks(cls, entries: list[str]) -> list[str]:
+    def _proxies_are_networks(cls, entries: list[str], info: ValidationInfo) -> list[str]:
         # strict: "10.0.0.1/8" is more likely a typo than a wish to trust all of 10/8
         networks = []
         for entry in entries:
             try:
-                networks.append(str(ip_network(entry.strip(), strict=True)))
+                network = ip_network(entry.strip(), strict=True)
             except ValueError:
                 raise ValueError(f"{entry!r} is not a network such as 10.0.0.0/8") from None
+            widest = WIDEST_PREFIX[network.version]
+            if network.prefixlen < widest and not info.data.get("trusted_proxies_allow_wide"):
+                # A proxy network this wide lets most of the Internet claim any client address.
+                raise ValueError(
+                    f"{entry!r} is wider than /{widest}, so almost any peer could say where a "
+                    "login comes from: list only your proxies' own networks (or set "
+                    "KOPPEL_TRUSTED_PROXIES_ALLOW_WIDE=true if every address in it is yours)"
+                )
+            networks.append(str(network))
         return networks
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return tuple(ip_network(e) for e in self.trusted_proxies)
+
+
+def _entry(loc: tuple[int | str, ...]) -> str:
+    """'entry 2, schools: ' for the location (1, 'schools') inside a list setting."""
+    if not loc or not isinstance(loc[0], int):
+        return ""
+    return ", ".join([f"entry {loc[0] + 1}", *(str(part) for part in loc[1:])]) + ": "
 
 
 def read_settings(cls: type[AnySettings], **overrides: object) -> AnySettings:

@@ -21,6 +21,8 @@ HeaderValue = str | Sequence[str] | None
 # No real chain has this many proxies; the cap keeps a huge forged header cheap to reject.
 MAX_HOPS = 32
 RAW_MAX = 64  # the audit column's width
+# Wider than this is (nearly) everyone: no school owns such a network, no proxy fleet fills one.
+WIDEST_PREFIX = {4: 8, 6: 16}
 
 _PORT = re.compile(r":(\d{1,5}|_[A-Za-z0-9._-]+)")  # RFC 7239 node-port, obfuscated ones too
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -59,8 +61,9 @@ def parse_address(text: str | None) -> IPAddress | None:
     """One address as peers and headers write it, or None if it is not one.
 
     Takes "192.0.2.1", "192.0.2.1:1234", "2001:db8::1", "[2001:db8::1]:443", quoted forms, and
-    IPv4-mapped IPv6 (unwrapped). "unknown", obfuscated identifiers ("_hidden") and garbage are
-    None.
+    IPv4-mapped IPv6 (unwrapped). An IPv6 zone id ("fe80::1%eth0") is dropped: it names an
+    interface of whoever wrote it, not part of the address. "unknown", obfuscated identifiers
+    ("_hidden") and garbage are None.
     """
     value = (text or "").strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
@@ -76,9 +79,12 @@ def parse_address(text: str | None) -> IPAddress | None:
         if not _is_port(":" + port):
             return None
     try:
-        return unwrap_mapped(ip_address(value))
+        ip = ip_address(value)
     except ValueError:
         return None
+    if isinstance(ip, IPv6Address) and ip.scope_id is not None:
+        ip = IPv6Address(ip.packed)
+    return unwrap_mapped(ip)
 
 
 def _is_port(text: str) -> bool:

@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import KoppelError
-from core.login.client_address import IPNetwork, clean
+from core.login.client_address import WIDEST_PREFIX, IPNetwork, clean
 from core.models import SchoolNetwork
 
 log = structlog.get_logger()
 
 ADMIN_ORIGIN = "admin"  # entered by the school's administrator; other origins are source names
-WIDEST_PREFIX = {4: 8, 6: 16}
 DESCRIPTION_MAX = 200
 
 
@@ -32,9 +31,10 @@ class InvalidNetwork(KoppelError):
 
     hint = "give networks as CIDR (192.0.2.0/24, 2001:db8::/48) or single addresses (192.0.2.7)"
 
-    def __init__(self, message: str, *, entries: Iterable[str] = ()) -> None:
+    def __init__(self, message: str, *, entries: Iterable[str] = (), why: str = "") -> None:
         super().__init__(message)
         self.entries = list(entries)
+        self.why = why  # what is wrong, without the entry itself (for data that is not ours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +56,24 @@ def parse_network(text: str) -> IPNetwork:
             widened = ip_network(value, strict=False)
         except ValueError:
             raise InvalidNetwork(
-                f"{shown!r} is not an IP address or network", entries=[shown]
+                f"{shown!r} is not an IP address or network",
+                entries=[shown],
+                why="is not an IP address or network",
             ) from None
         address = value.split("/", 1)[0]
         raise InvalidNetwork(
             f"{shown!r} has host bits set: write {widened} for the whole network, "
             f"or {address} for that one address",
             entries=[shown],
+            why="has host bits set (it names one address with a network's prefix)",
         ) from None
     network = _unwrap_mapped(network)
-    if network.prefixlen < WIDEST_PREFIX[network.version]:
+    widest = WIDEST_PREFIX[network.version]
+    if network.prefixlen < widest:
         raise InvalidNetwork(
-            f"{shown!r} is wider than /{WIDEST_PREFIX[network.version]}: list the school's own "
-            "networks instead",
+            f"{shown!r} is wider than /{widest}: list the school's own networks instead",
             entries=[shown],
+            why=f"is too wide (wider than /{widest})",
         )
     return network
 

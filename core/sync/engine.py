@@ -26,7 +26,7 @@ from core.plugins import Plugins
 from core.snapshot import SchoolSnapshot
 from core.sync.apply import apply_plan
 from core.sync.held import hold_plan, retire_held
-from core.sync.merge import move_to_target
+from core.sync.merge import MergePlan, apply_move, plan_move
 from core.sync.plan import make_plan
 from core.sync.runs import (
     GOOD_OUTCOMES,
@@ -36,7 +36,7 @@ from core.sync.runs import (
     record_failure,
     start_run,
 )
-from core.sync.safety import check_plan
+from core.sync.safety import check_merge, check_plan
 from core.sync.state import SchoolState, confirm_unchanged, read_state
 
 log = structlog.get_logger()
@@ -159,18 +159,43 @@ def _merged(
 ) -> Result:
     """A merged school: move what is left of its people to the target, else say why not.
 
-    ``create``: the target school may be created (looked up at the source) if not linked yet.
+    The move goes through the safety check like any mass change: over the budget it is held
+    for a person to approve. ``create``: the target school may be linked (looked up at the
+    source) if it is not yet.
     """
-    result = move_to_target(session, plugins, school, utcnow(), create=create)
+    move = plan_move(session, plugins, school, create=create)
+    if not move.possible:
+        return _finish(session, run, "skipped", {}, move.reason)
+    if not any(move.counts.values()):
+        moved = "nobody is left to move"
+        if move.target_id is not None:
+            moved = f"its people were moved to school {move.target_id}"
+        return _finish(session, run, "skipped", {}, f"{_skip_reason(school)}; {moved}")
+    target = f"source school {move.target_source_id}"
+    if move.target_id is not None:
+        target = f"school {move.target_id} ({target})"
+    reasons = check_merge(session, school, move.leaving, target)
+    if reasons:
+        hold_plan(session, school, run, move, reasons, None)
+        return _finish(session, run, "held", {}, "; ".join(reasons))
+    return move_people(session, plugins, school, run, move, fence)
+
+
+def move_people(
+    session: Session,
+    plugins: Plugins,
+    school: School,
+    run: SyncRun,
+    move: MergePlan,
+    fence: Fence | None,
+) -> Result:
+    """Apply a merge ``move`` as ``run`` (committed): succeeded, or skipped saying why not."""
+    result = apply_move(session, plugins, school, move, utcnow())
     if not result.moved:
         return _finish(session, run, "skipped", {}, result.reason)
-    if not any(result.counts.values()):
-        reason = f"{_skip_reason(school)}; its people were moved to school {result.target_id}"
-        outcome = _finish(session, run, "skipped", {}, reason)
-    else:
-        if fence is not None:
-            fence(session, {})
-        outcome = _finish(session, run, "succeeded", result.counts)
+    if fence is not None:
+        fence(session, {})
+    outcome = _finish(session, run, "succeeded", result.counts)
     if result.target_created and result.target_id is not None:
         plugins.consent_changed(school_id=result.target_id, source=school.source, granted=True)
     return outcome

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from core.db import follow_loaded
 from core.models import HeldPlan, School, SyncRun, utcnow
 from core.snapshot import SchoolSnapshot
+from core.sync.merge import MergePlan
 from core.sync.plan import SyncPlan
 
 log = structlog.get_logger()
@@ -34,11 +35,13 @@ def hold_plan(
     session: Session,
     school: School,
     run: SyncRun,
-    plan: SyncPlan,
+    plan: SyncPlan | MergePlan,
     reasons: list[str],
-    snapshot: SchoolSnapshot,
+    snapshot: SchoolSnapshot | None,
 ) -> HeldPlan:
     """Store ``plan`` for a person to approve or reject (the caller commits).
+
+    ``snapshot`` is the one the plan was made from; None for a merge, which reads no snapshot.
 
     The same plan held again (a later night, nothing changed) keeps its row and id, so an
     operator's "approve 12" still means what they looked at. A different plan supersedes the
@@ -61,7 +64,7 @@ def hold_plan(
             reasons=list(reasons),
             counts=dict(plan.counts),
             plan=plan.to_dict(),
-            source_mutated_at=snapshot.mutated_at,
+            source_mutated_at=None if snapshot is None else snapshot.mutated_at,
         )
         session.add(held)
         session.flush()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Container, Iterable
 from dataclasses import replace
 
@@ -53,20 +52,19 @@ def _unique(school_id: int, what: str, keys: Iterable[str]) -> None:
 def canonical_networks(school_id: int, networks: Iterable[str]) -> list[str]:
     """Each network in canonical CIDR form, sorted, without repeats.
 
-    Host bits are cleared (the source's word is the whole network), then the rules for
-    networks an administrator enters apply too: IPv4-mapped IPv6 unwrapped (clients arrive
-    unwrapped) and nothing wider than /8 or /16, which would switch the IP rule off.
+    The rules for networks an administrator enters (core.login.networks.parse_network) decide:
+    host bits set ("10.0.6.77/8") are refused, never cleared, since clearing them would let
+    the whole range in; nothing wider than /8 or /16, which would switch the IP rule off;
+    IPv4-mapped IPv6 unwrapped (clients arrive unwrapped). One bad network refuses them all.
     """
     found: set[str] = set()
     for position, text in enumerate(networks):
         try:
-            widened = ipaddress.ip_network(str(text).strip(), strict=False)
-            found.add(str(parse_network(str(widened))))
-        except (ValueError, InvalidNetwork) as exc:
+            found.add(str(parse_network(text)))
+        except InvalidNetwork as exc:
             # The value itself stays out of the message: it is the school's data, not ours.
-            why = "is too wide" if isinstance(exc, InvalidNetwork) else "is not an IP network"
             raise SourceDataError(
-                f"school {school_id}: network number {position + 1} in the snapshot {why}"
+                f"school {school_id}: network number {position + 1} in the snapshot {exc.why}"
             ) from None
     return sorted(found)
 

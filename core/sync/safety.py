@@ -56,13 +56,52 @@ def check_plan(
         len(c.update) <= limits.update_min for c in kinds
     ):
         return []  # most nights: no rule can fire, so nothing needs counting
-    sizes = live_counts(session, school.id)
     served = {
         "pupils": len(snapshot.pupils),
         "staff": len(snapshot.staff),
         "groups": len(snapshot.groups),
     }
     changes = {"pupils": plan.pupils, "staff": plan.staff, "groups": plan.groups}
+    complete = snapshot.complete and plan.complete
+    return _reasons(session, school, changes, served, complete, budget, now)
+
+
+def check_merge(
+    session: Session,
+    school: School,
+    leaving: dict[str, list[int]],
+    target: str,
+    *,
+    budget: Budget | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Reasons not to move a merged school's rows (``leaving``, ids per kind) to ``target``.
+
+    For the merged school a move is a removal, so the removal rules of ``check_plan`` decide,
+    with the same budget and window; [] to move now.
+    """
+    budget = budget or Budget.from_settings(get_settings())
+    changes = {kind: Changes(tombstone=list(leaving[kind])) for kind in KINDS}
+    # None served: "the source served none" is no reason here, a merger empties the school.
+    reasons = _reasons(session, school, changes, None, True, budget, now or utcnow())
+    if reasons:
+        reasons.insert(0, f"the school was merged into {target}: its people would move there")
+    return reasons
+
+
+def _reasons(
+    session: Session,
+    school: School,
+    changes: dict[str, Changes],
+    served: dict[str, int] | None,
+    complete: bool,
+    budget: Budget,
+    now: datetime,
+) -> list[str]:
+    """The budget's reasons per kind; ``served`` None: as many as the school has."""
+    limits = budget.limits_at(now)
+    sizes = live_counts(session, school.id)
+    served = served or sizes
     removed_before = _removed_in_window(session, school.id, budget.window_days, now)
     reasons: list[str] = []
     for kind in KINDS:
@@ -72,7 +111,7 @@ def check_plan(
                 changes[kind],
                 size=sizes[kind],
                 served=served[kind],
-                complete=snapshot.complete and plan.complete,
+                complete=complete,
                 limits=limits,
                 removed_before=removed_before[kind],
                 window_days=budget.window_days,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import ssl
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ import orjson
 import structlog
 
 from core.errors import ConfigError, KoppelError, SourceDataError, SourceRefused, SourceUnavailable
-from plugins.basispoort import assumptions
+from plugins.basispoort import assumptions, deadline
 from plugins.basispoort.parse import expect_object, parse_ids
 from plugins.basispoort.settings import PREFIX, BasispoortSettings
 
@@ -23,6 +24,7 @@ log = structlog.get_logger()
 T = TypeVar("T")
 INSTELLINGEN = "rest/v2/instellingen"
 USER_AGENT = "koppel (Basispoort partner client)"
+INFLATE_STEP = 1 << 20
 
 
 class NotFound(SourceRefused):
@@ -35,6 +37,18 @@ class NoConsent(SourceRefused):
     """Basispoort answered 403 for a school's data: the school gave this publisher no consent."""
 
     hint = "the school must tick this publisher in Basispoort (Beheer → Uitgeverijen)"
+
+
+class ResponseTooLarge(SourceDataError):
+    """An answer larger than the cap: reading it could exhaust the worker's memory."""
+
+    hint = (
+        f"nothing was changed; if the school really is this large, raise {PREFIX}MAX_RESPONSE_BYTES"
+    )
+
+
+class BodyCutShort(Exception):
+    """The answer's body did not arrive whole (its compressed stream ended early)."""
 
 
 class InvalidSchoolId(KoppelError):
@@ -64,11 +78,12 @@ class BasispoortClient:
     """One reused httpx transport (a connection pool); each method is one endpoint, returning
     parsed JSON.
 
-    Failures: connection errors, timeouts and 5xx are retried with exponential backoff and
-    jitter, then raise SourceUnavailable; TLS problems and 4xx raise SourceRefused at once
-    (404 NotFound, 403 on a school's data NoConsent); bodies that are not the promised JSON
-    raise SourceDataError at once, and so does a body still cut short on the last attempt.
-    Messages name the method, the path and the status, never a body.
+    Failures: connection errors, timeouts, a passed request deadline, 5xx and bodies that did
+    not arrive whole are retried with exponential backoff and jitter, then raise
+    SourceUnavailable (the worker retries the message later); TLS problems and 4xx raise
+    SourceRefused at once (404 NotFound, 403 on a school's data NoConsent); a whole body that is
+    not the promised JSON raises SourceDataError at once, and so does a body over the size cap
+    (ResponseTooLarge). Messages name the method, the path and the status, never a body.
     """
 
     def __init__(
@@ -82,16 +97,19 @@ class BasispoortClient:
         self._backoff = settings.backoff
         self._sleep = sleep
         self._base = base_url
+        self._deadline = settings.request_deadline
+        self._max_bytes = settings.max_response_bytes
         # The transport without httpx.Client around it: the Client spent ~0.2 ms of CPU per
         # request (a quarter of a details() call) on URL merging, cookies, auth and redirects,
         # none of which this API uses (no cookies, no auth, redirects are refusals). Proxies
         # come from a setting, not the environment, since only the Client reads HTTPS_PROXY.
-        self._transport = httpx.HTTPTransport(verify=verify, proxy=settings.proxy)
-        # What the Client sent by default, with our Accept and User-Agent.
+        self._transport = deadline.deadline_transport(verify=verify, proxy=settings.proxy)
+        # What the Client sent by default, with our Accept and User-Agent, and gzip alone (a
+        # server that sends 'deflate' anyway is understood in its zlib form, see _body).
         self._headers = httpx.Headers(
             {
                 "Accept": "application/json",
-                "Accept-Encoding": "gzip, deflate",
+                "Accept-Encoding": "gzip",
                 "Connection": "keep-alive",
                 "User-Agent": USER_AGENT,
             }
@@ -238,13 +256,13 @@ class BasispoortClient:
         self,
         method: str,
         path: str,
-        read: Callable[[httpx.Response, str], T],
+        read: Callable[[bytes, str], T],
         *,
         params: dict[str, str] | None = None,
         json_body: Any = None,
         consent: bool = False,
     ) -> T:
-        """Send one request with retries; ``read`` turns a 2xx response into the result."""
+        """Send one request with retries; ``read`` turns a 2xx response's body into the result."""
         what = f"{method} {path}"
         request = httpx.Request(
             method,
@@ -256,7 +274,8 @@ class BasispoortClient:
         )
         attempts = self._retries + 1
         for attempt in range(1, attempts + 1):
-            cut_short = answered = False
+            answered = False
+            due = deadline.start(self._deadline)
             try:
                 response = self._transport.handle_request(request)
                 response.request = request  # errors while reading name the request
@@ -264,7 +283,7 @@ class BasispoortClient:
                 try:
                     status = response.status_code
                     if status < 300:
-                        return read(response, what)
+                        return read(_body(response, what, self._max_bytes), what)
                     if status < 500:
                         raise _refusal(what, status, consent)
                     reason = f"answered {status}"
@@ -272,22 +291,25 @@ class BasispoortClient:
                     response.close()  # back to the pool, or dropped if the body was not read
             except httpx.TimeoutException:
                 reason = "timed out"
+            except deadline.DeadlinePassed:
+                reason = f"took longer than {self._deadline:g} s ({PREFIX}REQUEST_DEADLINE)"
+            except BodyCutShort as exc:
+                reason = f"sent a body that was cut short ({exc})"
             except httpx.TransportError as exc:
                 if _is_tls_refusal(exc):
                     raise SourceRefused(
                         f"{what}: the TLS handshake failed ({_tls_reason(exc)})"
                     ) from None
-                # A connection that drops mid-body is worth another try; if the last try is
-                # cut short too, the answer itself is broken (e.g. too large for a proxy).
-                cut_short = answered
-                reason = "sent a body that was cut short" if cut_short else "could not be sent"
+                # A body that did not arrive whole (connection dropped, Content-Length or
+                # chunked encoding not complete) is a fault on the way, not broken data.
+                reason = "sent a body that was cut short" if answered else "could not be sent"
                 reason += f" ({type(exc).__name__})"
+            finally:
+                deadline.end(due)
             if attempt < attempts:
                 delay = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
                 log.warning("basispoort_retry", request=what, attempt=attempt, reason=reason)
                 self._sleep(delay)
-        if cut_short:
-            raise SourceDataError(f"{what} {reason} ({attempts} attempts)")
         raise SourceUnavailable(f"{what} {reason} ({attempts} attempts)")
 
 
@@ -345,16 +367,62 @@ def _tls_reason(exc: BaseException) -> str:
     return "unknown"
 
 
-def _read_json(response: httpx.Response, what: str) -> Any:
-    body = response.read()
+def _body(response: httpx.Response, what: str, limit: int) -> bytes:
+    """The whole body, decompressed, read as it arrives; ResponseTooLarge as soon as it passes
+    ``limit`` bytes, BodyCutShort if its gzip or deflate stream ends early.
+
+    Decompressed here rather than by httpx: httpx inflates each chunk whole (64 KB of a gzip
+    bomb is 64 MB) and accepts a compressed stream that stops before its end.
+    """
+    coding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding in ("gzip", "x-gzip", "deflate"):
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, by the header
+    elif coding == "identity":
+        inflate = None
+    else:
+        raise SourceDataError(f"{what}: the body is in an unknown encoding {coding[:40]!r}")
+    chunks = []
+    size = 0
+    for raw in response.iter_raw():
+        if inflate is None:
+            size += len(raw)
+            if size > limit:
+                raise _too_large(what, limit)
+            chunks.append(raw)
+            continue
+        while True:
+            # A megabyte at most per step and never more than one byte past the limit, so a
+            # bomb is stopped with little more than the limit in memory.
+            step = min(limit - size + 1, INFLATE_STEP)
+            try:
+                data = inflate.decompress(raw, step)
+            except zlib.error:
+                raise SourceDataError(f"{what}: the {coding} body is damaged") from None
+            size += len(data)
+            if size > limit:
+                raise _too_large(what, limit)
+            chunks.append(data)
+            raw = inflate.unconsumed_tail
+            if not raw and len(data) < step:
+                break
+    if inflate is not None and not inflate.eof:
+        raise BodyCutShort(f"the {coding} stream ended early")
+    return b"".join(chunks)
+
+
+def _too_large(what: str, limit: int) -> ResponseTooLarge:
+    return ResponseTooLarge(f"{what}: the answer is larger than the limit of {limit} bytes")
+
+
+def _read_json(body: bytes, what: str) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise SourceDataError(f"{what}: the body ({len(body)} bytes) is not valid JSON") from None
 
 
-def _ignore_body(response: httpx.Response, what: str) -> None:
-    response.read()
+def _ignore_body(body: bytes, what: str) -> None:
+    pass
 
 
 def _pupils(doc: dict[str, Any], path: str) -> dict[str, Any]:
@@ -362,18 +430,17 @@ def _pupils(doc: dict[str, Any], path: str) -> dict[str, Any]:
     return doc
 
 
-def _read_object(response: httpx.Response, what: str) -> dict[str, Any]:
+def _read_object(body: bytes, what: str) -> dict[str, Any]:
     """A JSON object read whole, then parsed.
 
     Even the largest school is a few megabytes, and the whole object is built anyway; orjson
     parses it several times faster than a streaming parser (which was 8 us per pupil).
     """
-    body = response.read()
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise SourceDataError(
-            f"{what}: the body ({len(body)} bytes) is not valid JSON (cut short or damaged)"
+            f"{what}: the whole body ({len(body)} bytes) is not valid JSON (damaged)"
         ) from None
     if doc is None:
         raise SourceDataError(f"{what}: the body is empty or null")

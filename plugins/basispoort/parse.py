@@ -6,26 +6,39 @@ Strict (raise SourceDataError; nothing of the school is stored, it keeps its las
   turn every pupil into a leaver;
 - an element of those lists, or a person's membership/role list, of the wrong type;
 - a person without ``id``, or an ``id`` that is not a JSON integer in the int64 range;
-- two people with the same ``id`` in one list: which one is right is ambiguous.
+- two people with the same ``id`` in one list: which one is right is ambiguous;
+- a text field (a name, ``eckid``, ``emailadres``, a group's ``naam``, ...) or a key that is
+  not a string (a key may also be an integer), and ``persoonsgegevens`` that is not an object:
+  reading them as missing would erase what is stored;
+- a ``jaargroep`` that is a number (or digits) outside 1-8, or not a number or text at all;
+- an ``einddatum`` that is not a "YYYY-MM-DD" date: reading it as "none" would let a staff
+  member in after it;
+- a network list with an item that is not a string, or (checked by the core, the same rule as
+  for networks an administrator enters) not a network: host bits set ("10.0.6.77/8"), wider
+  than /8 (IPv6 /16), or no address at all. Dropping or widening it would change who may log in.
+
+The core refuses what no column can hold, for every source (core/snapshot.py): text longer
+than its column, NUL characters, lone surrogates. Every message names the record by its
+position or id and the field, never its value.
 
 Lenient (accepted; the note named in brackets is counted in ``SchoolSnapshot.notes``):
 - missing or null optional fields, ``eckid`` and ``lasKey`` included (no note);
 - staff roles are kept as given, unknown ones too; a role that is not a string is dropped
   [role_invalid];
-- ``jaargroep`` "5" or 5 gives 5; non-numeric or outside 1-8 gives None [year_group_invalid];
+- ``jaargroep`` "5" or 5 gives 5; text that is not a number ("1/2", "groep 3") gives None
+  [year_group_invalid];
 - a group without ``lasKey`` is keyed "naam:<naam>" [group_keyed_by_name], or skipped when it
   has no name either [group_without_key]; a second group with the same key is skipped
   [group_duplicate_key];
 - a pupil whose ``groep`` names no known group keeps group None [pupil_unknown_group]; unknown
   sub-groups are dropped from the pupil's list [pupil_unknown_subgroup]; the same for staff
   [staff_unknown_group, staff_unknown_subgroup];
-- a text field of the wrong type (a number as a name) becomes None [field_wrong_type];
-  ``persoonsgegevens`` that is not an object gives no names [persoonsgegevens_invalid];
-- ``metaResult`` timestamps become aware UTC datetimes; unparseable ones None
-  [timestamp_invalid]; one without offset is read as UTC [timestamp_naive];
-- ``einddatum`` "YYYY-MM-DD" becomes a date; anything else None [end_date_invalid];
-- ``actief`` that is not a boolean is read as active [actief_invalid];
-- a network that is not an IPv4/IPv6 address or prefix is dropped [network_invalid].
+- ``metaResult`` timestamps become aware UTC datetimes; unparseable ones, and ones outside the
+  representable dates ("9999-12-31T23:59:59-01:00"), None [timestamp_invalid]: the school is
+  then fetched in full, never taken as unchanged; one without offset is read as UTC
+  [timestamp_naive];
+- ``actief`` that is not a boolean is read as active [actief_invalid]; a ``gefuseerdNaar``
+  that is not an id is read as "not merged" [field_wrong_type].
 
 IDs are signed 64-bit integers; they are kept as decimal strings (source_id, source_school_id).
 The search result's ``brincode`` includes the location code ("12AB00"); details split it into
@@ -34,7 +47,6 @@ The search result's ``brincode`` includes the location code ("12AB00"); details 
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -87,13 +99,13 @@ def parse_timestamp(value: Any, notes: Counter[str]) -> datetime | None:
         text = text[:-1] + "Z"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            notes["timestamp_naive"] += 1
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: in UTC it falls outside years 1-9999
         notes["timestamp_invalid"] += 1
         return None
-    if moment.tzinfo is None:
-        notes["timestamp_naive"] += 1
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def mutation_timestamp(doc: Mapping[str, Any], notes: Counter[str]) -> datetime | None:
@@ -117,28 +129,30 @@ def expect_object(doc: Any, what: str, lists: tuple[str, ...] = ()) -> Mapping[s
 def parse_details(school_id: str, doc: Any, notes: Counter[str] | None = None) -> SchoolInfo:
     """The ``details`` response as SchoolInfo (brincode and dependancecode split)."""
     notes = Counter() if notes is None else notes
-    doc = expect_object(doc, f"details of school {school_id}")
-    brin, location = _split_brin(_text(doc, "brincode", notes), _code(doc.get("dependancecode")))
+    what = f"details of school {school_id}"
+    doc = expect_object(doc, what)
+    brin, location = _split_brin(_text(doc, "brincode", what), _code(doc.get("dependancecode")))
     return SchoolInfo(
         source_school_id=school_id,
-        name=_text(doc, "naam", notes),
+        name=_text(doc, "naam", what),
         brin=brin,
         location_code=location,
         active=_active(doc, notes),
         merged_into=_merged_into(doc.get("gefuseerdNaar"), notes),
-        ref=_text(doc, "instellingRef", notes),
+        ref=_text(doc, "instellingRef", what),
     )
 
 
 def parse_search_result(item: Any, index: int = 0) -> SchoolInfo:
     """One nawsearch result as SchoolInfo; its ``brincode`` holds BRIN and location ("12AB00")."""
-    item = expect_object(item, f"search result {index}")
+    what = f"search result {index}"
+    item = expect_object(item, what)
     notes: Counter[str] = Counter()
-    school_id = source_id(item.get("id"), f"search result {index}")
-    brin, location = _split_brin(_text(item, "brincode", notes), None)
+    school_id = source_id(item.get("id"), what)
+    brin, location = _split_brin(_text(item, "brincode", what), None)
     return SchoolInfo(
         source_school_id=school_id,
-        name=_text(item, "naam", notes),
+        name=_text(item, "naam", what),
         brin=brin,
         location_code=location,
         active=_active(item, notes),
@@ -157,8 +171,8 @@ def parse_groups(doc: Any, notes: Counter[str], school_id: str = "?") -> tuple[G
     groups: list[GroupRecord] = []
     for field, kind in (("groepen", GroupKind.GROUP), ("subgroepen", GroupKind.SUBGROUP)):
         seen: set[str] = set()
-        for item in _objects(doc, field, f"school {school_id}"):
-            record = _group(item, kind, notes)
+        for i, item in enumerate(_objects(doc, field, f"school {school_id}")):
+            record = _group(item, kind, notes, f"{field} item {i} of school {school_id}")
             if record is None:
                 continue
             if record.key in seen:
@@ -180,19 +194,19 @@ def parse_pupils(
     for i, item in enumerate(_objects(doc, "leerlingen", f"school {school_id}")):
         what = f"pupil {i} of school {school_id}"
         pid = _unique_id(item, what, seen)
-        group_key = _key(item.get("groep"), notes)
+        group_key = _key(item, "groep", what)
         if group_key is not None and group_key not in group_keys:
             notes["pupil_unknown_group"] += 1
             group_key = None
         pupils.append(
             PupilRecord(
                 source_id=pid,
-                eckid=_text(item, "eckid", notes),
-                las_key=_key(item.get("lasKey"), notes),
-                year_group=_year_group(item.get("jaargroep"), notes),
+                eckid=_text(item, "eckid", what),
+                las_key=_key(item, "lasKey", what),
+                year_group=_year_group(item, notes, what),
                 group_key=group_key,
                 subgroup_keys=_members(item, "subgroepen", subgroup_keys, "pupil", what, notes),
-                **_names(item, notes),
+                **_names(item, what),
             )
         )
     return tuple(pupils)
@@ -211,34 +225,37 @@ def parse_staff(
         staff.append(
             StaffRecord(
                 source_id=_unique_id(item, what, seen),
-                eckid=_text(item, "eckid", notes),
-                las_key=_key(item.get("lasKey"), notes),
-                email=_text(item, "emailadres", notes),
-                end_date=_end_date(item.get("einddatum"), notes),
+                eckid=_text(item, "eckid", what),
+                las_key=_key(item, "lasKey", what),
+                email=_text(item, "emailadres", what),
+                end_date=_end_date(item, what),
                 roles=_roles(item, what, notes),
                 group_keys=_members(item, "groepen", group_keys, "staff", what, notes, "group"),
                 subgroup_keys=_members(item, "subgroepen", subgroup_keys, "staff", what, notes),
-                **_names(item, notes),
+                **_names(item, what),
             )
         )
     return tuple(staff)
 
 
-def parse_networks(doc: Any, notes: Counter[str], school_id: str = "?") -> tuple[str, ...]:
-    """The assumed ``ipadressen`` response as normalised networks ("192.0.2.0/24")."""
-    doc = expect_object(doc, f"networks of school {school_id}")
-    items = doc.get(assumptions.IPADRESSEN_KEY)
+def parse_networks(doc: Any, school_id: str = "?") -> tuple[str, ...]:
+    """The assumed ``ipadressen`` response: its networks as given (stripped, without repeats).
+
+    Every item must be a string; whether it is a network koppel accepts is decided by the
+    core when the snapshot is planned (core.sync.records.canonical_networks), by the same rule
+    as for networks an administrator enters. One bad item refuses the whole list.
+    """
+    what = f"networks of school {school_id}"
+    doc = expect_object(doc, what)
+    field = assumptions.IPADRESSEN_KEY
+    items = doc.get(field)
     if not isinstance(items, list):
-        raise SourceDataError(
-            f"networks of school {school_id}: '{assumptions.IPADRESSEN_KEY}' is {_kind(items)}, "
-            "not a list"
-        )
+        raise SourceDataError(f"{what}: '{field}' is {_kind(items)}, not a list")
     networks: dict[str, None] = {}
-    for item in items:
-        try:
-            networks[str(ipaddress.ip_network(str(item).strip(), strict=False))] = None
-        except ValueError:
-            notes["network_invalid"] += 1
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise SourceDataError(f"{what}: '{field}' item {i} is {_kind(item)}, not a string")
+        networks[item.strip()] = None
     return tuple(networks)
 
 
@@ -262,7 +279,7 @@ def build_snapshot(
     groups = parse_groups(groepen, notes, school_id)
     pupils = parse_pupils(leerlingen, groups, notes, school_id)
     staff = parse_staff(staf, groups, notes, school_id)
-    networks = None if ipadressen is None else parse_networks(ipadressen, notes, school_id)
+    networks = None if ipadressen is None else parse_networks(ipadressen, school_id)
     mutated_at = None
     if overview is not None:
         mutated_at = mutation_timestamp(expect_object(overview, f"school {school_id}"), notes)
@@ -285,7 +302,14 @@ def build_snapshot(
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }
     if value is None:
         return "null"
     return names.get(type(value), f"a {type(value).__name__}")
@@ -301,25 +325,33 @@ def _objects(doc: Mapping[str, Any], field: str, where: str) -> list[Mapping[str
     return items
 
 
-def _text(obj: Mapping[str, Any], field: str, notes: Counter[str]) -> str | None:
+def _wrong_type(what: str, field: str, value: Any, expected: str) -> SourceDataError:
+    # The field is named, its value never: it may be a person's data.
+    return SourceDataError(f"{what}: '{field}' is {_kind(value)}, not {expected}")
+
+
+def _text(obj: Mapping[str, Any], field: str, what: str, path: str = "") -> str | None:
+    """A text field: a string (blank reads as missing) or null; any other type refuses."""
     value = obj.get(field)
     if value is None:
         return None
     if not isinstance(value, str):
-        notes["field_wrong_type"] += 1
-        return None
+        raise _wrong_type(what, path + field, value, "a string")
     return value.strip() or None
 
 
-def _key(value: Any, notes: Counter[str]) -> str | None:
-    """A lasKey: a non-empty string (a number is taken as its decimal text)."""
+def _key(obj: Mapping[str, Any], field: str, what: str) -> str | None:
+    """A lasKey or group reference: a string or an integer (as its decimal text), or null."""
+    return _key_value(obj.get(field), what, field)
+
+
+def _key_value(value: Any, what: str, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        notes["field_wrong_type"] += 1
-        return None
+        raise _wrong_type(what, field, value, "a string or an integer")
     return value.strip() or None
 
 
@@ -355,8 +387,9 @@ def _active(obj: Mapping[str, Any], notes: Counter[str]) -> bool:
 def _merged_into(value: Any, notes: Counter[str]) -> str | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return str(int(value))
+    # At most 20 characters: an int64 has no more, and int() of a long string is slow or fails.
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal() and len(value) <= 20:
+        value = int(value)
     try:
         return source_id(value, "gefuseerdNaar")
     except SourceDataError:
@@ -364,9 +397,11 @@ def _merged_into(value: Any, notes: Counter[str]) -> str | None:
         return None
 
 
-def _group(item: Mapping[str, Any], kind: GroupKind, notes: Counter[str]) -> GroupRecord | None:
-    name = _text(item, "naam", notes)
-    key = _key(item.get("lasKey"), notes)
+def _group(
+    item: Mapping[str, Any], kind: GroupKind, notes: Counter[str], what: str
+) -> GroupRecord | None:
+    name = _text(item, "naam", what)
+    key = _key(item, "lasKey", what)
     if key is None:
         if name is None:
             notes["group_without_key"] += 1
@@ -377,8 +412,8 @@ def _group(item: Mapping[str, Any], kind: GroupKind, notes: Counter[str]) -> Gro
         key=key,
         kind=kind,
         name=name,
-        year_group=_year_group(item.get("jaargroep"), notes),
-        description=_text(item, "omschrijving", notes),
+        year_group=_year_group(item, notes, what),
+        description=_text(item, "omschrijving", what),
     )
 
 
@@ -398,44 +433,49 @@ def _unique_id(item: Mapping[str, Any], what: str, seen: set[str]) -> str:
     return pid
 
 
-def _year_group(value: Any, notes: Counter[str]) -> int | None:
+def _year_group(item: Mapping[str, Any], notes: Counter[str], what: str) -> int | None:
+    """1-8; text that is no number (a combination group's "1/2") is unknown, with a note."""
+    value = item.get("jaargroep")
     if value is None or value == "":
         return None
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number not in YEAR_GROUPS:
+    if isinstance(value, str) and not value.strip().isdecimal():
         notes["year_group_invalid"] += 1
         return None
-    return number
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _wrong_type(what, "jaargroep", value, "a year group 1-8")
+    if isinstance(value, str):
+        # One digit at most: a string of a million digits must not become a number.
+        digits = value.strip().lstrip("0")
+        value = int(digits) if len(digits) == 1 else None
+    if value not in YEAR_GROUPS:
+        raise SourceDataError(f"{what}: 'jaargroep' is outside the year groups 1-8")
+    return value
 
 
-def _end_date(value: Any, notes: Counter[str]) -> date | None:
+def _end_date(item: Mapping[str, Any], what: str) -> date | None:
+    value = item.get("einddatum")
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    notes["end_date_invalid"] += 1
-    return None
+    if not isinstance(value, str):
+        raise _wrong_type(what, "einddatum", value, "a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise SourceDataError(f"{what}: 'einddatum' is not a date (YYYY-MM-DD)") from None
 
 
-def _names(item: Mapping[str, Any], notes: Counter[str]) -> dict[str, str | None]:
+def _names(item: Mapping[str, Any], what: str) -> dict[str, str | None]:
     person = item.get("persoonsgegevens")
     if person is None:
         person = {}
     elif not isinstance(person, Mapping):
-        notes["persoonsgegevens_invalid"] += 1
-        person = {}
+        raise _wrong_type(what, "persoonsgegevens", person, "an object")
+    path = "persoonsgegevens."
     return {
-        "first_name": _text(person, "voornaam", notes),
-        "prefix": _text(person, "voorvoegsel", notes),
-        "last_name": _text(person, "achternaam", notes),
-        "initials": _text(person, "voorletters", notes),
+        "first_name": _text(person, "voornaam", what, path),
+        "prefix": _text(person, "voorvoegsel", what, path),
+        "last_name": _text(person, "achternaam", what, path),
+        "initials": _text(person, "voorletters", what, path),
     }
 
 
@@ -459,7 +499,7 @@ def _members(
 ) -> tuple[str, ...]:
     keys: dict[str, None] = {}
     for value in _list(item, field, what):
-        key = _key(value, notes)
+        key = _key_value(value, what, field)
         if key is None:
             continue
         if key not in known:

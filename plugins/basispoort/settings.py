@@ -41,6 +41,20 @@ class BasispoortSettings(BaseSettings):
     )
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0, description="Generous: no pagination.")
+    request_deadline: float = Field(
+        default=180.0,
+        gt=0,
+        description="Seconds one request may take in all, from connecting to the last byte of "
+        "the answer; the read timeout bounds each wait only, so a server that trickles its "
+        "answer would hold a request for hours. Retried like a timeout.",
+    )
+    max_response_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest answer accepted, counted after decompression; a larger one is "
+        "refused without reading further, and not retried. An overview takes about 400 bytes "
+        "per pupil (a school of 1,200 pupils: 0.45 MB), so the default holds 150,000 pupils.",
+    )
     retries: int = Field(default=4, ge=0, description="Retries after the first attempt.")
     backoff: float = Field(default=0.5, ge=0, description="Base of the exponential backoff.")
     ipadressen: bool = Field(

@@ -5,19 +5,28 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import httpx
+import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from core.errors import ConfigError, SourceDataError, SourceRefused, SourceUnavailable
-from plugins.basispoort.client import BasispoortClient, InvalidSchoolId, NoConsent, NotFound
+from plugins.basispoort.client import (
+    BasispoortClient,
+    InvalidSchoolId,
+    NoConsent,
+    NotFound,
+    ResponseTooLarge,
+)
 from plugins.basispoort.settings import BasispoortSettings, load_basispoort_settings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
+from plugins.basispoort.simulator.faults import gzip_bomb
 
 API = "/rest/v2/instellingen"
 RETRIES = 2
@@ -439,22 +448,92 @@ def test_nobody_listening_is_unavailable_after_the_retries() -> None:
 # -- bodies that break the promise ----------------------------------------------------------------
 
 
+# Answers with status 200 whose body did not arrive whole: the Content-Length not reached, the
+# chunked encoding not ended, the gzip stream ended early.
+CUT_SHORT = ["truncated", "chunked_cut", "gzip_cut"]
+
+
+@pytest.mark.parametrize("kind", CUT_SHORT)
 def test_a_body_cut_short_once_is_retried(
-    client: BasispoortClient, sim_server: SimulatorServer, sim_world: World
+    client: BasispoortClient, sim_server: SimulatorServer, sim_world: World, kind: str
 ) -> None:
     sid = school(sim_world, "largest")
-    sim_server.faults.add(r"/leerlingen$", "truncated", times=1)
+    sim_server.faults.add(r"/leerlingen$", kind, times=1)
     assert client.leerlingen(sid) == sim_world.leerlingen(int(sid))
+    assert sim_server.hits[f"GET {API}/{sid}/leerlingen"] == 2
 
 
-@pytest.mark.parametrize("endpoint", ["leerlingen", "groepen"])
-def test_a_body_cut_short_every_time_is_a_data_error(
-    client: BasispoortClient, sim_server: SimulatorServer, sim_world: World, endpoint: str
+@pytest.mark.parametrize("kind", CUT_SHORT)
+@pytest.mark.parametrize("endpoint", ["leerlingen", "details"])
+def test_a_body_cut_short_every_time_is_unavailable_not_broken_data(
+    client: BasispoortClient,
+    sim_server: SimulatorServer,
+    sim_world: World,
+    endpoint: str,
+    kind: str,
 ) -> None:
+    """The worker retries SourceUnavailable later; SourceDataError would dead-letter it."""
     sid = school(sim_world, "consented")
-    sim_server.faults.add(rf"/{endpoint}$", "truncated", times=RETRIES + 1)
-    with pytest.raises(SourceDataError, match="cut short"):
+    sim_server.faults.add(rf"/{endpoint}$", kind, times=RETRIES + 1)
+    with pytest.raises(SourceUnavailable, match="cut short") as caught:
         getattr(client, endpoint)(sid)
+    assert not isinstance(caught.value, SourceDataError)
+    assert f"GET rest/v2/instellingen/{sid}/{endpoint}" in str(caught.value)
+    assert sim_server.hits[f"GET {API}/{sid}/{endpoint}"] == RETRIES + 1
+
+
+def test_a_gzip_answer_under_the_cap_is_read_whole(
+    sim_server: SimulatorServer, sim_pki: TLSFiles, sim_world: World
+) -> None:
+    sim_server.faults.add(r"/details$", "gzip_bomb", size=3_000_000)
+    with BasispoortClient(settings_for(sim_server, sim_pki, max_response_bytes=3_000_000)) as c:
+        answer = c.details(school(sim_world, "consented"))
+    assert len(answer["bomb"]) == 3_000_000 - len('{"bomb":""}')
+
+
+@pytest.mark.parametrize("gzip", [True, False])
+def test_an_answer_over_the_cap_is_refused_without_reading_it_all(
+    sim_server: SimulatorServer, sim_pki: TLSFiles, sim_world: World, gzip: bool
+) -> None:
+    """A gzip bomb (100 MB from 100 KB) or a plain answer one byte too large: refused at once,
+    not retried, with the path, the limit and the setting to raise; memory stays near the cap."""
+    sid = school(sim_world, "largest")
+    if gzip:
+        gzip_bomb(100_000_000)  # made before measuring: the simulator runs in this process
+        sim_server.faults.add(r"/leerlingen$", "gzip_bomb", size=100_000_000)
+        limit = 1_000_000
+    else:
+        limit = len(orjson.dumps(sim_world.leerlingen(int(sid)))) - 1
+    settings = settings_for(sim_server, sim_pki, max_response_bytes=limit)
+    tracemalloc.start()
+    try:
+        with BasispoortClient(settings) as c, pytest.raises(ResponseTooLarge) as caught:
+            c.leerlingen(sid)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(caught.value, SourceDataError)  # permanent: the next try is as large
+    message = str(caught.value)
+    assert f"GET rest/v2/instellingen/{sid}/leerlingen" in message and str(limit) in message
+    assert "raise KOPPEL_BASISPOORT_MAX_RESPONSE_BYTES" in message
+    assert sim_server.hits[f"GET {API}/{sid}/leerlingen"] == 1
+    assert peak < 3 * limit + 4_000_000, peak
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline(
+    sim_server: SimulatorServer, sim_pki: TLSFiles, sim_world: World
+) -> None:
+    """One byte every 50 ms, status line and headers included: each wait is far below the read
+    timeout, but the whole answer would take a minute. The deadline ends it, as a timeout."""
+    sid = school(sim_world, "consented")
+    sim_server.faults.add(r"/details$", "trickle", times=1, seconds=0.05)
+    settings = settings_for(sim_server, sim_pki, retries=0, request_deadline=0.5)
+    with BasispoortClient(settings) as c:
+        with pytest.raises(SourceUnavailable, match=r"took longer than 0\.5 s") as caught:
+            c.details(sid)
+        assert "KOPPEL_BASISPOORT_REQUEST_DEADLINE" in str(caught.value)
+        # The connection is dropped, not reused with half an answer in it.
+        assert c.details(sid) == sim_world.details(int(sid))
 
 
 @pytest.mark.parametrize("endpoint", ["leerlingen", "details", "ref"])

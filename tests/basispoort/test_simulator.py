@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from ipaddress import ip_network
@@ -597,6 +598,42 @@ def test_truncated_garbled_and_wrong_types(
     sim_http_server.faults.add("/ref$", "wrong_types")
     assert isinstance(http.get(f"{API}/{school_id}/ref").json(), int)
     assert isinstance(http.get(url).json()["leerlingen"], list)  # every fault used up
+
+
+def test_answers_that_do_not_arrive_whole_bombs_and_trickles_through_the_control_endpoint(
+    sim_http_server: SimulatorServer, http: httpx.Client
+) -> None:
+    """The faults a chaos test sets from outside, as a raw HTTP client sees them."""
+    school_id = sim_http_server.world.find("consented")
+    url = f"{API}/{school_id}/details"
+    whole = http.get(url).content
+
+    def fault(kind: str, **more: object) -> None:
+        body = {"path": "/details$", "kind": kind, **more}
+        assert http.post("_sim/faults", json=body).status_code == 201
+
+    fault("chunked_cut")
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.get(url)
+    fault("gzip_cut")
+    with http.stream("GET", url) as cut:
+        assert cut.status_code == 200 and cut.headers["Content-Encoding"] == "gzip"
+        raw = b"".join(cut.iter_raw())  # HTTP-complete: Content-Length is met
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    assert whole.startswith(inflate.decompress(raw)) and not inflate.eof
+    fault("gzip_bomb", size=5_000_000)
+    with http.stream("GET", url) as bomb:
+        compressed = b"".join(bomb.iter_raw())
+    assert len(compressed) < 50_000 and len(zlib.decompress(compressed, wbits=31)) == 5_000_000
+    fault("trickle", seconds=0.01)
+    with socket.create_connection((sim_http_server.host, sim_http_server.port)) as conn:
+        conn.sendall(f"GET /{url} HTTP/1.1\r\nHost: sim\r\n\r\n".encode())
+        assert conn.recv(100) == b"H"  # one byte at a time
+    assert (
+        http.post("_sim/faults", json={"path": "x", "kind": "gzip_bomb", "size": 0}).status_code
+        == 400
+    )
+    assert len(sim_http_server.faults) == 0
 
 
 def test_a_bad_fault_is_refused(sim_http_server: SimulatorServer) -> None:

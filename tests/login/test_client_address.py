@@ -41,7 +41,7 @@ TRUSTED = [ip_network("10.0.0.0/8"), ip_network("2001:db8:ff::/48"), ip_network(
         ("[::ffff:192.0.2.1]:8080", "192.0.2.1"),
         ("::1", "::1"),
         ("127.0.0.1", "127.0.0.1"),
-        ("fe80::1%eth0", "fe80::1%eth0"),
+        ("fe80::1%eth0", "fe80::1"),  # a zone names an interface of the writer: dropped
         ("::192.0.2.1", "::c000:201"),  # IPv4-compatible (deprecated) is not mapped: not unwrapped
     ],
 )

@@ -117,3 +117,30 @@ def test_consent_sweep_and_purge(koppel, sim_world: World):
     assert swept["granted"] == swept["queued"] and len(swept["granted"]) == 1
     assert list(swept["synced"].values()) == ["succeeded"]
     assert any(name in koppel("export", brin6, "--json")[1] for name in surnames)
+
+
+def test_a_merger_is_held_shown_by_id_and_moved_on_approval(koppel, sim_world: World):
+    merged_id, target_id = sim_world.find("merged"), sim_world.find("merge_target")
+    sim_world.merge(merged_id, None)
+    brin6, target_brin6 = sim_world.school(merged_id).brin6, sim_world.school(target_id).brin6
+    surnames = _surnames(sim_world, merged_id)
+    assert koppel("check", brin6)[0] == 0
+    assert koppel("sync", brin6)[0] == 0
+    pupils = len(sim_world.pupil_ids(merged_id))
+    sim_world.merge(merged_id, target_id)
+
+    code, out = koppel("sync", brin6, "--force")
+
+    assert code == 2 and "held" in out and "its people would move there" in out
+    plan_id = json.loads(koppel("plans", "list", "--json")[1])[0]["id"]
+    code, out = koppel("plans", "show", str(plan_id))
+    assert code == 0 and f"pupils move ({pupils})" in out
+    assert not any(name in out for name in surnames)
+    assert koppel("export", target_brin6, "--json")[0] != 0  # not linked while held
+
+    code, out = koppel("plans", "approve", str(plan_id), "--by", "juf.admin")
+
+    assert code == 0, out
+    assert f"pupils_moved_to_target {pupils}" in out
+    moved = json.loads(koppel("export", target_brin6, "--json")[1])
+    assert len([p for p in moved["pupils"] if not p["left"]]) == pupils

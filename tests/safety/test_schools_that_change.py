@@ -6,7 +6,9 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
-from core.models import Group, Pupil, School, Staff, SyncRun
+from core.consent import sweep_consent
+from core.models import Group, HeldPlan, Pupil, School, Staff, SyncRun
+from core.plans import approve_plan, show_plan
 from core.sync.engine import sync_school
 from plugins.basispoort.simulator.state import SchoolContents
 from tests.safety.conftest import link, unlink
@@ -76,9 +78,22 @@ def test_a_merged_schools_pupils_end_up_once_at_the_target(db, sim_world, sim_pl
     sim_world.empty_school(merged_id)
     sim_world.merge(merged_id, target_id)
 
-    run = sync_school(db, merged.id, plugins=sim_plugins, force=True)
+    held_run = sync_school(db, merged.id, plugins=sim_plugins, force=True)
+
+    # Moving a whole school is a mass change: held until a person approves, nothing moved.
+    assert held_run.outcome == "held", held_run.error
+    assert f"merged into school {target.id} (source school {target_id})" in held_run.error
+    assert f"would remove {moving} of {moving} pupils (100%)" in held_run.error
+    assert _live(db, Pupil, merged.id) == moving
+    plan = db.scalars(select(HeldPlan).where(HeldPlan.school_id == merged.id)).one()
+    shown = show_plan(db, plan.id)["records"]
+    assert len(shown["pupils"]["move"]) == moving and shown["target_source_id"] == str(target_id)
+    decision = approve_plan(db, sim_plugins, plan.id, by="tester")
+    assert decision.applied, decision.reason
+    run = decision.run
 
     assert run.outcome == "succeeded", run.error
+    assert run.trigger == "approval"
     assert run.counts["pupils_moved_to_target"] == moving
     assert run.counts["pupils_already_at_target"] == 0
     assert _live(db, Pupil, merged.id) == 0  # moved, not tombstoned: rows keep their ids
@@ -137,6 +152,80 @@ def test_a_merge_into_a_school_without_consent_moves_nobody(db, sim_world, sim_p
     assert run.outcome == "skipped" and "not linked" in run.error  # no fetch for known merges
     target = link(db, sim_world, target_id)
     run = sync_school(db, merged.id, plugins=sim_plugins)
+    assert run.outcome == "held"
+    plan = db.scalars(select(HeldPlan.id).where(HeldPlan.run_id == run.id)).one()
+    run = approve_plan(db, sim_plugins, plan, by="tester").run
     assert run.outcome == "succeeded"
     assert _live(db, Pupil, target.id) == pupils
     assert _live(db, Staff, merged.id) == 0
+
+
+def test_a_merge_into_an_unlinked_school_is_held_and_links_it_only_once_approved(
+    db, sim_world, sim_plugins, observer
+):
+    merged_id, target_id = sim_world.find("merged"), sim_world.find("merge_target")
+    sim_world.merge(merged_id, None)
+    merged = link(db, sim_world, merged_id)
+    unlink(db, sim_world, target_id)
+    assert sync_school(db, merged.id, plugins=sim_plugins).outcome == "succeeded"
+    rows = set(db.scalars(select(Pupil.id).where(Pupil.school_id == merged.id)))
+    sim_world.merge(merged_id, target_id)
+
+    run = sync_school(db, merged.id, plugins=sim_plugins, force=True)
+
+    assert run.outcome == "held", run.error
+    assert f"merged into source school {target_id}: its people would move there" in run.error
+    assert _live(db, Pupil, merged.id) == len(rows)
+    # Not linked while held: its own nightly sync would take the people in as new rows.
+    assert db.scalars(select(School).where(School.source_school_id == str(target_id))).all() == []
+    plan = db.scalars(select(HeldPlan).where(HeldPlan.run_id == run.id)).one()
+    assert plan.counts["pupils_moved_to_target"] == len(rows)
+
+    decision = approve_plan(db, sim_plugins, plan.id, by="tester")
+
+    assert decision.applied and decision.run.outcome == "succeeded"
+    target = db.scalars(select(School).where(School.source_school_id == str(target_id))).one()
+    assert set(db.scalars(select(Pupil.id).where(Pupil.school_id == target.id))) == rows
+    assert (target.id, True) in observer.calls
+
+
+def test_a_small_merge_within_the_budget_moves_at_once(db, sim_world, sim_plugins, budget):
+    budget(safety_tombstone_min=10_000)  # every school counts as small
+    merged_id, target_id = sim_world.find("merged"), sim_world.find("merge_target")
+    sim_world.merge(merged_id, None)
+    merged = link(db, sim_world, merged_id)
+    target = link(db, sim_world, target_id)
+    sync_school(db, merged.id, plugins=sim_plugins)
+    pupils = _live(db, Pupil, merged.id)
+    sim_world.merge(merged_id, target_id)
+
+    run = sync_school(db, merged.id, plugins=sim_plugins, force=True)
+
+    assert run.outcome == "succeeded", run.error
+    assert run.counts["pupils_moved_to_target"] == pupils
+    assert _live(db, Pupil, target.id) == pupils
+
+
+def test_the_sweep_notices_a_merger_undone_at_the_source(db, sim_world, sim_plugins):
+    school = link(db, sim_world, "quiet")
+    source_id, target_id = int(school.source_school_id), sim_world.find("merge_target")
+    unlink(db, sim_world, target_id)
+    sync_school(db, school.id, plugins=sim_plugins)
+    sim_world.merge(source_id, target_id)
+    held = sync_school(db, school.id, plugins=sim_plugins, force=True)
+    assert held.outcome == "held"
+    plan = db.scalars(select(HeldPlan).where(HeldPlan.run_id == held.id)).one()
+
+    still = sweep_consent(db, sim_plugins, sim_world.today, enqueue_sync=lambda _id: None)
+    assert school.id not in still.reactivated
+
+    sim_world.merge(source_id, None)  # the merger was a mistake: active, not merged
+    queued: list[int] = []
+    sweep = sweep_consent(db, sim_plugins, sim_world.today, enqueue_sync=queued.append)
+
+    db.refresh(school)
+    assert (school.active, school.merged_into_source_id) == (True, None)
+    assert school.id in sweep.reactivated and school.id in queued
+    assert sync_school(db, school.id, plugins=sim_plugins).outcome == "succeeded"
+    db.refresh(plan)
+    assert plan.status == "stale"  # the move nobody approved no longer applies

@@ -24,7 +24,7 @@ def _networks(db, school):  # type: ignore[no-untyped-def]
 def test_source_networks_are_replaced_and_admin_networks_stay(db, school, source, plugins):
     db.add(SchoolNetwork(school_id=school.id, network="198.51.100.0/24", origin="admin"))
     db.commit()
-    source.change(networks=("192.0.2.17/24", "2001:DB8::1/48"))
+    source.change(networks=("192.0.2.0/24", "2001:DB8::/48", "192.0.2.0/24"))
 
     run = sync_school(db, school.id, plugins=plugins)
 
@@ -94,3 +94,16 @@ def test_a_network_that_would_switch_the_rule_off_is_refused(db, school, source,
         sync_school(db, school.id, plugins=plugins)
 
     assert _networks(db, school) == []
+
+
+@pytest.mark.parametrize("host_bits", ["10.0.6.77/8", "192.0.2.17/24", "2001:db8::1/48"])
+def test_a_network_with_host_bits_is_refused_not_widened(db, school, source, plugins, host_bits):
+    # "10.0.6.77/8" cleared to 10.0.0.0/8 would let pupils in from the whole range; the admin
+    # API refuses the same entry, and so does a sync.
+    sync_school(db, school.id, plugins=plugins)
+    source.change(networks=("198.51.100.0/24", host_bits))
+
+    with pytest.raises(SourceDataError, match="network number 2 in the snapshot has host bits"):
+        sync_school(db, school.id, plugins=plugins)
+
+    assert _networks(db, school) == [("192.0.2.0/24", "fake")]

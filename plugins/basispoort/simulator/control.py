@@ -4,7 +4,8 @@
 - ``GET /_sim/schools`` -> ``[{id, brin6, consent, active, merged, merged_into, kinds}]``
 - ``POST /_sim/advance-night`` (``?churn=0.02`` or body ``{"churn": 0.02}``) -> as /_sim/state
 - ``POST /_sim/consent/{id}?granted=true|false`` -> ``{id, consent}``
-- ``POST /_sim/faults`` body ``{"path": regex, "kind": k, "times": 1, "seconds": 1.0}`` -> 201
+- ``POST /_sim/faults`` body ``{"path": regex, "kind": k, "times": 1, "seconds": 1.0,
+  "size": 400000000}`` -> 201; the kinds and what they do: faults.py, FAULT_KINDS
 - ``DELETE /_sim/faults`` -> every pending fault cleared
 - ``POST /_sim/schools/{id}/{edit}`` body: the edit's arguments as a JSON object -> ``{result}``
 
@@ -21,7 +22,7 @@ import re
 from typing import Any
 
 from plugins.basispoort.simulator.errors import SimulatorError, UnknownSchool
-from plugins.basispoort.simulator.faults import FaultSet
+from plugins.basispoort.simulator.faults import BOMB_SIZE, FaultSet
 from plugins.basispoort.simulator.payloads import stamp
 from plugins.basispoort.simulator.routes import Reply, bad_request, not_found
 from plugins.basispoort.simulator.world import World
@@ -80,6 +81,7 @@ def _answer(
             str(arguments["kind"]),
             times=int(arguments.get("times", 1)),
             seconds=float(arguments.get("seconds", 1.0)),
+            size=int(arguments.get("size", BOMB_SIZE)),
         )
         return Reply(201, {"pending": len(faults)})
     if path == "/_sim/faults" and method == "DELETE":

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import re
 import socket
 import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -18,7 +21,15 @@ import orjson
 import structlog
 
 from plugins.basispoort.simulator.control import answer_control
-from plugins.basispoort.simulator.faults import FaultSet, garble, wrong_types
+from plugins.basispoort.simulator.faults import (
+    Fault,
+    FaultSet,
+    chunked,
+    garble,
+    gzip_bomb,
+    gzip_cut,
+    wrong_types,
+)
 from plugins.basispoort.simulator.pki import TLSFiles
 from plugins.basispoort.simulator.routes import Reply, answer_api
 from plugins.basispoort.simulator.world import World
@@ -45,8 +56,9 @@ def server_ssl_context(tls: TLSFiles) -> ssl.SSLContext:
 class SimulatorServer:
     """Serves a World as Basispoort does. ``ipadressen`` turns the assumed endpoint on.
 
-    ``faults`` injects failures; ``hits`` counts requests by "METHOD /path" (no query), so tests
-    can see what a client asked for. Use as a context manager, or start() and stop().
+    ``faults`` injects failures; ``tamper`` serves malformed data; ``hits`` counts requests by
+    "METHOD /path" (no query), so tests can see what a client asked for. Use as a context
+    manager, or start() and stop().
     """
 
     def __init__(
@@ -64,6 +76,7 @@ class SimulatorServer:
         self.tls = tls
         self.ipadressen = ipadressen
         self.faults = FaultSet()
+        self._tampering: list[tuple[re.Pattern[str], Callable[[Any], Any]]] = []
         self.hits: Counter[str] = Counter()
         self.failed_handshakes = 0
         self._hits_lock = threading.Lock()
@@ -116,11 +129,35 @@ class SimulatorServer:
     ) -> None:
         self.stop()
 
+    def tamper(self, path_regex: str, change: Callable[[Any], Any]) -> None:
+        """Serve each 200 JSON answer whose path matches as ``change(payload)`` returns it.
+
+        ``change`` gets a copy (the world stays as it is) and may return any JSON value: data
+        the world cannot hold (a number as a name, a stamp in year 9999), until
+        ``stop_tampering()``. E.g. ``server.tamper(r"/details$", lambda d: {**d, "naam": 5})``.
+        """
+        with self._hits_lock:
+            self._tampering.append((re.compile(path_regex), change))
+
+    def stop_tampering(self) -> None:
+        with self._hits_lock:
+            self._tampering.clear()
+
+    def _tampered(self, path: str, reply: Reply) -> Reply:
+        with self._hits_lock:
+            changes = [change for pattern, change in self._tampering if pattern.search(path)]
+        if not changes or reply.status != 200 or not reply.is_json:
+            return reply
+        payload = copy.deepcopy(reply.payload)
+        for change in changes:
+            payload = change(payload)
+        return Reply(reply.status, payload)
+
     def count_failed_handshake(self) -> None:
         with self._hits_lock:
             self.failed_handshakes += 1
 
-    def answer(self, method: str, target: str, body: bytes) -> tuple[Reply, str | None]:
+    def answer(self, method: str, target: str, body: bytes) -> tuple[Reply, Fault | None]:
         """The reply to one request and the fault to apply to it, if one fires."""
         split = urlsplit(target)
         path, query = split.path, parse_qs(split.query, keep_blank_values=True)
@@ -134,7 +171,8 @@ class SimulatorServer:
         if fault is not None and fault.kind == "5xx":
             return Reply(503, text="Service tijdelijk niet beschikbaar"), None
         reply = answer_api(self.world, method, path, query, body, self.ipadressen)
-        return reply, None if fault is None else fault.kind
+        reply = self._tampered(path, reply)
+        return reply, fault
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -255,25 +293,54 @@ class _Handler(BaseHTTPRequestHandler):
             # The type and the path (ids only) say enough; messages could carry request data.
             log.error("simulator_failed", error=type(exc).__name__, path=urlsplit(self.path).path)
             reply, fault = Reply(500, text="Interne fout in de simulator"), None
+        kind = None if fault is None else fault.kind
         data = _encode(reply)
-        if fault == "garbled":
+        if kind == "garbled":
             data = garble(data)
-        elif fault == "wrong_types" and reply.is_json:
+        elif kind == "wrong_types" and reply.is_json:
             data = _json_bytes(wrong_types(reply.payload))
+        elif kind == "gzip_cut":
+            data = gzip_cut(data)
+        elif kind == "gzip_bomb":
+            data = gzip_bomb(fault.size)  # type: ignore[union-attr]
+        if kind == "trickle":
+            self._trickle(reply, data, fault.seconds)  # type: ignore[union-attr]
+            return
         self.send_response(reply.status)
+        if kind in ("gzip_cut", "gzip_bomb"):
+            self.send_header("Content-Encoding", "gzip")
         if reply.status != 204:
-            kind = "application/json" if reply.is_json else "text/plain"
-            self.send_header("Content-Type", f"{kind};charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-        if fault == "truncated":
-            # The header promises the whole body; half arrives, then the connection drops.
+            media = "application/json" if reply.is_json else "text/plain"
+            self.send_header("Content-Type", f"{media};charset=UTF-8")
+            if kind == "chunked_cut":
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(data)))
+        if kind in ("truncated", "chunked_cut"):
+            # Half of what the headers promise arrives, then the connection drops.
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
+            half = data[: len(data) // 2]
+            self.wfile.write(chunked(half) if kind == "chunked_cut" else half)
             self.close_connection = True
             return
         self.end_headers()
         self.wfile.write(data)
+
+    def _trickle(self, reply: Reply, data: bytes, seconds: float) -> None:
+        """The whole answer, status line and headers included, one byte every ``seconds``,
+        until it is sent or the client hangs up."""
+        media = "application/json" if reply.is_json else "text/plain"
+        head = (
+            f"HTTP/1.1 {reply.status} Trickle\r\nContent-Type: {media};charset=UTF-8\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        )
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            for byte in memoryview(head.encode() + data):
+                self.wfile.write(bytes((byte,)))
+                self.wfile.flush()
+                time.sleep(seconds)
 
 
 def _encode(reply: Reply) -> bytes:
