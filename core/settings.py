@@ -43,7 +43,11 @@ class Settings(BaseSettings):
         default_factory=list, description="Entry-point names of plugins not to load."
     )
     lease_seconds: int = Field(
-        default=600, ge=10, description="How long a worker's claim on a school lasts."
+        default=60,
+        ge=10,
+        description="How long a worker's claim on a school lasts unless renewed: a running sync "
+        "renews it every third of this, so the schools of a worker that died are free again "
+        "within this long, however long the time limit.",
     )
     # The nightly run (workers/ and scheduler.py); see docs/deployment.md.
     queue_prefix: str = Field(

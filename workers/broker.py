@@ -16,7 +16,7 @@ from dramatiq.middleware import CurrentMessage
 
 from core.errors import ConfigError
 from core.settings import get_settings
-from workers.middleware import LogContext, Metrics
+from workers.middleware import DeadLetters, LogContext, Metrics
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
@@ -37,6 +37,7 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     chosen.add_middleware(LogContext(), before=type(chosen.middleware[0]))
     chosen.add_middleware(CurrentMessage())
     chosen.add_middleware(Metrics())
+    chosen.add_middleware(DeadLetters())
     return chosen
 
 

@@ -10,10 +10,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from core.hookspecs import hookimpl
+from core.sync.failing import FailingSchool, failing_schools
+from workers.database import session_factory
+
+log = structlog.get_logger()
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -34,6 +44,7 @@ def serve(port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 (a container'
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
+    registry.register(FailingSchools())
     start_http_server(port, addr=host, registry=registry)
 
 
@@ -64,3 +75,49 @@ class SyncMetrics:
         for change, n in counts.items():
             if n and not change.startswith("note_"):
                 self.rows.labels(change=change).inc(n)
+
+
+class FailingSchools:
+    """Schools whose latest runs failed, read from the database at a scrape (at most once a
+    READ_EVERY_SECONDS): a fact of the database, not of one process, so every container says
+    the same. Only failing schools get a series (at most MAX_SCHOOLS of them, the longest
+    streaks); the count covers them all."""
+
+    READ_EVERY_SECONDS = 60.0
+    MAX_SCHOOLS = 100
+
+    def __init__(self, sessions: Callable[[], Session] | None = None) -> None:
+        self.sessions = sessions
+        self._read: tuple[float, list[FailingSchool]] | None = None
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        found = self._failing()
+        if found is None:
+            return  # the database is away: no answer rather than a wrong one
+        streaks = GaugeMetricFamily(
+            "koppel_school_consecutive_failures",
+            "Failed sync runs in a row (retries included) of a school whose latest run failed.",
+            labels=["brin6"],
+        )
+        for school in found[: self.MAX_SCHOOLS]:
+            streaks.add_metric([school.brin6], school.failures)
+        yield streaks
+        yield GaugeMetricFamily(
+            "koppel_schools_failing", "Schools whose latest sync run failed.", value=len(found)
+        )
+
+    def _failing(self) -> list[FailingSchool] | None:
+        now = time.monotonic()
+        if self._read is not None and now - self._read[0] < self.READ_EVERY_SECONDS:
+            return self._read[1]
+        sessions = self.sessions or session_factory()
+        try:
+            with sessions() as session:
+                found = failing_schools(session)
+        except SQLAlchemyError as exc:
+            log.warning("metrics_failing_schools_unread", error=type(exc).__name__)
+            return None
+        self._read = (now, found)
+        return found

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
+import time
+from collections import deque
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +24,15 @@ from workers import metrics
 log = structlog.get_logger()
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How often a worker process touches its heartbeat file and looks for its parent.
+PARENT_CHECK_SECONDS = 2.0
+
+
+# A child that dies is replaced at once, unless children die this often: then something is
+# wrong beyond one process (the database URL, the code), and the command exits for the
+# container's restart policy (and its operator) to see.
+RESTARTS_ALLOWED = 5
+RESTART_WINDOW_SECONDS = 300.0
 
 
 def run_workers(
@@ -28,6 +42,9 @@ def run_workers(
 
     With ``metrics_port``, /metrics on that port serves every worker process's samples;
     workers.metrics.prepare() must have run before prometheus_client was first imported.
+    With several processes, a child that dies is restarted (RESTARTS_ALLOWED in
+    RESTART_WINDOW_SECONDS, else all stop and the exit code is 1), and every child stops
+    when this process dies, even by SIGKILL.
     """
     if metrics_port is not None:
         metrics.serve(metrics_port)
@@ -35,11 +52,17 @@ def run_workers(
         return run_worker_process(threads, heartbeat)
     # Spawned, not forked: each child opens its own connections from a clean interpreter.
     context = multiprocessing.get_context("spawn")
-    children = [
-        context.Process(target=run_worker_process, args=(threads, heartbeat), daemon=False)
-        for _ in range(processes)
-    ]
+    parent = os.getpid()
     stopping = threading.Event()
+
+    def spawn() -> BaseProcess:
+        child = context.Process(
+            target=run_worker_process, args=(threads, heartbeat, parent), daemon=False
+        )
+        child.start()
+        return child
+
+    children: list[BaseProcess] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         stopping.set()
@@ -49,26 +72,51 @@ def run_workers(
 
     for sig in _STOP_SIGNALS:
         signal.signal(sig, forward)
-    for child in children:
-        child.start()
+    children.extend(spawn() for _ in range(processes))
     log.info("worker_processes_started", processes=processes, threads=threads)
+    deaths: deque[float] = deque()
     code = 0
     while any(child.exitcode is None for child in children):
-        for child in children:
-            child.join(timeout=0.5)
-            if child.exitcode not in (None, 0) and not stopping.is_set():
-                # One process died: stop the rest so the container restarts as a whole.
-                log.error("worker_process_died", pid=child.pid, exitcode=child.exitcode)
+        wait([c.sentinel for c in children if c.exitcode is None], timeout=1.0)
+        for index, child in enumerate(children):
+            if child.exitcode is None or stopping.is_set():
+                continue
+            metrics.process_exited(child.pid)  # type: ignore[arg-type]
+            log.error("worker_process_died", pid=child.pid, exit=_exit_name(child.exitcode))
+            now = time.monotonic()
+            deaths.append(now)
+            while now - deaths[0] > RESTART_WINDOW_SECONDS:
+                deaths.popleft()
+            if len(deaths) > RESTARTS_ALLOWED:
+                log.error(
+                    "worker_processes_failing",
+                    deaths=len(deaths),
+                    window_seconds=RESTART_WINDOW_SECONDS,
+                    action="stopping every worker process; exit code 1",
+                )
                 code = 1
                 forward(signal.SIGTERM, None)
+                break
+            children[index] = spawn()
+            log.info("worker_process_restarted", pid=children[index].pid, replaces=child.pid)
     for child in children:
         if child.pid is not None:
             metrics.process_exited(child.pid)
     return code
 
 
-def run_worker_process(threads: int, heartbeat: Path | None = None) -> int:
-    """One worker process: consume every koppel queue with ``threads`` threads until signalled."""
+def _exit_name(exitcode: int) -> str:
+    """'exit 1' or 'SIGKILL': how a child ended."""
+    if exitcode < 0:
+        return signal.Signals(-exitcode).name
+    return f"exit {exitcode}"
+
+
+def run_worker_process(
+    threads: int, heartbeat: Path | None = None, parent: int | None = None
+) -> int:
+    """One worker process: consume every koppel queue with ``threads`` threads until signalled,
+    or, as a child of ``parent`` (a pid), until that process is gone."""
     settings = get_settings()
     configure(settings.log_format, settings.log_level)  # again: a spawned child starts bare
     from workers.broker import broker, is_in_process
@@ -95,11 +143,15 @@ def run_worker_process(threads: int, heartbeat: Path | None = None) -> int:
     worker = make_worker(threads)
     worker.start()
     queues = sorted(worker.broker.get_declared_queues())
-    log.info("worker_started", threads=threads, queues=queues)
+    log.info("worker_started", pid=os.getpid(), threads=threads, queues=queues)
     while True:
         if heartbeat is not None:
             heartbeat.touch()  # the container's health check reads its age
-        if stop.wait(5):
+        if parent is not None and os.getppid() != parent:
+            # The parent died (SIGKILL leaves it no time to stop us): stop as if told to.
+            log.warning("worker_parent_gone", parent=parent)
+            break
+        if stop.wait(PARENT_CHECK_SECONDS):
             break
     # Let running syncs finish (each is bounded by its time limit), then hand back the rest.
     worker.stop(timeout=int((settings.sync_time_limit_seconds + 30) * 1000))

@@ -19,6 +19,7 @@ it too long, and the scheduler may send a school twice after a crash:
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -32,9 +33,10 @@ from sqlalchemy.orm import Session
 
 from core import lease
 from core.errors import KoppelError, LeaseLost, SyncBusy
+from core.lease_heartbeat import Heartbeat
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins, get_plugins
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.sync.engine import sync_school
 from core.sync.runs import describe_error
 from core.sync.state import SchoolState, held_pending, state_columns
@@ -49,7 +51,7 @@ from core.sync.unchanged import (
     settled_since,
 )
 from workers.broker import broker
-from workers.database import message_session, single_statements
+from workers.database import message_session, session_factory, single_statements
 from workers.known import known_schools
 
 log = structlog.get_logger()
@@ -57,9 +59,10 @@ log = structlog.get_logger()
 _run = SyncRun.__table__
 _school = School.__table__
 
-# A lease outlives a sync (time limit < lease), so after one deferral the school is settled or
-# its lease has lapsed; many deferrals in a row mean something is wrong: dead-letter it.
-MAX_DEFERRALS = 10
+# A sync renews its lease until it ends, at the latest at its time limit: a message that
+# found the school leased waits out that and one lease more. Deferrals beyond it (and at least
+# this many) mean something is wrong: dead-letter it.
+MIN_DEFERRALS = 10
 
 # The message option in which a failed attempt passes its worker and error to its retry.
 FAILED_BEFORE = "failed_before"
@@ -135,8 +138,15 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
             if stale:
                 with single_statements(session):
                     lease.abandon_stale_runs(session, held, _failed_before(message.options))
+            # Renewed while the sync runs (a dead worker's lease lapses within a minute), up
+            # to the time limit: an uninterruptible thread does not keep the school for ever.
+            limit = timedelta(seconds=settings.sync_time_limit_seconds)
+            heartbeat = Heartbeat(
+                session_factory(), held, settings.lease_seconds, until=held.clock() + limit
+            )
             try:
-                run = _run_engine(session, school_id, trigger, owner, held, state, moved)
+                with heartbeat.running():
+                    run = _run_engine(session, school_id, trigger, owner, held, state, moved)
             except LeaseLost:
                 raise
             except KoppelError as exc:
@@ -211,12 +221,18 @@ def _asked() -> tuple[ColumnElement[Any], ...]:
 ASKED = _asked()
 
 
+def max_deferrals(settings: Settings) -> int:
+    """How often a message may find its school leased before it is dead-lettered."""
+    held_at_most = settings.sync_time_limit_seconds + settings.lease_seconds
+    return max(MIN_DEFERRALS, math.ceil(held_at_most / settings.lease_seconds) + 1)
+
+
 def defer(session: Session, school_id: int) -> None:
     """Send the current message again for when the school's lease runs out."""
     message = CurrentMessage.get_current_message()
     assert message is not None
     deferrals = int(message.options.get("deferrals", 0))
-    if deferrals >= MAX_DEFERRALS:
+    if deferrals >= max_deferrals(get_settings()):
         raise SyncBusy(f"school {school_id} stayed leased through {deferrals} deferrals")
     expires_at = session.scalar(select(School.lease_expires_at).where(School.id == school_id))
     lease_seconds = get_settings().lease_seconds

@@ -7,8 +7,7 @@ from core.settings import Settings
 
 
 def check_timing(settings: Settings) -> None:
-    """Refuse settings under which a message could stay unacknowledged too long, or a sync
-    could outlive its lease.
+    """Refuse settings under which a message could stay unacknowledged too long.
 
     RabbitMQ closes the channel of a consumer that holds a message past ``consumer_timeout``
     (30 min by default) and redelivers everything on it. A worker holds at most
@@ -22,11 +21,6 @@ def check_timing(settings: Settings) -> None:
     timeout = settings.broker_consumer_timeout_seconds
     prefetch = settings.worker_prefetch
     problems = []
-    if limit >= settings.lease_seconds:
-        problems.append(
-            f"KOPPEL_SYNC_TIME_LIMIT_SECONDS ({limit:g}) must be below KOPPEL_LEASE_SECONDS "
-            f"({settings.lease_seconds}), or a sync could outlive its lease"
-        )
     if (prefetch + 1) * limit >= timeout:
         problems.append(
             f"(KOPPEL_WORKER_PREFETCH + 1) * KOPPEL_SYNC_TIME_LIMIT_SECONDS "

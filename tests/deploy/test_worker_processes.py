@@ -1,51 +1,105 @@
-"""'koppel worker --processes N': N consuming processes that all stop cleanly on SIGTERM."""
+"""'koppel worker --processes N': N consuming processes that all stop cleanly on SIGTERM, a child
+that dies is replaced, and the children end with their parent however it ends."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pika
 import pytest
 
-from tests.deploy.processes import services, wait_for
+from tests.deploy.processes import Service, services, wait_for
 from tests.servers import rabbitmq_url
 
 pytestmark = pytest.mark.rabbitmq
 
+QUEUES = ("connection", "lifecycle", "sync-nightly", "sync-now")
+TWO_PROCESSES = ["worker", "--processes", "2", "--threads", "1"]
 
-def test_two_processes_consume_and_stop_on_sigterm(fresh_db_url: str, tmp_path: Path) -> None:
+
+@pytest.fixture
+def env(fresh_db_url: str) -> Iterator[dict[str, str]]:
+    """The workers' environment, on queues of their own (deleted afterwards)."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    env = {
+    yield {
         "KOPPEL_DATABASE_URL": fresh_db_url,
         "KOPPEL_BROKER_URL": rabbitmq_url(),
         "KOPPEL_QUEUE_PREFIX": prefix,
         "KOPPEL_LOG_FORMAT": "json",
     }
-    heartbeat = tmp_path / "alive"
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
+    channel = connection.channel()
+    for name in QUEUES:
+        for suffix in ("", ".DQ", ".XQ"):
+            channel.queue_delete(f"{prefix}{name}{suffix}")
+    connection.close()
+
+
+def events(service: Service, name: str) -> list[dict]:  # type: ignore[type-arg]
+    """The service's JSON log lines (of all its processes) whose event is ``name``."""
+    lines = service.stderr.read_text().splitlines()
+    return [e for e in (json.loads(x) for x in lines if x.startswith("{")) if e["event"] == name]
+
+
+def started(service: Service, count: int) -> list[int]:
+    """The pids of the first ``count`` worker processes to start, once that many have."""
+
+    def pids() -> list[int]:
+        found = [e["pid"] for e in events(service, "worker_started")]
+        return found[:count] if len(found) >= count else []
+
+    return wait_for(f"{count} worker processes to start", pids, timeout=90)
+
+
+def gone(pid: int) -> bool:
+    """Has the process ended? (an orphan nobody reaped yet counts: it is a zombie)"""
     try:
-        with services(tmp_path) as start:
-            args = ["worker", "--processes", "2", "--threads", "1"]
-            worker = start("worker", [*args, "--heartbeat-file", str(heartbeat)], env)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
-            def started() -> list[dict]:  # type: ignore[type-arg]
-                lines = [json.loads(x) for x in worker.stderr.read_text().splitlines() if x]
-                found = [x for x in lines if x.get("event") == "worker_started"]
-                return found if len(found) == 2 else []
 
-            ready = wait_for("both worker processes", started, timeout=60)
-            names = ("connection", "lifecycle", "sync-nightly", "sync-now")
-            queues = [f"{prefix}{q}" for q in names]
-            assert [x["queues"] for x in ready] == [queues, queues]
-            assert wait_for("the heartbeat", heartbeat.is_file, timeout=10)
-            assert worker.stop(timeout=60) == 0
-            stopped = worker.stderr.read_text().count('"worker_stopped"')
-            assert stopped == 2, worker.output()
-    finally:
-        connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
-        channel = connection.channel()
-        for name in ("sync-nightly", "sync-now", "connection", "lifecycle"):
-            for suffix in ("", ".DQ", ".XQ"):
-                channel.queue_delete(f"{prefix}{name}{suffix}")
-        connection.close()
+def test_two_processes_consume_and_stop_on_sigterm(env: dict[str, str], tmp_path: Path) -> None:
+    heartbeat = tmp_path / "alive"
+    with services(tmp_path) as start:
+        worker = start("worker", [*TWO_PROCESSES, "--heartbeat-file", str(heartbeat)], env)
+        started(worker, 2)
+        queues = [f"{env['KOPPEL_QUEUE_PREFIX']}{q}" for q in QUEUES]
+        assert [e["queues"] for e in events(worker, "worker_started")] == [queues, queues]
+        assert wait_for("the heartbeat", heartbeat.is_file, timeout=10)
+        assert worker.stop(timeout=60) == 0
+        assert len(events(worker, "worker_stopped")) == 2, worker.output()
+
+
+def test_a_killed_child_is_replaced_and_its_sibling_keeps_working(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with services(tmp_path) as start:
+        worker = start("worker", TWO_PROCESSES, env)
+        killed, sibling = started(worker, 2)
+        os.kill(killed, signal.SIGKILL)
+        replacement = started(worker, 3)[2]
+        [died] = events(worker, "worker_process_died")
+        assert (died["pid"], died["exit"]) == (killed, "SIGKILL")
+        assert worker.alive() and not gone(sibling) and not gone(replacement)
+        assert events(worker, "worker_stopped") == []  # nobody else was stopped
+        assert worker.stop(timeout=60) == 0
+        assert len(events(worker, "worker_stopped")) == 2, worker.output()
+
+
+def test_the_children_end_with_a_parent_killed_by_sigkill(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with services(tmp_path) as start:
+        worker = start("worker", TWO_PROCESSES, env)
+        children = started(worker, 2)
+        worker.kill()
+        wait_for("the orphaned children to end", lambda: all(map(gone, children)), timeout=60)
+        assert len(events(worker, "worker_parent_gone")) == 2
+        assert len(events(worker, "worker_stopped")) == 2  # gracefully: running syncs finish

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import lease
 from core.errors import SourceRefused, SourceUnavailable
 from core.models import Pupil, School, SyncRun, utcnow
+from core.settings import get_settings
+from core.snapshot import SchoolSnapshot
+from tests.deploy.processes import wait_for
 from tests.workers.factories import SchoolsSource, linked_school, runs_of
 from workers import actors, queues
 from workers.enqueue import send_nightly, send_now
@@ -205,3 +208,35 @@ def test_a_run_that_outlived_its_lease_with_no_successor_is_tried_again(
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["failed", "succeeded"]
     assert pupils_of(sessions, school_id) == 5
     assert stub_broker.dead_letters == []
+
+
+def test_a_sync_longer_than_its_lease_renews_it_and_commits(
+    worker: Worker,
+    stub_broker: StubBroker,
+    sessions: sessionmaker[Session],
+    source: SchoolsSource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(get_settings(), "lease_seconds", 3)  # renewed every second
+    school_id = linked_school(sessions)
+    fetch = source.fetch_snapshot
+    expiries = []
+
+    def lease_expiry() -> datetime:
+        with sessions() as s:
+            found = s.scalar(select(School.lease_expires_at).where(School.id == school_id))
+            assert found is not None, "the sync holds the lease"
+            return found
+
+    def fetch_past_the_lease(source_school_id: str) -> SchoolSnapshot:
+        # A slow source: the fetch outlasts the lease the sync took for it.
+        expiries.append(lease_expiry())
+        wait_for("the first expiry", lambda: utcnow() > expiries[0], timeout=10, every=0.1)
+        wait_for("a renewal", lambda: lease_expiry() > expiries[0], timeout=5)
+        return fetch(source_school_id)
+
+    monkeypatch.setattr(source, "fetch_snapshot", fetch_past_the_lease)
+    send_nightly(school_id, utcnow())
+    drain()
+    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded"]
+    assert pupils_of(sessions, school_id) == 5

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import lease
 from core.errors import LeaseLost, SchoolNotFound, SyncBusy
+from core.lease_heartbeat import Heartbeat
 from core.models import School, SyncRun, utcnow
 from tests.workers.factories import add_school
 
@@ -188,3 +189,40 @@ def test_abandoned_runs_are_marked_failed_by_the_next_holder(db: Session, clock)
     db.refresh(done)
     assert crashed.outcome == "failed" and crashed.error and "abandoned" in crashed.error
     assert done.outcome == "succeeded"
+
+
+def test_a_heartbeat_keeps_the_lease_and_cannot_revive_it_once_lapsed(
+    session_factory: sessionmaker[Session], school_id: int, clock
+) -> None:
+    with session_factory() as holder, session_factory() as other:
+        held = lease.acquire(holder, school_id, "worker-a", 10, clock=clock)
+        heartbeat = Heartbeat(session_factory, held, 10)
+        for _ in range(3):  # 24 s in all, well past the first expiry
+            clock.advance(8)
+            assert heartbeat.beat() is True
+            with pytest.raises(SyncBusy):
+                lease.acquire(other, school_id, "worker-b", 10, clock=clock)
+            other.rollback()  # its look at the holder holds SQLite's write lock
+        held.fence(holder)  # the holder may still commit
+        holder.commit()
+        clock.advance(11)  # the worker stalled (or the database was away) past its lease
+        assert heartbeat.beat() is False  # a lapsed lease stays lapsed ...
+        successor = lease.acquire(other, school_id, "worker-b", 10, clock=clock)
+        with pytest.raises(LeaseLost):
+            held.fence(holder)  # ... and the old holder cannot commit over its successor
+        holder.rollback()
+        successor.fence(other)
+
+
+def test_a_heartbeat_stops_renewing_at_its_limit(
+    session_factory: sessionmaker[Session], school_id: int, clock
+) -> None:
+    with session_factory() as holder, session_factory() as other:
+        held = lease.acquire(holder, school_id, "worker-a", 10, clock=clock)
+        heartbeat = Heartbeat(session_factory, held, 10, until=clock() + timedelta(seconds=12))
+        clock.advance(8)
+        assert heartbeat.beat() is True  # renewed until 18 s
+        clock.advance(5)
+        assert heartbeat.beat() is False  # 13 s: past the time limit, not renewed
+        clock.advance(6)
+        assert lease.acquire(other, school_id, "worker-b", 10, clock=clock).token == held.token + 1

@@ -48,7 +48,7 @@ def test_the_default_timing_fits_rabbitmqs_consumer_timeout() -> None:
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
-        ({"sync_time_limit_seconds": 700}, "KOPPEL_LEASE_SECONDS"),
+        ({"lease_seconds": 1800}, "KOPPEL_LEASE_SECONDS"),
         ({"sync_time_limit_seconds": 900, "lease_seconds": 1000}, "KOPPEL_WORKER_PREFETCH"),
         ({"sync_max_backoff_seconds": 3600}, "KOPPEL_SYNC_MAX_BACKOFF_SECONDS"),
         ({"sync_min_backoff_seconds": 900}, "MIN_BACKOFF"),

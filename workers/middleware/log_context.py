@@ -23,9 +23,7 @@ class LogContext(Middleware):
             "actor": message.actor_name,
             "retries": message.options.get("retries", 0),
         }
-        school_id = message.kwargs.get("school_id")
-        if school_id is None and message.args and isinstance(message.args[0], int):
-            school_id = message.args[0]
+        school_id = school_of(message)
         if school_id is not None:
             context["school_id"] = school_id
         structlog.contextvars.bind_contextvars(**context)
@@ -42,3 +40,11 @@ class LogContext(Middleware):
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
+
+
+def school_of(message: MessageProxy) -> int | None:
+    """The school id a message is about, if its actor takes one."""
+    school_id = message.kwargs.get("school_id")
+    if school_id is None and message.args and isinstance(message.args[0], int):
+        school_id = message.args[0]
+    return school_id
