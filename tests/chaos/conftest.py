@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from core import migrate
 from core.db import make_engine
 from plugins.basispoort.settings import load_basispoort_settings
 from plugins.basispoort.simulator import client_ssl_context, make_test_pki
@@ -27,8 +28,7 @@ from tests.chaos.night import (
 )
 from tests.chaos.servers import PrivateServers, require_private_servers
 from tests.conftest import fresh_database_url
-from tests.deploy.compose import compose_command
-from tests.deploy.processes import run, services, wait_for
+from tests.deploy.processes import services, wait_for
 from tests.deploy.test_nightly import _delete_queues, _link_schools
 
 
@@ -50,9 +50,11 @@ def private_servers() -> Iterator[PrivateServers]:
 
 @pytest.fixture(scope="package")
 def migrated(private_servers: PrivateServers, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database migrated once by 'koppel db upgrade', the template of every night's own."""
+    """A database migrated once, the template of every night's own."""
     url = fresh_database_url("postgres", tmp_path_factory.mktemp("chaos-db"))
-    run(compose_command("migrate"), {"KOPPEL_DATABASE_URL": url})
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
     return url
 
 

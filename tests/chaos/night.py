@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pika.exceptions import AMQPError
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.export import export_school
-from core.models import SchedulerTick, School
+from core.models import SchedulerTick, School, SyncRun
 from plugins.basispoort.source import BasispoortSource
 from tests.chaos.servers import PrivateServers
 from tests.deploy.compose import compose_command
@@ -30,11 +30,12 @@ from tests.deploy.processes import Service, wait_for
 from tests.deploy.test_nightly import Deployment, window_env, worker_command
 from tests.sync.expect import expected_people, people_of
 
-# Scale: a few dozen schools of 20 to MAX_PUPILS pupils, a night of WINDOW_SECONDS slots.
+# Scale: a few dozen schools of 20 to MAX_PUPILS pupils, a night of WINDOW_SECONDS slots (most
+# of them due by the time the scheduler is up).
 SCHOOLS = 30
 MAX_PUPILS = 40
 SEED = 12
-WINDOW_SECONDS = 12
+WINDOW_SECONDS = 4
 # Every overview answers this much later, so that syncs are in flight when the chaos strikes.
 FETCH_SECONDS = 0.4
 # The worker's retries of a school whose source (or database) was down: their backoff (dramatiq
@@ -49,6 +50,7 @@ LEASE_SECONDS = 10
 SETTLE_SECONDS = 60
 
 GOOD = ("succeeded", "unchanged")
+T = TypeVar("T")
 # The simulator's requests of one sync (workers fetch details, then the overview).
 DATA_PATHS = (r"/instellingen/{id}/details$", r"/instellingen/{id}$")
 
@@ -121,10 +123,10 @@ class ChaosNight(Deployment):
 
     # -- waiting ----------------------------------------------------------------------------------
 
-    def probe(self, check: Callable[[], bool]) -> Callable[[], bool]:
+    def probe(self, check: Callable[[], T]) -> Callable[[], T | None]:
         """``check``, made safe to poll while the database is down; fails when a process died."""
 
-        def probing() -> bool:
+        def probing() -> T | None:
             for service in self.started:
                 if service not in self.killed and not service.alive():
                     raise AssertionError(
@@ -133,25 +135,25 @@ class ChaosNight(Deployment):
             try:
                 return check()
             except (SQLAlchemyError, AMQPError):
-                return False  # the server being restarted: ask again
+                return None  # the server being restarted: ask again
 
         return probing
 
     def good_runs(self) -> int:
         return sum(1 for r in self.runs() if r.outcome in GOOD)
 
-    def wait_mid_night(self, worker: Service | None = None) -> None:
+    def wait_mid_night(self, worker: Service | None = None) -> list[SyncRun]:
         """Until a quarter of the schools are done and a sync is running (in one of the
-        processes of ``worker``, when given)."""
+        processes of ``worker``, when given); returns the runs running then."""
 
-        def running() -> bool:
+        def running() -> list[SyncRun]:
             runs = [r for r in self.runs() if r.outcome == "running"]
             if worker is not None:
-                owners = tuple(f":{pid}" for pid in children(worker.pid))
-                runs = [r for r in runs if (r.worker or "").partition("/")[0].endswith(owners)]
-            return bool(runs) and self.good_runs() >= len(self.healthy) // 4
+                pids = children(worker.pid)
+                runs = [r for r in runs if pid_of(r) in pids]
+            return runs if self.good_runs() >= len(self.healthy) // 4 else []
 
-        wait_for("the middle of the night", self.probe(running), timeout=SETTLE_SECONDS)
+        return wait_for("the middle of the night", self.probe(running), timeout=SETTLE_SECONDS)
 
     def settle(self) -> None:
         """Wait for every school to settle and the queues to drain; stop the processes."""
@@ -234,6 +236,11 @@ class ChaosNight(Deployment):
 
 def _started(run: Any) -> Any:
     return (run.started_at, run.id)
+
+
+def pid_of(run: SyncRun) -> int:
+    """The process that ran ``run`` (its worker is "host:pid/message")."""
+    return int((run.worker or ":0").partition("/")[0].rpartition(":")[2])
 
 
 def children(pid: int) -> list[int]:

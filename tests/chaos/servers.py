@@ -94,7 +94,7 @@ class PrivateServers:
         return done.stdout
 
     def start(self) -> None:
-        self._bash("start_postgres; start_rabbitmq")
+        self._bash("start_postgres & start_rabbitmq & wait -n && wait -n")
         sets = [
             f"ALTER SYSTEM SET {name} = '{value}'" for name, value in _POSTGRES_SETTINGS.items()
         ]
@@ -107,7 +107,7 @@ class PrivateServers:
 
     def stop(self) -> None:
         try:
-            self._bash("stop_rabbitmq; stop_postgres")
+            self._bash("stop_rabbitmq & stop_postgres & wait")
         finally:
             shutil.rmtree(self.env["CI_SERVICES_DIR"], ignore_errors=True)
 

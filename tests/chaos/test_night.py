@@ -9,11 +9,22 @@ or queued (ChaosNight.check).
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from datetime import timedelta
 
 import pytest
 
-from tests.chaos.night import OUTAGE_SECONDS, ChaosNight, alive, children
+from core.models import utcnow
+from tests.chaos.night import (
+    LEASE_SECONDS,
+    OUTAGE_SECONDS,
+    ChaosNight,
+    alive,
+    children,
+    pid_of,
+)
 from tests.deploy.processes import wait_for
 
 pytestmark = pytest.mark.chaos
@@ -21,7 +32,7 @@ pytestmark = pytest.mark.chaos
 FAULT_SHARE = 0.10
 # Answers that one more try gets right: an error status, a body cut short, a slow answer.
 FAULT_KINDS = ("5xx", "truncated", "slow")
-RABBITMQ_DOWN_SECONDS = 3
+RABBITMQ_DOWN_SECONDS = 1
 
 
 def test_a_poison_school_is_dead_lettered_while_the_night_goes_on(night: ChaosNight) -> None:
@@ -45,22 +56,25 @@ def test_a_worker_killed_with_sigkill_hands_its_schools_over(night: ChaosNight) 
     # Leases are short; the time limit is production's: a lease must not have to outlast it.
     del night.env["KOPPEL_SYNC_TIME_LIMIT_SECONDS"]
     night.slow_fetches()
-    victim = night.worker("victim", processes=2, threads=1)
+    parent = night.worker("victim", processes=2, threads=1)
     night.worker("survivor")
     night.scheduler()
-    night.wait_mid_night(victim)
-    processes = children(victim.pid)
-    night.kill(victim)
+    holding = night.wait_mid_night(parent)[0]
+    processes = children(parent.pid)
+    os.kill(pid_of(holding), signal.SIGKILL)  # a worker process in the middle of a sync
+    killed_at = utcnow()
+    night.kill(parent)  # and the one that started it: its other processes must end too
     wait_for(
         "the killed worker's processes to end with it",
         lambda: not any(alive(pid) for pid in processes),
-        timeout=10,
+        timeout=LEASE_SECONDS,
     )
     night.settle()
     night.check()
-    owners = tuple(f":{pid}" for pid in processes)
-    abandoned = [r for r in night.runs() if (r.worker or "").partition("/")[0].endswith(owners)]
-    assert any("abandoned" in (r.error or "") for r in abandoned), abandoned
+    school = [r for r in night.runs() if r.school_id == holding.school_id]
+    assert "abandoned" in (school[0].error or ""), school[0].error
+    # Taken over once the lease lapsed, not once the sync's time limit had passed.
+    assert school[-1].started_at - killed_at < timedelta(seconds=2 * LEASE_SECONDS)
 
 
 def test_rabbitmq_restarted_mid_night(night: ChaosNight) -> None:
