@@ -118,6 +118,13 @@ class ChaosNight(Deployment):
                     failing += times
         return failing
 
+    def stall(self, seconds: float) -> int:
+        """The next fetch of one school's overview answers after ``seconds``; returns its id."""
+        school_id = next(iter(self.healthy))
+        path = DATA_PATHS[1].format(id=self.healthy[school_id])
+        self.fault(path, "slow", times=1, seconds=seconds)
+        return school_id
+
     def slow_fetches(self) -> None:
         self.fault(DATA_PATHS[1].format(id=r"\d+"), "slow", times=1_000_000, seconds=FETCH_SECONDS)
 
@@ -139,21 +146,24 @@ class ChaosNight(Deployment):
 
         return probing
 
-    def good_runs(self) -> int:
-        return sum(1 for r in self.runs() if r.outcome in GOOD)
+    def wait_mid_night(self) -> None:
+        """Until a quarter of the schools are done and a sync is running."""
 
-    def wait_mid_night(self, worker: Service | None = None) -> list[SyncRun]:
-        """Until a quarter of the schools are done and a sync is running (in one of the
-        processes of ``worker``, when given); returns the runs running then."""
+        def mid_night() -> bool:
+            runs = self.runs()
+            good = sum(1 for r in runs if r.outcome in GOOD)
+            return good >= len(self.healthy) // 4 and any(r.outcome == "running" for r in runs)
 
-        def running() -> list[SyncRun]:
-            runs = [r for r in self.runs() if r.outcome == "running"]
-            if worker is not None:
-                pids = children(worker.pid)
-                runs = [r for r in runs if pid_of(r) in pids]
-            return runs if self.good_runs() >= len(self.healthy) // 4 else []
+        wait_for("the middle of the night", self.probe(mid_night), timeout=SETTLE_SECONDS)
 
-        return wait_for("the middle of the night", self.probe(running), timeout=SETTLE_SECONDS)
+    def wait_running(self, school_id: int) -> SyncRun:
+        """Until the school's sync is running; returns its run."""
+
+        def running() -> SyncRun | None:
+            mine = [r for r in self.runs() if r.school_id == school_id]
+            return mine[-1] if mine and mine[-1].outcome == "running" else None
+
+        return wait_for(f"school {school_id}'s sync", self.probe(running), timeout=SETTLE_SECONDS)
 
     def settle(self) -> None:
         """Wait for every school to settle and the queues to drain; stop the processes."""

@@ -37,8 +37,11 @@ kill -TERM "$pid"; while _svc_alive "$pid"; do sleep 0.1; done
 sleep "$1"
 ( _rmq_env; exec /usr/lib/rabbitmq/bin/rabbitmq-server ) >> "$d/log/server.out" 2>&1 < /dev/null &
 echo $! > "$d/launcher.pid"
-_svc_wait_port "$RABBITMQ_PORT" "$(cat "$d/launcher.pid")"
-rabbitmqctl_ci -q await_startup --timeout "$SERVICES_START_TIMEOUT" >/dev/null
+if ! _svc_wait_port "$RABBITMQ_PORT" "$(cat "$d/launcher.pid")" ||
+   ! rabbitmqctl_ci -q await_startup --timeout "$SERVICES_START_TIMEOUT" >/dev/null; then
+    _svc_log "rabbitmq did not start again; last log lines:"; tail -n 40 "$d/log/server.out" >&2
+    exit 1
+fi
 """
 
 

@@ -55,26 +55,27 @@ def test_a_fraction_of_failing_upstream_answers_is_retried_away(night: ChaosNigh
 def test_a_worker_killed_with_sigkill_hands_its_schools_over(night: ChaosNight) -> None:
     # Leases are short; the time limit is production's: a lease must not have to outlast it.
     del night.env["KOPPEL_SYNC_TIME_LIMIT_SECONDS"]
-    night.slow_fetches()
+    stalled = night.stall(seconds=3 * LEASE_SECONDS)  # a sync the kill surely interrupts
     parent = night.worker("victim", processes=2, threads=1)
-    night.worker("survivor")
     night.scheduler()
-    holding = night.wait_mid_night(parent)[0]
+    holding = night.wait_running(stalled)
     processes = children(parent.pid)
-    os.kill(pid_of(holding), signal.SIGKILL)  # a worker process in the middle of a sync
+    assert pid_of(holding) in processes
+    os.kill(pid_of(holding), signal.SIGKILL)
     killed_at = utcnow()
-    night.kill(parent)  # and the one that started it: its other processes must end too
+    night.kill(parent)  # and the process that started it: its other process must end too
     wait_for(
         "the killed worker's processes to end with it",
         lambda: not any(alive(pid) for pid in processes),
         timeout=LEASE_SECONDS,
     )
+    night.worker("survivor")
     night.settle()
     night.check()
-    school = [r for r in night.runs() if r.school_id == holding.school_id]
-    assert "abandoned" in (school[0].error or ""), school[0].error
+    abandoned, *_, good = [r for r in night.runs() if r.school_id == stalled]
+    assert abandoned.id == holding.id and "abandoned" in (abandoned.error or ""), abandoned.error
     # Taken over once the lease lapsed, not once the sync's time limit had passed.
-    assert school[-1].started_at - killed_at < timedelta(seconds=2 * LEASE_SECONDS)
+    assert good.started_at - killed_at < timedelta(seconds=2 * LEASE_SECONDS)
 
 
 def test_rabbitmq_restarted_mid_night(night: ChaosNight) -> None:
