@@ -102,21 +102,18 @@ class ChaosNight(Deployment):
         self.fault(DATA_PATHS[1].format(id=sim_id), "5xx", times=1_000_000)
 
     def faulty_upstream(self, share: float, kinds: tuple[str, ...], seed: int = 1) -> int:
-        """Make about ``share`` of the data requests fail: for that share of the (school,
-        request) pairs, the next one or two answers are a fault of one of ``kinds``.
-
-        Two in a row outlast the client's one retry, so the worker's own retry is needed too.
-        Returns how many failing answers were set up.
+        """Make ``share`` of the (school, request) pairs answer with one of ``kinds``, each
+        kind once, then twice in a row (outlasting the client's one retry, so that the
+        worker's own retry is needed), and so on. Returns how many faulty answers wait.
         """
-        draw = random.Random(seed)
-        failing = 0
-        for sim_id in self.healthy.values():
-            for path in DATA_PATHS:
-                if draw.random() < share:
-                    times = draw.choice((1, 2))
-                    self.fault(path.format(id=sim_id), draw.choice(kinds), times=times)
-                    failing += times
-        return failing
+        pairs = [(sim_id, path) for sim_id in self.healthy.values() for path in DATA_PATHS]
+        chosen = random.Random(seed).sample(pairs, round(share * len(pairs)))
+        faulty = 0
+        for n, (sim_id, path) in enumerate(chosen):
+            times = 1 + n // len(kinds) % 2
+            self.fault(path.format(id=sim_id), kinds[n % len(kinds)], times=times)
+            faulty += times
+        return faulty
 
     def stall(self, seconds: float) -> int:
         """The next fetch of one school's overview answers after ``seconds``; returns its id."""
