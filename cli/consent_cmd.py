@@ -1,4 +1,4 @@
-"""'koppel consent sweep' and 'koppel purge': the consent lifecycle, by hand or from cron."""
+"""'koppel consent sweep', 'purge' and 'prune': the data's lifecycle, by hand or from cron."""
 
 from __future__ import annotations
 
@@ -83,29 +83,71 @@ def _sync_here(s: object, school_ids: list[int]) -> dict[str, str]:
     type=click.IntRange(min=0),
     help="Days after a revocation before the purge (default KOPPEL_RETENTION_DAYS).",
 )
+@click.option(
+    "--scrub",
+    is_flag=True,
+    help="Rewrite the database's files even if nothing is purged now (after a failed scrub).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def purge(dry_run: bool, retention_days: int | None, as_json: bool) -> None:
+def purge(dry_run: bool, retention_days: int | None, scrub: bool, as_json: bool) -> None:
     """Purge the personal data of schools that revoked consent (past the retention period).
 
-    Pupils and staff keep their ids and dates; names, ECK iDs, lasKeys, e-mail and
-    memberships are cleared. Logged per school, counts only.
+    Pupils and staff keep their ids and dates; names, ECK iDs, lasKeys, e-mail, group keys,
+    network descriptions, the audit's person ids and addresses, and memberships are cleared.
+    Then the database's files are rewritten so the cleared values leave them too. Logged per
+    school, counts only.
     """
     from core.retention import purge_revoked
+    from core.scrub import engine_of, scrub_storage
 
-    days = get_settings().retention_days if retention_days is None else retention_days
+    settings = get_settings()
+    days = settings.retention_days if retention_days is None else retention_days
     try:
         with session() as s:
             report = purge_revoked(s, utcnow(), days, dry_run=dry_run)
+            engine = engine_of(s)
     except KoppelError as exc:
         fail(exc)
     if as_json:
         emit_json(report.as_dict())
+    else:
+        verb = "would purge" if dry_run else "purged"
+        click.echo(f"{verb} {len(report.schools)} schools: {_counts(report.totals)}")
+        for school_id, counts in report.schools.items():
+            click.echo(f"  school {school_id}: {_counts(counts)}")
+    if report.changed or (scrub and not dry_run):
+        try:
+            scrub_storage(engine, rewrite=settings.purge_rewrite_tables)
+        except KoppelError as exc:
+            fail(exc)
+
+
+@click.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def prune(dry_run: bool, as_json: bool) -> None:
+    """Delete login audit rows, sync runs and scheduler ticks past their retention.
+
+    KOPPEL_LOGIN_AUDIT_RETENTION_DAYS, KOPPEL_SYNC_RUN_RETENTION_DAYS and
+    KOPPEL_SCHEDULER_TICK_RETENTION_DAYS say how long; the workers do this every night.
+    """
+    from core.prune import prune_history
+    from core.scrub import checkpoint, engine_of
+
+    try:
+        with session() as s:
+            report = prune_history(s, get_settings(), dry_run=dry_run)
+            engine = engine_of(s)
+    except KoppelError as exc:
+        fail(exc)
+    if report.changed:
+        checkpoint(engine)
+    if as_json:
+        emit_json(report.as_dict())
         return
-    verb = "would purge" if dry_run else "purged"
-    totals = report.totals
-    click.echo(
-        f"{verb} {len(report.schools)} schools: {totals['pupils']} pupils, "
-        f"{totals['staff']} staff, {totals['groups']} groups"
-    )
-    for school_id, counts in report.schools.items():
-        click.echo(f"  school {school_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {_counts(report.deleted)}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())

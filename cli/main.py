@@ -50,6 +50,7 @@ cli.add_command(logins_cmd.logins)
 cli.add_command(plans_cmd.plans)
 cli.add_command(consent_cmd.consent)
 cli.add_command(consent_cmd.purge)
+cli.add_command(consent_cmd.prune)
 cli.add_command(status_cmd.status)
 
 

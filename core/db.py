@@ -44,6 +44,10 @@ def make_engine(url: str, *, ping_after_idle: float | None = None, **kwargs: obj
             if ":memory:" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Overwrite deleted content with zeros, in its page and in freed pages ("FAST"
+            # leaves freed pages as they were): a pruned audit row leaves no client address
+            # in the file once checkpointed (core/scrub.py).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -12,16 +12,19 @@ source still says the same, that plan is held again (as a new held plan), so a r
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core import lease
+from core.db import make_sessionmaker
 from core.errors import KoppelError, PlanError, PlanStale
+from core.lease_heartbeat import Heartbeat
 from core.models import Group, HeldPlan, Pupil, School, Staff, SyncRun, utcnow
 from core.plugins import Plugins
 from core.settings import get_settings
@@ -119,15 +122,28 @@ def approve_plan(
             hint="reject the plan; 'koppel status BRIN6' shows the school",
         )
     owner = f"approval:{by}"[:200]
-    held_lease = lease.acquire(session, school.id, owner, get_settings().lease_seconds)
+    seconds = get_settings().lease_seconds
+    held_lease = lease.acquire(session, school.id, owner, seconds)
     try:
-        return _approve(session, plugins, held, school, by, worker or owner, held_lease)
+        with _kept(session, held_lease, seconds):
+            return _approve(session, plugins, held, school, by, worker or owner, held_lease)
     finally:
         try:
             session.rollback()
             lease.release(session, held_lease)
         except Exception:
             log.exception("lease_release_failed", lease_token=held_lease.token)
+
+
+def _kept(
+    session: Session, held_lease: lease.Lease, seconds: float
+) -> AbstractContextManager[object]:
+    """The lease renewed while the approval fetches and applies (core/lease_heartbeat.py),
+    through connections of its own: possible when the session is bound to an engine."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        return nullcontext()
+    return Heartbeat(make_sessionmaker(bind), held_lease, seconds).running()
 
 
 def _approve(

@@ -165,6 +165,28 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=0, ge=0, description="Days after a revocation before personal data is purged."
     )
+    purge_rewrite_tables: bool = Field(
+        default=True,
+        description="After a purge on PostgreSQL, rewrite the tables that held the purged values "
+        "(VACUUM FULL: logins and syncs wait for it, about 2 s per 100,000 pupils), so none "
+        "stays in their files; false: plain VACUUM, which leaves the bytes in free space until "
+        "they are overwritten (see docs/privacy.md).",
+    )
+    # History retention (core/prune.py): rows older than this are deleted by the daily job.
+    login_audit_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days a login audit row (denials: person id, client address) is kept.",
+    )
+    sync_run_retention_days: int = Field(
+        default=400,
+        ge=30,
+        description="Days a sync run is kept; a school's latest run of each outcome and runs "
+        "of held plans are always kept.",
+    )
+    scheduler_tick_retention_days: int = Field(
+        default=30, ge=2, description="Days a claimed scheduler tick (a night's slot) is kept."
+    )
 
     @field_validator("scheduler_timezone")
     @classmethod
@@ -174,6 +196,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {name!r} (e.g. Europe/Amsterdam)") from None
         return name
+
+    @field_validator("sync_run_retention_days")
+    @classmethod
+    def _runs_outlive_the_window(cls, days: int, info: ValidationInfo) -> int:
+        # The safety check adds up the removals of the window's runs: they must still be there.
+        window = info.data.get("safety_window_days")
+        if window is not None and days <= window:
+            raise ValueError(f"must be longer than KOPPEL_SAFETY_WINDOW_DAYS ({window})")
+        return days
 
     @property
     def zone(self) -> ZoneInfo:

@@ -1,7 +1,8 @@
 """The one module that decides the broker, before any actor is declared.
 
 RabbitMQ when KOPPEL_BROKER_URL is set (publisher confirms on: a message RabbitMQ did not take
-raises instead of being counted as sent); otherwise the in-process stub broker, for the embedded
+raises instead of being counted as sent; after an outage its consumers reconnect with backoff,
+see workers/reconnect.py); otherwise the in-process stub broker, for the embedded
 demo and the unit tests. Dead letters: RabbitMQ's broker declares ``<queue>.XQ`` beside every
 queue and routes rejected messages there (kept 7 days); the stub broker keeps them in
 ``broker.dead_letters``.
@@ -10,13 +11,13 @@ queue and routes rejected messages there (kept 7 days); the stub broker keeps th
 from __future__ import annotations
 
 import dramatiq
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
 from core.errors import ConfigError
 from core.settings import get_settings
 from workers.middleware import DeadLetters, LogContext, Metrics
+from workers.reconnect import ReconnectingRabbitmqBroker
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
@@ -24,7 +25,7 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     chosen: dramatiq.Broker
     if url:
         try:
-            chosen = RabbitmqBroker(url=url, confirm_delivery=True)
+            chosen = ReconnectingRabbitmqBroker(url=url, confirm_delivery=True)
         except Exception as exc:  # pika's own parse errors; the URL holds a password: not shown
             raise ConfigError(
                 f"KOPPEL_BROKER_URL is not a usable RabbitMQ URL ({type(exc).__name__})",

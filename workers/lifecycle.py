@@ -1,9 +1,11 @@
-"""The daily lifecycle actors: the consent sweep and the retention purge; core does the work.
+"""The daily lifecycle actors: consent sweep, retention purge, history pruning; core does the work.
 
-Both are idempotent (a repeat finds nothing left to do), so RabbitMQ's redeliveries and the
-retries of a source that was down are harmless. The scheduler sends both once a day, at the
+All are idempotent (a repeat finds nothing left to do), so RabbitMQ's redeliveries and the
+retries of a source that was down are harmless. The scheduler sends them once a day, at the
 start of the nightly window (``send_daily``): revocations stop before that night's syncs, and
-schools that granted consent are synced that night.
+schools that granted consent are synced that night. A purge that cleared values sends the
+storage scrub as a message of its own, so a scrub that could not get its lock is retried
+without purging again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from core.consent import sweep_consent
 from core.errors import ConfigError, UnknownSource
 from core.models import utcnow
 from core.plugins import get_plugins
+from core.prune import prune_history as prune
 from core.retention import purge_revoked as purge
+from core.scrub import ScrubIncomplete, checkpoint, engine_of, scrub_storage
 from core.settings import get_settings
 from workers.actors import worth_retrying
 from workers.broker import broker  # decides the broker before the actors below are declared
@@ -29,11 +33,19 @@ log = structlog.get_logger()
 
 LIFECYCLE = f"{get_settings().queue_prefix}lifecycle"
 
+
+def _worth_retrying(retries: int, exception: BaseException, *, max_retries: int) -> bool:
+    # A scrub that did not get its lock tries again later, like a source that was down.
+    if isinstance(exception, ScrubIncomplete):
+        return retries < max_retries
+    return worth_retrying(retries, exception, max_retries=max_retries)
+
+
 _OPTIONS = {
     "queue_name": LIFECYCLE,
     "broker": broker,
     "time_limit": 30 * 60_000,
-    "retry_when": partial(worth_retrying, max_retries=get_settings().sync_max_retries),
+    "retry_when": partial(_worth_retrying, max_retries=get_settings().sync_max_retries),
     "min_backoff": 60_000,
     "max_backoff": 15 * 60_000,
     "throws": (ConfigError, UnknownSource),
@@ -52,11 +64,32 @@ def consent_sweep(day: str | None = None, source: str = "basispoort") -> None:
 def purge_revoked() -> None:
     """Purge the personal data of schools revoked longer than KOPPEL_RETENTION_DAYS ago."""
     with session_factory()() as session:
-        purge(session, utcnow(), get_settings().retention_days)
+        report = purge(session, utcnow(), get_settings().retention_days)
+    if report.changed:
+        scrub_purged.send()
+
+
+@dramatiq.actor(actor_name="scrub_purged", **_OPTIONS)
+def scrub_purged() -> None:
+    """Remove purged values from the database's files (core.scrub)."""
+    with session_factory()() as session:
+        engine = engine_of(session)
+    scrub_storage(engine, rewrite=get_settings().purge_rewrite_tables)
+
+
+@dramatiq.actor(actor_name="prune_history", **_OPTIONS)
+def prune_history() -> None:
+    """Delete login audit rows, sync runs and scheduler ticks past their retention."""
+    with session_factory()() as session:
+        report = prune(session, get_settings())
+        engine = engine_of(session)
+    if report.changed and not checkpoint(engine):
+        log.info("checkpoint_postponed", reason="a reader kept the WAL in use")
 
 
 def send_daily(day: date) -> None:
-    """Queue the day's lifecycle work: the consent sweep for ``day``, then the purge."""
+    """Queue the day's lifecycle work: the consent sweep for ``day``, the purge, the pruning."""
     consent_sweep.send(day.isoformat())
     purge_revoked.send()
+    prune_history.send()
     log.info("lifecycle_sent", day=day.isoformat())

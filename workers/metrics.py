@@ -83,7 +83,7 @@ class FailingSchools:
     the same. Only failing schools get a series (at most MAX_SCHOOLS of them, the longest
     streaks); the count covers them all."""
 
-    READ_EVERY_SECONDS = 60.0
+    READ_EVERY_SECONDS = 15.0
     MAX_SCHOOLS = 100
 
     def __init__(self, sessions: Callable[[], Session] | None = None) -> None:

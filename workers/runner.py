@@ -15,7 +15,7 @@ from types import FrameType
 
 import structlog
 
-from core.errors import ConfigError
+from core.errors import ConfigError, KoppelError
 from core.logging import configure
 from core.plugins import get_plugins
 from core.settings import get_settings
@@ -56,9 +56,7 @@ def run_workers(
     stopping = threading.Event()
 
     def spawn() -> BaseProcess:
-        child = context.Process(
-            target=run_worker_process, args=(threads, heartbeat, parent), daemon=False
-        )
+        child = context.Process(target=_child, args=(threads, heartbeat, parent), daemon=False)
         child.start()
         return child
 
@@ -110,6 +108,16 @@ def _exit_name(exitcode: int) -> str:
     if exitcode < 0:
         return signal.Signals(-exitcode).name
     return f"exit {exitcode}"
+
+
+def _child(threads: int, heartbeat: Path | None, parent: int) -> None:
+    """A child process's body: a setting it refuses is one line, not a traceback."""
+    try:
+        code = run_worker_process(threads, heartbeat, parent)
+    except KoppelError as exc:
+        log.error("worker_process_failed", error=str(exc))
+        code = 1
+    raise SystemExit(code)
 
 
 def run_worker_process(

@@ -250,7 +250,9 @@ def test_a_worker_killed_mid_night_leaves_no_school_unsynced_half_done_or_twice(
     consented = deployment.consented
     # Every fetch of pupils (the overview) takes a while, so the kill lands mid-sync.
     deployment.fault(r"/instellingen/\d+$", "slow", times=1000, seconds=1.5)
-    env = {**deployment.env, **window_env(seconds=3)}
+    # A time limit far beyond the lease (10 s): a sync renews its lease while it runs, so the
+    # victim's school is free again within a lease, not within a time limit.
+    env = {**deployment.env, **window_env(seconds=3), "KOPPEL_SYNC_TIME_LIMIT_SECONDS": "300"}
     with services(tmp_path) as start:
 
         def one_thread() -> list[str]:

@@ -30,6 +30,16 @@ def test_metrics_of_two_processes_in_one_scrape(fresh_db_url: str, tmp_path: Pat
                 consent="none",
             )
         )
+        # With consent, on a Basispoort that refuses every connection: failed, dead-lettered.
+        session.add(
+            School(
+                brin="34CD",
+                location_code="00",
+                source="basispoort",
+                source_school_id="2",
+                consent="granted",
+            )
+        )
         session.commit()
     engine.dispose()
     prefix = f"m{uuid.uuid4().hex[:8]}."
@@ -39,6 +49,8 @@ def test_metrics_of_two_processes_in_one_scrape(fresh_db_url: str, tmp_path: Pat
         "KOPPEL_BROKER_URL": rabbitmq_url(),
         "KOPPEL_QUEUE_PREFIX": prefix,
         "KOPPEL_LOG_FORMAT": "json",
+        "KOPPEL_BASISPOORT_URL": f"http://127.0.0.1:{free_port()}/",
+        "KOPPEL_SYNC_MAX_RETRIES": "0",
     }
     url = f"http://127.0.0.1:{port}/metrics"
 
@@ -64,6 +76,14 @@ def test_metrics_of_two_processes_in_one_scrape(fresh_db_url: str, tmp_path: Pat
             text = wait_for("both messages in the metrics", counted, timeout=60)
             assert 'koppel_sync_runs_total{outcome="skipped",source="basispoort"} 2.0' in text
             assert 'koppel_message_seconds_count{actor="sync_school_now"} 2.0' in text
+
+            run(["sync-now", "34CD00"], env)
+            dead = 'koppel_dead_letters_total{actor="sync_school_now"} 1.0'
+            wait_for("the dead letter", lambda: dead in (scrape() or ""), timeout=60)
+            # Read from the database at most every FailingSchools.READ_EVERY_SECONDS.
+            failing = 'koppel_school_consecutive_failures{brin6="34CD00"} 1.0'
+            text = wait_for("the failing school", lambda: failing in (scrape() or ""), timeout=60)
+            assert "koppel_schools_failing 1.0" in (scrape() or "")
             assert worker.stop(timeout=60) == 0
     finally:
         connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))

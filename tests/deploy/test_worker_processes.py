@@ -15,6 +15,7 @@ import pytest
 
 from tests.deploy.processes import Service, services, wait_for
 from tests.servers import rabbitmq_url
+from workers.runner import RESTARTS_ALLOWED
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -103,3 +104,19 @@ def test_the_children_end_with_a_parent_killed_by_sigkill(
         wait_for("the orphaned children to end", lambda: all(map(gone, children)), timeout=60)
         assert len(events(worker, "worker_parent_gone")) == 2
         assert len(events(worker, "worker_stopped")) == 2  # gracefully: running syncs finish
+
+
+def test_children_dying_again_and_again_stop_the_command(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # Refused in each child as it starts (RabbitMQ would hold a retry that long unacknowledged).
+    broken = {**env, "KOPPEL_SYNC_MAX_BACKOFF_SECONDS": "3600"}
+    with services(tmp_path) as start:
+        worker = start("worker", TWO_PROCESSES, broken)
+        assert worker.process.wait(timeout=120) == 1
+        assert len(events(worker, "worker_process_died")) == RESTARTS_ALLOWED + 1
+        [failing] = events(worker, "worker_processes_failing")
+        assert failing["deaths"] == RESTARTS_ALLOWED + 1
+        refused = events(worker, "worker_process_failed")
+        assert refused and all("KOPPEL_SYNC_MAX_BACKOFF_SECONDS" in e["error"] for e in refused)
+        assert "Traceback" not in worker.stderr.read_text()

@@ -8,17 +8,24 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from core import migrate
+from core.db import make_engine, make_sessionmaker
 from core.hookspecs import hookimpl
-from core.models import School
-from core.plugins import Plugins, make_plugin_manager
+from core.models import LoginDenial, School
+from core.plugins import Plugins, make_plugin_manager, set_plugins
 from core.settings import Settings, load_settings
 from core.sync import safety
 from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
+from tests.conftest import BACKENDS, fresh_database_url
+from workers.broker import broker
+from workers.database import set_session_factory
+from workers.inprocess import make_worker, stop_worker
 
 
 # Tests must not depend on the day they run: the season is put where "today" is not, unless a
@@ -145,3 +152,52 @@ def unlink(db: Session, world: World, source_school_id: int) -> None:
         old.source_school_id = f"old-{token[6:20]}"
         old.consent = "none"
     db.commit()
+
+
+def denied_login(school_id: int, person_id: int | None, client_address: str) -> LoginDenial:
+    """An audit row as the login API writes it for a pupil outside the school's networks."""
+    return LoginDenial(
+        school_id=school_id,
+        person_kind="pupil",
+        person_id=person_id,
+        policy="ip_restriction",
+        reason="buiten school\noutside school",
+        client_address=client_address,
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def own_db_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A migrated database of the test's own, per backend: for tests that read whole files."""
+    url = fresh_database_url(request.param, tmp_path)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def own_engine(own_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(own_db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def own_worker(own_engine: Engine, sim_plugins: Plugins) -> Iterator[None]:
+    """An in-process worker on the stub broker, the test's own database and the simulator."""
+    assert isinstance(broker, StubBroker)
+    broker.flush_all()
+    set_session_factory(make_sessionmaker(own_engine))
+    set_plugins(sim_plugins)
+    running = make_worker(threads=1)
+    running.start()
+    try:
+        yield
+    finally:
+        stop_worker(running, timeout_seconds=10)
+        set_plugins(None)
+        set_session_factory(None)
+        broker.flush_all()

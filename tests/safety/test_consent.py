@@ -8,11 +8,23 @@ from sqlalchemy import func, select, update
 
 from core.consent import sweep_consent
 from core.export import export_school
-from core.models import Group, HeldPlan, Pupil, PupilSubgroup, School, Staff, StaffGroup, utcnow
+from core.login.networks import ADMIN_ORIGIN, NetworkEntry, replace_networks
+from core.models import (
+    Group,
+    HeldPlan,
+    LoginDenial,
+    Pupil,
+    PupilSubgroup,
+    School,
+    SchoolNetwork,
+    Staff,
+    StaffGroup,
+    utcnow,
+)
 from core.retention import purge_revoked
 from core.sync.engine import sync_school
 from tests.fakes import FakeSource, fake_plugins, make_snapshot
-from tests.safety.conftest import link, unlink
+from tests.safety.conftest import denied_login, link, unlink
 from tests.sync.conftest import new_school
 
 PUPIL_PERSONAL = (
@@ -79,6 +91,11 @@ def test_a_revoked_school_holds_no_personal_data_after_its_retention(db, sim_wor
     sweep_consent(db, sim_plugins, sim_world.today)
     people = _count(db, Pupil, Pupil.school_id == school.id)
     staff = _count(db, Staff, Staff.school_id == school.id)
+    assert _count(db, Group, Group.school_id == school.id, Group.source_key.startswith("naam:"))
+    replace_networks(db, school.id, ADMIN_ORIGIN, [NetworkEntry("192.0.2.0/24", "lokaal juf Ans")])
+    pupil_id = db.scalar(select(Pupil.id).where(Pupil.school_id == school.id).limit(1))
+    db.add(denied_login(school.id, pupil_id, "198.51.100.7"))
+    db.commit()
 
     early = purge_revoked(db, utcnow(), retention_days=30)
     assert school.id not in early.schools
@@ -88,7 +105,13 @@ def test_a_revoked_school_holds_no_personal_data_after_its_retention(db, sim_wor
 
     report = purge_revoked(db, utcnow() + timedelta(days=31), retention_days=30)
 
-    assert report.schools[school.id] == {"pupils": people, "staff": staff, "groups": 12}
+    assert report.schools[school.id] == {
+        "pupils": people,
+        "staff": staff,
+        "groups": 12,
+        "networks": 1,
+        "login_denials": 1,
+    }
     for column in PUPIL_PERSONAL:
         assert (
             _count(db, Pupil, Pupil.school_id == school.id, getattr(Pupil, column).is_not(None))
@@ -106,6 +129,17 @@ def test_a_revoked_school_holds_no_personal_data_after_its_retention(db, sim_wor
         assert _count(db, model, model.school_id == school.id, model.left_at.is_(None)) == 0
     assert _count(db, Pupil, Pupil.school_id == school.id) == people  # ids and dates stay
     assert _count(db, Group, Group.school_id == school.id, Group.name.is_not(None)) == 0
+    # Group keys may be names ("naam:Groep 3 juf …"): each becomes "purged:<its id>".
+    keys = db.execute(select(Group.id, Group.source_key).where(Group.school_id == school.id)).all()
+    assert {key for _, key in keys} == {f"purged:{group_id}" for group_id, _ in keys}
+    networks = db.scalars(select(SchoolNetwork).where(SchoolNetwork.school_id == school.id))
+    assert [n.description for n in networks if n.origin == ADMIN_ORIGIN] == [None]
+    denial = db.scalars(select(LoginDenial).where(LoginDenial.school_id == school.id)).one()
+    assert (denial.person_id, denial.client_address, denial.policy) == (
+        None,
+        None,
+        "ip_restriction",
+    )
     assert (
         db.scalar(
             select(func.count())
@@ -137,6 +171,27 @@ def test_a_revoked_school_holds_no_personal_data_after_its_retention(db, sim_wor
 
     # A second purge has nothing left to do.
     assert purge_revoked(db, utcnow() + timedelta(days=32), retention_days=30).schools == {}
+
+
+def test_a_school_purged_before_keys_were_cleared_is_purged_again(db, sim_world, sim_plugins):
+    school = link(db, sim_world, "quiet")
+    sync_school(db, school.id, plugins=sim_plugins)
+    named = db.scalars(
+        select(Group).where(Group.school_id == school.id, Group.source_key.startswith("naam:"))
+    ).first()
+    name_key = named.source_key
+    school.consent = "revoked"
+    db.commit()
+    purge_revoked(db, utcnow(), retention_days=0)
+    # What the purge left before it cleared keys: the purged hash, but the name as key.
+    db.execute(update(Group).where(Group.id == named.id).values(source_key=name_key))
+    db.commit()
+
+    report = purge_revoked(db, utcnow(), retention_days=0)
+
+    assert report.schools[school.id]["groups"] == 1
+    db.refresh(named)
+    assert named.source_key == f"purged:{named.id}"
 
 
 def test_consent_granted_again_brings_the_purged_people_back(db, sim_world, sim_plugins):
