@@ -7,16 +7,17 @@ directory of their own, so the shared servers of the rest of the suite are never
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.processes import free_port
-
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "scripts" / "services.sh"
+_PORTS = ("PG_PORT", "RABBITMQ_PORT", "RABBITMQ_DIST_PORT", "RABBITMQ_EPMD_PORT")
 
 # Kept in postgresql.auto.conf, so a plain 'pg_ctl start' after a stop starts alike. A commit
 # must survive a crash (pg_ctl stop -m immediate), as in production: synchronous_commit back on
@@ -43,6 +44,24 @@ if ! _svc_wait_port "$RABBITMQ_PORT" "$(cat "$d/launcher.pid")" ||
     exit 1
 fi
 """
+
+
+def steady_ports(count: int) -> list[int]:
+    """Free ports below the range outgoing connections take theirs from (see
+    /proc/sys/net/ipv4/ip_local_port_range): a restarted server finds its port still free."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = random.sample(range(max(1024, low - 12000), low), 100)
+    found = []
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise AssertionError(f"not {count} free ports below {low}")
 
 
 def missing() -> str | None:
@@ -72,15 +91,15 @@ class PrivateServers:
 
     def __init__(self) -> None:
         pid = os.getpid()
+        ports = steady_ports(4)
         self.env = {
             # Not under pytest's tmp_path: user postgres must be able to traverse every parent.
             "CI_SERVICES_DIR": f"/tmp/koppel-chaos-{pid}",
-            "PG_PORT": str(free_port()),
-            "RABBITMQ_PORT": str(free_port()),
-            "RABBITMQ_DIST_PORT": str(free_port()),
-            "RABBITMQ_EPMD_PORT": str(free_port()),
+            **dict(zip(_PORTS, map(str, ports), strict=True)),
             "RABBITMQ_NODE": f"chaos{pid}@localhost",
         }
+        self.directory = Path(self.env["CI_SERVICES_DIR"])
+        self.directory.mkdir(mode=0o755, exist_ok=True)
         self.postgres_url = f"postgresql+psycopg://postgres@127.0.0.1:{self.env['PG_PORT']}/app"
         self.rabbitmq_url = f"amqp://guest:guest@127.0.0.1:{self.env['RABBITMQ_PORT']}/%2F"
 
@@ -92,6 +111,7 @@ class PrivateServers:
             text=True,
             timeout=timeout,
             check=False,
+            cwd=self.directory,  # where an Erlang crash dump lands
         )
         assert done.returncode == 0, f"services.sh: {script.strip()[:60]}...\n{done.stderr}"
         return done.stdout
@@ -112,7 +132,7 @@ class PrivateServers:
         try:
             self._bash("stop_rabbitmq & stop_postgres & wait")
         finally:
-            shutil.rmtree(self.env["CI_SERVICES_DIR"], ignore_errors=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def stop_postgres(self, mode: str) -> None:
         """``pg_ctl stop -m fast`` (clients told, work rolled back) or ``immediate`` (a crash)."""
