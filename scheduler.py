@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,36 @@ SendMany = Callable[[Sequence[int], datetime], int]
 # each night under its own claimed tick, so two replicas send it once.
 DAILY_JOB = "lifecycle"
 SendDaily = Callable[[date], object]
+
+
+class SchedulerMetrics:
+    """Prometheus instruments of the scheduler ('koppel scheduler --metrics-port' serves them)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.nights = Counter("koppel_scheduler_nights", "Nights whose daily work was sent here.")
+        self.slots = Counter(
+            "koppel_scheduler_slots",
+            "Slots claimed by this scheduler, by result: sent, claimed_elsewhere, failed.",
+            ["result"],
+        )
+        self.messages = Counter("koppel_scheduler_messages", "Nightly sync messages sent.")
+        self.lateness = Histogram(
+            "koppel_scheduler_slot_lateness_seconds",
+            "How long after its start a slot was sent; a catch-up after downtime shows here.",
+            buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600),
+        )
+        self.late = Counter(
+            "koppel_scheduler_slots_late", "Slots sent more than one slot length after their start."
+        )
+        self.polls = Counter("koppel_scheduler_polls", "Polls, by result: ok, failed.", ["result"])
+
+
+@cache
+def scheduler_metrics() -> SchedulerMetrics:
+    # Once per process: a second scheduler (tests) must not register the same names again.
+    return SchedulerMetrics()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +172,7 @@ class NightlyScheduler:
         self.daily = daily
         self._daily_done = ""  # the night whose daily work is known sent
         self._claimed: tuple[str, set[int]] = ("", set())  # slots known taken, for one night
+        self.metrics = scheduler_metrics()
 
     def run_once(self) -> int:
         """Send every due, unclaimed slot of the current night; returns messages sent."""
@@ -160,9 +192,14 @@ class NightlyScheduler:
             for school_id in eligible_school_ids(session):
                 by_slot.setdefault(night.slot_of(school_id), []).append(school_id)
         sent = 0
+        # A catch-up (after downtime, or the first start in a night) sends many slots at
+        # once: one line for all of them, not one per slot.
+        catching_up = len(open_slots) > 1
         for slot in open_slots:
-            sent += self._claim_and_send(night, slot, by_slot.get(slot, []))
+            sent += self._claim_and_send(night, slot, by_slot.get(slot, []), quiet=catching_up)
             taken.add(slot)
+        if catching_up:
+            log.info("slots_caught_up", night=night.key, slots=len(open_slots), schools=sent)
         return sent
 
     def run(
@@ -175,11 +212,14 @@ class NightlyScheduler:
                 self.run_once()
                 if heartbeat is not None:
                     heartbeat.touch()  # the container's health check reads its age
+                self.metrics.polls.labels(result="ok").inc()
             except (BrokerConnectionError, OperationalError) as exc:
                 # RabbitMQ or the database is away: one line per poll, not a traceback.
                 log.error("scheduler_poll_failed", error=f"{type(exc).__name__}: {exc}")
+                self.metrics.polls.labels(result="failed").inc()
             except Exception:
                 log.exception("scheduler_poll_failed")
+                self.metrics.polls.labels(result="failed").inc()
             stop.wait(poll_seconds)
         log.info("scheduler_stopped", scheduler=self.name)
 
@@ -195,6 +235,7 @@ class NightlyScheduler:
                 self.daily(date.fromisoformat(night.key))  # a failure unclaims: sent next poll
                 session.commit()
                 log.info("daily_sent", night=night.key)
+                self.metrics.nights.inc()
         self._daily_done = night.key
 
     def _taken_slots(self, night: Night) -> set[int]:
@@ -210,7 +251,9 @@ class NightlyScheduler:
             self._claimed = (night.key, known)
         return known
 
-    def _claim_and_send(self, night: Night, slot: int, school_ids: list[int]) -> int:
+    def _claim_and_send(
+        self, night: Night, slot: int, school_ids: list[int], *, quiet: bool = False
+    ) -> int:
         with self.sessions() as session:
             claim = SchedulerTick(job=JOB, tick=night.tick(slot), claimed_by=self.name)
             session.add(claim)
@@ -220,6 +263,7 @@ class NightlyScheduler:
             except IntegrityError:
                 session.rollback()
                 log.info("slot_claimed_elsewhere", night=night.key, slot=slot)
+                self.metrics.slots.labels(result="claimed_elsewhere").inc()
                 return 0
             try:
                 sent = self._send_slot(school_ids, night.start)
@@ -227,11 +271,23 @@ class NightlyScheduler:
                 # Unclaim the slot: the next poll sends it whole; repeats are settled no-ops.
                 session.rollback()
                 log.warning("slot_send_failed", night=night.key, slot=slot, schools=len(school_ids))
+                self.metrics.slots.labels(result="failed").inc()
                 raise
             claim.enqueued = sent
             session.commit()
-        log.info("slot_sent", night=night.key, slot=slot, slots=night.slots, schools=sent)
+        self._count_sent(night, slot, sent)
+        (log.debug if quiet else log.info)(
+            "slot_sent", night=night.key, slot=slot, slots=night.slots, schools=sent
+        )
         return sent
+
+    def _count_sent(self, night: Night, slot: int, sent: int) -> None:
+        late = (self.clock() - night.slot_start(slot)).total_seconds()
+        self.metrics.slots.labels(result="sent").inc()
+        self.metrics.messages.inc(sent)
+        self.metrics.lateness.observe(max(late, 0.0))
+        if late > night.slot_seconds:
+            self.metrics.late.inc()
 
     def _send_slot(self, school_ids: list[int], night_start: datetime) -> int:
         """Send every school of a slot; returns how many were sent, or raises."""

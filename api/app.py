@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from api import logins, schools
 from api.auth import require_token
 from api.errors import install_error_handlers
+from api.health import install_health_routes
+from api.metrics import install_metrics
 from api.services import Services
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError
@@ -59,6 +61,8 @@ def create_app(
     app.include_router(logins.router)
     app.include_router(schools.router)
     install_error_handlers(app)
+    install_health_routes(app)
+    install_metrics(app)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi() -> dict[str, Any]:

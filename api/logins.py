@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, Depends
 
 from api.auth import Caller
+from api.metrics import count_login
 from api.problems import RESPONSES
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
 from api.services import Services, services
@@ -57,6 +58,7 @@ def evaluate(
         attempt = make_attempt(session, resolved, client, body.at or datetime.now(UTC))
         decision = evaluate_login(session, attempt, svc.plugins, settings)
         session.commit()
+        count_login(decision)
         return LoginDecisionOut(
             allowed=decision.allowed,
             person=(

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+
 import click
 
-from cli.runtime import fail, plugins, session_factory
+from cli.runtime import (
+    fail,
+    listening,
+    metrics_port_option,
+    plugins,
+    serve_metrics,
+    session_factory,
+)
 from core.errors import KoppelError
 from core.settings import get_settings
 
@@ -12,8 +21,14 @@ from core.settings import get_settings
 @click.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def api(host: str, port: int) -> None:
-    """Serve the login and school API (needs KOPPEL_API_TOKENS)."""
+@metrics_port_option("the API")
+def api(host: str, port: int, metrics_port: int | None) -> None:
+    """Serve the login and school API (needs KOPPEL_API_TOKENS).
+
+    /health and /ready answer without a token; metrics are served on their own port
+    (--metrics-port), not beside the API the LVS reaches.
+    """
+    serve_metrics(metrics_port)
     import uvicorn
 
     from api.app import create_app
@@ -22,6 +37,13 @@ def api(host: str, port: int) -> None:
         app = create_app(get_settings(), session_factory(), plugins())
     except KoppelError as exc:
         fail(exc)
+    # Bound here, not by uvicorn: a port in use is then one line, not uvicorn's log and exit.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with listening("the API", host, port):
+        sock.bind((host, port))
     # log_config=None: uvicorn's lines go through koppel's structlog set-up like everything else.
     # proxy_headers=False: the caller is the LVS; the pupil's address arrives in the request body.
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=False)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import click
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from core.settings import Settings
+from core.settings import Settings, read_settings
 
 
 def settings_classes() -> list[type[BaseSettings]]:
@@ -59,15 +60,25 @@ def config(as_markdown: bool) -> None:
     if as_markdown:
         click.echo(markdown())
         return
-    for cls in settings_classes():
-        values = cls()
+    # All read before any is printed: a wrong value stops with its one line, not halfway.
+    read = [(cls, read_settings(cls)) for cls in settings_classes()]
+    for cls, values in read:
         prefix = cls.model_config.get("env_prefix", "")
         for name in cls.model_fields:
-            value = getattr(values, name)
-            if isinstance(value, SecretStr) or (
-                isinstance(value, list) and value and isinstance(value[0], SecretStr)
-            ):
-                value = "***"
-            elif "url" in name and isinstance(value, str) and "@" in value:
-                value = value.split("://")[0] + "://***@" + value.rsplit("@", 1)[1]
-            click.echo(f"{prefix}{name}".upper() + f"={value if value is not None else ''}")
+            shown = _shown(name, getattr(values, name))
+            click.echo(f"{prefix}{name}".upper() + f"={shown}")
+
+
+def _shown(name: str, value: object) -> str:
+    """A value as it can be pasted back into a shell (secrets and passwords hidden)."""
+    if isinstance(value, SecretStr) or (
+        isinstance(value, list) and value and isinstance(value[0], SecretStr)
+    ):
+        return "***"
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return shlex.quote(json.dumps(value))  # list settings are JSON
+    if "url" in name and isinstance(value, str) and "@" in value:
+        value = value.split("://")[0] + "://***@" + value.rsplit("@", 1)[1]
+    return shlex.quote(str(value))

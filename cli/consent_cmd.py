@@ -6,7 +6,7 @@ from datetime import date
 
 import click
 
-from cli.runtime import emit_json, fail, plugins, session
+from cli.runtime import emit_json, fail, plugins, progress, session
 from core.errors import KoppelError
 from core.models import utcnow
 from core.settings import get_settings
@@ -67,12 +67,14 @@ def _sync_here(s: object, school_ids: list[int]) -> dict[str, str]:
     from core.sync.engine import sync_school
 
     outcomes = {}
-    for school_id in school_ids:
-        try:
-            run = sync_school(s, school_id, plugins=plugins(), trigger="consent")  # type: ignore[arg-type]
-            outcomes[str(school_id)] = run.outcome
-        except KoppelError as exc:
-            outcomes[str(school_id)] = f"failed: {exc}"
+    with progress("syncing new grants", len(school_ids)) as advance:
+        for school_id in school_ids:
+            try:
+                run = sync_school(s, school_id, plugins=plugins(), trigger="consent")  # type: ignore[arg-type]
+                outcomes[str(school_id)] = run.outcome
+            except KoppelError as exc:
+                outcomes[str(school_id)] = f"failed: {exc}"
+            advance(f"school {school_id}")
     return outcomes
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.runtime import session_factory
-from core import migrate
+from cli.runtime import upgrade_database
 
 
 @click.group("db")
@@ -17,6 +16,4 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def upgrade(revision: str) -> None:
     """Create or upgrade the schema (safe to run again)."""
-    engine = session_factory().kw["bind"]
-    migrate.upgrade(engine, revision)
-    click.echo(f"database at revision {migrate.current(engine)}")
+    click.echo(f"database at revision {upgrade_database(revision)}")

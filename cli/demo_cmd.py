@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import os
 import secrets
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -50,7 +51,7 @@ def demo(schools: int, seed: int, database: str, verbose: bool) -> None:
             f"[bold]Basispoort simulator[/] on {sim.url} (mutual TLS, test CA in {pki_dir})"
         )
         console.print(f"[bold]Database[/] {db_file}; broker: in-process\n")
-        _run(console, world)
+        _run(console, world, db_file)
 
 
 def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
@@ -72,30 +73,28 @@ def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
     set_plugins(None)
 
 
-def _run(console: Console, world) -> None:  # type: ignore[no-untyped-def]
-    from cli.runtime import plugins, session, session_factory
-    from core import migrate
+def _run(console: Console, world, db_file: Path) -> None:  # type: ignore[no-untyped-def]
+    from cli.runtime import plugins, session, upgrade_database
     from core.linking import link_school
 
-    migrate.upgrade(session_factory().kw["bind"])
+    upgrade_database()
 
     console.rule("1. Verbinding instellen/controleren (connection check)")
     table = Table("BRIN6", "school", "outcome", "what the school admin reads")
-    linked: list[int] = []
     with session() as s:
         for school_id in world.school_ids:
             header = world.school(school_id)
             check = link_school(s, plugins(), header.brin6)
-            table.add_row(header.brin6, str(school_id), check.status.value, check.sentence_nl)
+            table.add_row(header.brin6, header.naam, check.status.value, check.sentence_nl)
     console.print(table)
-    with session() as s:
-        from core.models import School
-
-        linked = list(s.scalars(select(School.id).where(School.consent == "granted")))
+    linked = _consenting()
 
     console.rule(f"2. The first night: {len(linked)} schools through the broker")
     _sync_all(console, linked, "first night")
     _print_changes(console, linked)
+
+    _consent_given(console, world)
+    linked = _consenting()
 
     world.advance_night()
     console.rule("3. A night passes at Basispoort: pupils move, leave and arrive")
@@ -105,9 +104,50 @@ def _run(console: Console, world) -> None:  # type: ignore[no-untyped-def]
 
     console.rule("4. The next morning: the LVS asks koppel at every login")
     _logins(console, linked[0])
-    console.print(
-        "\nLook around: KOPPEL_DATABASE_URL=sqlite:///koppel-demo.db koppel export BRIN6 --json"
-    )
+    _look_around(console, db_file, linked[0])
+
+
+def _consenting() -> list[int]:
+    from cli.runtime import session
+    from core.models import School
+
+    with session() as s:
+        return list(s.scalars(select(School.id).where(School.consent == "granted")))
+
+
+def _consent_given(console: Console, world) -> None:  # type: ignore[no-untyped-def]
+    """A school without consent ticks the box in Basispoort; the next check finds it."""
+    from cli.runtime import plugins, session
+    from core.linking import link_school
+
+    waiting = [i for i in world.school_ids if not world.school(i).consent]
+    if not waiting:
+        return
+    header = world.school(waiting[0])
+    console.rule(f"2b. {header.naam} ({header.brin6}) gives consent in Basispoort")
+    world.set_consent(waiting[0], True)
+    with session() as s:
+        check = link_school(s, plugins(), header.brin6)
+    console.print(f"koppel check {header.brin6}: {check.sentence_nl}")
+    console.print("It is synced with the others from the next night on.\n")
+
+
+def _look_around(console: Console, db_file: Path, school_id: int) -> None:
+    """Commands that run as printed: this environment's koppel, this demo's database."""
+    from cli.runtime import session
+    from core.models import School
+
+    with session() as s:
+        school = s.get(School, school_id)
+        assert school is not None
+        brin6 = school.brin6
+    koppel = Path(sys.executable).with_name("koppel")
+    if koppel.is_relative_to(Path.cwd()):
+        koppel = koppel.relative_to(Path.cwd())
+    database = f"KOPPEL_DATABASE_URL=sqlite:///{db_file}"
+    console.print("\nLook around (the demo's database stays):")
+    for command in ("schools list", f"status {brin6}", f"export {brin6}"):
+        console.print(f"  {database} {koppel} {command}", soft_wrap=True, highlight=False)
 
 
 def _sync_all(console: Console, school_ids: list[int], label: str) -> None:
@@ -192,12 +232,20 @@ def _logins(console: Console, school_id: int) -> None:
         assert school is not None
         pupil = s.scalars(select(Pupil).where(Pupil.school_id == school_id)).first()
         teacher = s.scalars(select(Staff).where(Staff.school_id == school_id)).first()
-        network = s.scalars(
-            select(SchoolNetwork.network).where(SchoolNetwork.school_id == school_id)
+        row = s.execute(
+            select(SchoolNetwork.network, SchoolNetwork.origin).where(
+                SchoolNetwork.school_id == school_id
+            )
         ).first()
-        ref, source_school_id = school.source_ref, school.source_school_id
+        ref, source_school_id, name = school.source_ref, school.source_school_id, school.name
     assert pupil is not None and teacher is not None
+    network, origin = row if row is not None else (None, None)
     at_school = str(next(iter(ipaddress.ip_network(network).hosts()))) if network else "192.0.2.1"
+    if network:
+        console.print(
+            f"Pupils of {name} may log in from {network} (origin: {origin}; the school's "
+            "administrator can add more with 'koppel networks add' or the API)."
+        )
     token = secrets.token_urlsafe(24)
     app = create_app(
         load_settings(api_tokens=[token]), session_factory=session_factory(), plugins=plugins()

@@ -6,7 +6,7 @@ import dataclasses
 
 import click
 
-from cli.runtime import emit_json, fail, session
+from cli.runtime import emit_json, fail, local_time, session
 from cli.school_cmds import find_school
 from core.errors import KoppelError
 from core.login.audit import recent_denials
@@ -20,8 +20,15 @@ def logins() -> None:
 @logins.command("denied")
 @click.argument("brin6", required=False)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--lang",
+    type=click.Choice(["nl", "en"]),
+    default="en",
+    show_default=True,
+    help="The language of the reasons.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def denied(brin6: str | None, limit: int, as_json: bool) -> None:
+def denied(brin6: str | None, limit: int, lang: str, as_json: bool) -> None:
     """List denied logins (and shadow denials) of one school or of all schools."""
     try:
         with session() as s:
@@ -36,9 +43,10 @@ def denied(brin6: str | None, limit: int, as_json: bool) -> None:
         click.echo("no denied logins")
         return
     for row in rows:
-        who = f"{row.person_kind or '-'}:{row.person_id or '-'}"
+        who = f"{row.person_kind}:{row.person_id}" if row.person_id else "-"
         mode = "shadow" if row.shadow else "denied"
+        reason = row.reason_nl if lang == "nl" else row.reason_en
         click.echo(
-            f"{row.at:%Y-%m-%d %H:%M:%SZ}  {row.brin6 or '-':6}  {mode:6}  {who:14}  "
-            f"{row.client_address or '-':39}  {row.policy}: {row.reason_en}"
+            f"{local_time(row.at)}  {row.brin6 or '-':6}  {mode:6}  {who:14}  "
+            f"{row.client_address or '-':39}  {row.policy}: {reason}"
         )

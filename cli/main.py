@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from cli import (
@@ -12,31 +10,67 @@ from cli import (
     consent_cmd,
     db_cmd,
     demo_cmd,
+    doctor_cmd,
     logins_cmd,
+    networks_cmd,
     plans_cmd,
     scheduler_cmd,
     school_cmds,
+    schools_cmd,
     status_cmd,
     sync_now_cmd,
     worker_cmd,
 )
 from cli.sim_cmd import basispoort_sim
-from core.errors import KoppelError
+from core.errors import BrokerUnavailable, ConfigError, KoppelError
 from core.logging import configure
 from core.settings import get_settings
 
+# Commands that run until stopped: their log is what they say. The others answer once, and
+# their info lines (on stderr) would bury the answer: those show warnings and worse, unless
+# KOPPEL_LOG_LEVEL or --verbose asks for more.
+SERVICES = frozenset({"scheduler", "worker", "api", "basispoort-sim"})
 
-@click.group()
+
+class KoppelGroup(click.Group):
+    """The top group: an error a user can meet ends the command as one line on stderr and
+    exit code 1, whichever command met it (and in click's test runner too)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            known = as_koppel_error(exc)
+            if known is None:
+                raise  # a bug: the traceback is what a report needs
+            click.echo(f"error: {known}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=KoppelGroup)
 @click.version_option(package_name="koppel")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also show info log lines (on stderr).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """koppel: keeps the LVS in step with its schools through Basispoort."""
-    settings = get_settings()
-    configure(settings.log_format, settings.log_level)
+    try:
+        settings = get_settings()
+    except ConfigError:
+        if ctx.invoked_subcommand != "doctor":  # the doctor reports it among the rest
+            raise
+        configure(level="WARNING")
+        return
+    if "log_level" in settings.model_fields_set or ctx.invoked_subcommand in SERVICES:
+        level = settings.log_level
+    else:
+        level = "INFO" if verbose else "WARNING"
+    configure(settings.log_format, level)
 
 
 # One line per command module.
 cli.add_command(db_cmd.db)
 cli.add_command(config_cmd.config)
+cli.add_command(doctor_cmd.doctor)
 cli.add_command(basispoort_sim)
 cli.add_command(school_cmds.check)
 cli.add_command(school_cmds.sync)
@@ -52,11 +86,28 @@ cli.add_command(consent_cmd.consent)
 cli.add_command(consent_cmd.purge)
 cli.add_command(consent_cmd.prune)
 cli.add_command(status_cmd.status)
+cli.add_command(schools_cmd.schools)
+cli.add_command(networks_cmd.networks)
 
 
 def main() -> None:
-    try:
-        cli(standalone_mode=True)
-    except KoppelError as exc:  # a configuration error before any command ran
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    """The console script's entry point."""
+    cli()
+
+
+def as_koppel_error(exc: Exception) -> KoppelError | None:
+    """The error as a user should read it: koppel's own, or a library's that means the
+    database or RabbitMQ went away while the command ran; None for anything else."""
+    from dramatiq.errors import BrokerConnectionError
+    from pika.exceptions import AMQPConnectionError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from core.probes import database_failed
+
+    if isinstance(exc, KoppelError):
+        return exc
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_failed(exc)
+    if isinstance(exc, BrokerConnectionError | AMQPConnectionError):
+        return BrokerUnavailable("the connection to RabbitMQ failed")
+    return None

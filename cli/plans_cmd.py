@@ -8,11 +8,14 @@ from typing import Any
 
 import click
 
-from cli.runtime import emit_json, fail, plugins, session
+from cli.runtime import emit_json, fail, local_time, plugins, session
 from core.errors import KoppelError
 
 # 'plans show' prints this many records per list; --json prints them all.
 SHOWN = 20
+
+# A plan id: a row id the database can hold (a larger number is a typo, not a lookup).
+PLAN_ID = click.IntRange(1, 2**63 - 1)
 
 # Exit codes of 'plans approve'.
 APPLIED, NEW_PLAN_HELD, NOT_APPLIED = 0, 2, 3
@@ -36,10 +39,12 @@ def plans() -> None:
 def list_cmd(include_decided: bool, as_json: bool) -> None:
     """List held plans (newest first): id, school, counts, why held."""
     from core.plans import list_plans
+    from core.schools import school_names
 
     try:
         with session() as s:
             found = list_plans(s, include_decided=include_decided)
+            names = school_names(s) if found and not as_json else {}
     except KoppelError as exc:
         fail(exc)
     if as_json:
@@ -48,16 +53,17 @@ def list_cmd(include_decided: bool, as_json: bool) -> None:
     if not found:
         click.echo("no plans" if include_decided else "no held plans")
     for plan in found:
+        made = local_time(plan["created_at"])
         click.echo(
-            f"plan {plan['id']}  {plan['brin6']}  {plan['status']}  {plan['created_at']}  "
-            f"{_counts(plan['counts'])}"
+            f"plan {plan['id']}  {plan['brin6']} {names.get(plan['brin6'], '')}  "
+            f"{plan['status']}  {made}  {_counts(plan['counts'])}"
         )
         for reason in plan["reasons"]:
             click.echo(f"    {reason}")
 
 
 @plans.command("show")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=PLAN_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON, every record included.")
 def show_cmd(plan_id: int, as_json: bool) -> None:
     """Show one plan: counts, reasons and which records it writes (ids only, no names)."""
@@ -74,9 +80,9 @@ def show_cmd(plan_id: int, as_json: bool) -> None:
     click.echo(
         f"plan {plan['id']} for {plan['brin6']} (school {plan['school_id']}): {plan['status']}"
     )
-    click.echo(f"  made {plan['created_at']} by run {plan['run_id']}")
+    click.echo(f"  made {local_time(plan['created_at'])} by run {plan['run_id']}")
     if plan["decided_at"]:
-        click.echo(f"  decided {plan['decided_at']} by {plan['decided_by']}")
+        click.echo(f"  decided {local_time(plan['decided_at'])} by {plan['decided_by']}")
     click.echo(f"  counts: {_counts(plan['counts'])}")
     for reason in plan["reasons"]:
         click.echo(f"  held: {reason}")
@@ -101,7 +107,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 @plans.command("approve")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=PLAN_ID)
 @click.option("--by", default=_operator, show_default="your login name", help="Who decides.")
 def approve_cmd(plan_id: int, by: str) -> None:
     """Apply exactly this held plan, if the school's data has not changed since it was made.
@@ -143,7 +149,7 @@ def _approval_report(plan_id: int, decision: Any) -> tuple[list[str], int]:
 
 
 @plans.command("reject")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=PLAN_ID)
 @click.option("--by", default=_operator, show_default="your login name", help="Who decides.")
 def reject_cmd(plan_id: int, by: str) -> None:
     """Reject a held plan: nothing is applied.

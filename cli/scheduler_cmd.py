@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from cli.runtime import fail, session_factory
+from cli.runtime import fail, metrics_port_option, serve_metrics, session_factory
 from core.errors import KoppelError
 from core.settings import get_settings
 
@@ -21,12 +21,15 @@ from core.settings import get_settings
     help="Touched after every poll (for container health checks).",
 )
 @click.option("--once", is_flag=True, help="Send what is due now, then exit (cron style).")
-def scheduler(heartbeat_file: Path | None, once: bool) -> None:
+@metrics_port_option("the scheduler")
+def scheduler(heartbeat_file: Path | None, once: bool, metrics_port: int | None) -> None:
     """Run the nightly scheduler until SIGTERM (safe to run as several replicas).
 
     Without KOPPEL_BROKER_URL the messages stay in this process and a worker thread here
     processes them: the embedded, single-process set-up.
     """
+    if not once:
+        serve_metrics(metrics_port)
     from scheduler import NightlyScheduler, Window
     from workers.broker import is_in_process
     from workers.enqueue import send_nightly, send_nightly_many

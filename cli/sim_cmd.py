@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cli.runtime import listening
+
 
 @click.command("basispoort-sim")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -31,6 +33,12 @@ import click
     show_default=True,
     help="Serve the assumed rest/v2/instellingen/{id}/ipadressen endpoint.",
 )
+@click.option(
+    "--list",
+    "list_only",
+    is_flag=True,
+    help="Print the world's schools (BRIN6, kinds, name) and its calendar day, then exit.",
+)
 def basispoort_sim(
     host: str,
     port: int,
@@ -39,6 +47,7 @@ def basispoort_sim(
     max_pupils: int,
     tls_dir: Path | None,
     ipadressen: bool,
+    list_only: bool,
 ) -> None:
     """Serve a simulated Basispoort (Instellingen v2) until Ctrl-C or SIGTERM.
 
@@ -46,6 +55,18 @@ def basispoort_sim(
     endpoints under /_sim/ advance the night, change consent and inject faults; see
     plugins/basispoort/simulator/control.py.
     """
-    from plugins.basispoort.simulator import run
+    from plugins.basispoort.simulator import World, run
 
-    run(host, port, seed, schools, tls_dir, ipadressen, sizes=(20, max_pupils))
+    if list_only:
+        world = World(seed=seed, schools=schools, sizes=(20, max_pupils))
+        click.echo(
+            f"the simulator's today: {world.today} (its consent lists' day, for "
+            "'koppel consent sweep --day'; each night advanced moves it on)"
+        )
+        for school_id in world.school_ids:
+            header = world.school(school_id)
+            kinds = ",".join(world.kinds(school_id))
+            click.echo(f"{header.brin6}  {school_id:>7}  {kinds:<24} {header.naam}")
+        return
+    with listening("the simulator", host, port):
+        run(host, port, seed, schools, tls_dir, ipadressen, sizes=(20, max_pupils))

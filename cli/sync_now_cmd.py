@@ -7,6 +7,8 @@ import click
 from cli.runtime import fail, session
 from cli.school_cmds import find_school
 from core.errors import ConfigError, KoppelError
+from core.probes import check_broker
+from core.settings import get_settings
 
 
 @click.command("sync-now")
@@ -29,6 +31,7 @@ def sync_now(brin6: str) -> None:
             )
         with session() as s:
             school_id = find_school(s, brin6).id
+        check_broker(get_settings().broker_url or "")
         message = send_now(school_id)
     except KoppelError as exc:
         fail(exc)

@@ -33,10 +33,14 @@ def worker(
     Needs KOPPEL_BROKER_URL. Scale out with more processes here, or more containers
     ('docker compose up --scale worker=N'): every worker takes from the same queues.
     """
+    from core.probes import check_broker
     from core.settings import get_settings
     from workers import metrics
 
-    metrics_port = metrics_port or get_settings().metrics_port
+    settings = get_settings()
+    if settings.broker_url:  # without it the runner says what to set
+        check_broker(settings.broker_url)  # one line now, not a worker retrying in its log
+    metrics_port = metrics_port or settings.metrics_port
     if metrics_port is not None:
         metrics.prepare()  # before anything imports prometheus_client
     from workers.runner import run_workers

@@ -40,7 +40,10 @@ class SourceError(KoppelError):
 class SourceUnavailable(SourceError):
     """The source could not be reached or answered 5xx/timed out: worth retrying later."""
 
-    hint = "the source is down or slow; the next attempt retries automatically"
+    hint = (
+        "the source is down or slow; nightly and queued syncs retry by themselves, "
+        "a command run by hand can be run again later"
+    )
 
 
 class SourceRefused(SourceError):
@@ -90,13 +93,28 @@ class StorageError(KoppelError):
 
 
 class DatabaseUnavailable(StorageError):
-    """The database could not be reached or dropped the connection (an outage, a restart):
-    worth retrying later, like a source that is down."""
+    """The database could not be opened or reached, or dropped the connection (an outage, a
+    restart): worth retrying later, like a source that is down."""
 
-    hint = "the run was rolled back and is retried once the database answers again"
+    hint = (
+        "check that the database is running and that KOPPEL_DATABASE_URL points to it; "
+        "a sync it interrupted was rolled back and is retried once the database answers"
+    )
 
 
 class InternalError(KoppelError):
     """A bug: an unexpected exception, reported without the data it carried."""
 
     hint = "the run was rolled back; please report this with the run id"
+
+
+class SchemaNotReady(KoppelError):
+    """The database is reachable but does not hold this koppel's schema (yet)."""
+
+    hint = "run 'koppel db upgrade' first"
+
+
+class BrokerUnavailable(KoppelError):
+    """RabbitMQ could not be reached; nothing was sent."""
+
+    hint = "check that RabbitMQ is running and that KOPPEL_BROKER_URL points to it"

@@ -18,6 +18,12 @@ def school_by_brin6(session: Session, brin6: str) -> School | None:
     ).first()
 
 
+def school_names(session: Session) -> dict[str, str]:
+    """Every linked school's name by BRIN6 (for lists that show a name beside the code)."""
+    rows = session.execute(select(School.brin, School.location_code, School.name))
+    return {f"{brin}{location}": name for brin, location, name in rows if name}
+
+
 def get_school(session: Session, brin6: str, *, hint: str | None = None) -> School:
     """The linked school with this BRIN6, or SchoolNotFound (with ``hint`` on how to link it)."""
     school = school_by_brin6(session, brin6)

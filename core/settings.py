@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal, TypeVar
@@ -17,12 +18,16 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.api_token import ApiToken
 from core.errors import ConfigError
 from core.login.client_address import WIDEST_PREFIX
 
 AnySettings = TypeVar("AnySettings", bound=BaseSettings)
+
+DATABASE_URLS = "sqlite:///FILE or postgresql+psycopg://user:password@host/database"
 
 
 class Settings(BaseSettings):
@@ -37,8 +42,17 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="amqp:// URL of RabbitMQ; unset means the in-process broker."
     )
-    log_format: Literal["auto", "json", "console"] = "auto"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="Log lines as JSON, as readable console lines, or auto: console on a "
+        "terminal, JSON otherwise. Logs go to stderr.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="The least severe log lines shown by the long-running commands (scheduler, "
+        "worker, api); setting it also applies to the other commands, which otherwise show "
+        "WARNING and worse (or INFO with --verbose).",
+    )
     disabled_plugins: list[str] = Field(
         default_factory=list, description="Entry-point names of plugins not to load."
     )
@@ -61,8 +75,15 @@ class Settings(BaseSettings):
     sync_max_retries: int = Field(
         default=5, ge=0, description="Retries of a sync whose source was unavailable."
     )
-    sync_min_backoff_seconds: float = Field(default=30, gt=0)
-    sync_max_backoff_seconds: float = Field(default=600, gt=0)
+    sync_min_backoff_seconds: float = Field(
+        default=30, gt=0, description="Delay before the first retry of a failed sync."
+    )
+    sync_max_backoff_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="The longest delay between retries (the delay doubles up to it); must "
+        "stay below the broker's consumer timeout.",
+    )
     broker_consumer_timeout_seconds: int = Field(
         default=1800,
         gt=0,
@@ -76,20 +97,34 @@ class Settings(BaseSettings):
         "may wait longer unacknowledged.",
     )
     scheduler_window_start: str = Field(
-        default="01:00", pattern=r"^\d{2}:\d{2}(:\d{2})?$", description="Local time, HH:MM[:SS]."
+        default="01:00",
+        pattern=r"^\d{2}:\d{2}(:\d{2})?$",
+        description="Local time, HH:MM[:SS], when the night's first slot starts.",
     )
-    scheduler_window_end: str = Field(default="05:00", pattern=r"^\d{2}:\d{2}(:\d{2})?$")
-    scheduler_timezone: str = "Europe/Amsterdam"
+    scheduler_window_end: str = Field(
+        default="05:00",
+        pattern=r"^\d{2}:\d{2}(:\d{2})?$",
+        description="Local time, HH:MM[:SS], when the night's last slot ends; before the start "
+        "means the next day.",
+    )
+    scheduler_timezone: str = Field(
+        default="Europe/Amsterdam",
+        description="The schools' time zone: the nightly window, the safety season and the "
+        "times the commands print are reckoned in it.",
+    )
     scheduler_slot_seconds: float = Field(
         default=60, gt=0, description="The window is cut into slots; each is claimed once."
     )
-    scheduler_poll_seconds: float = Field(default=5, gt=0)
+    scheduler_poll_seconds: float = Field(
+        default=5, gt=0, description="How often the scheduler looks for slots that are due."
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,
         le=65535,
-        description="Port on which 'koppel worker' serves Prometheus metrics of all its "
-        "processes (/metrics); unset: no metrics endpoint.",
+        description="Port on which 'koppel worker' (all its processes together), 'koppel "
+        "scheduler' and 'koppel api' serve Prometheus metrics (/metrics); unset: none. A "
+        "--metrics-port option wins.",
     )
     # Logins (core/login, api/): who may call the API, which proxies to believe, what to shadow.
     api_tokens: list[ApiToken] = Field(
@@ -188,6 +223,30 @@ class Settings(BaseSettings):
         default=30, ge=2, description="Days a claimed scheduler tick (a night's slot) is kept."
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL; use {DATABASE_URLS}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"koppel runs on SQLite or PostgreSQL, not {backend}; use {DATABASE_URLS}"
+            )
+        return url
+
+    @field_validator("scheduler_window_start", "scheduler_window_end")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a time of day (HH:MM or HH:MM:SS, e.g. 01:00)"
+            ) from None
+        return value
+
     @field_validator("scheduler_timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
@@ -275,7 +334,8 @@ def read_settings(cls: type[AnySettings], **overrides: object) -> AnySettings:
         return cls(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: "
+            + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None

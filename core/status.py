@@ -65,8 +65,20 @@ def school_counts(session: Session, school_id: int) -> dict[str, Any]:
     return counts
 
 
-def school_status(session: Session, school: School) -> dict[str, Any]:
-    """Everything an operator asks about one school, JSON-able."""
+def recent_runs(session: Session, school_id: int, limit: int) -> list[SyncRun]:
+    """The school's latest ``limit`` runs, newest first (the index's order)."""
+    return list(
+        session.scalars(
+            select(SyncRun)
+            .where(SyncRun.school_id == school_id)
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def school_status(session: Session, school: School, *, runs: int = 5) -> dict[str, Any]:
+    """Everything an operator asks about one school, its latest ``runs`` runs included."""
     last = latest_run(session, school.id)
     success = latest_run(session, school.id, GOOD_OUTCOMES)
     failure = latest_run(session, school.id, ("failed",))
@@ -99,6 +111,7 @@ def school_status(session: Session, school: School) -> dict[str, Any]:
             for p in held
         ],
         "counts": school_counts(session, school.id),
+        "recent_runs": [_run(run) for run in recent_runs(session, school.id, runs)],
     }
 
 

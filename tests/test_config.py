@@ -35,7 +35,7 @@ def test_config_hides_passwords_and_tokens(monkeypatch):
         out = CliRunner().invoke(cli, ["config"]).stdout
     finally:
         get_settings.cache_clear()
-    assert "KOPPEL_DATABASE_URL=postgresql+psycopg://***@db/koppel" in out
+    assert "KOPPEL_DATABASE_URL='postgresql+psycopg://***@db/koppel'" in out
     assert "hunter22" not in out
     assert "a-very-long-secret-token" not in out
     assert "KOPPEL_BASISPOORT_URL=" in out
@@ -53,3 +53,10 @@ def test_a_plugin_setting_that_is_not_json_names_the_variable(monkeypatch):
     monkeypatch.setenv("KOPPEL_IP_RESTRICTION_ROLES", "pupil, staff")
     with pytest.raises(ConfigError, match="KOPPEL_IP_RESTRICTION_ROLES"):
         load_ip_restriction_settings()
+
+
+def test_every_setting_has_a_meaning():
+    from cli.config_cmd import describe, settings_classes
+
+    empty = [v for cls in settings_classes() for v, _d, meaning in describe(cls) if not meaning]
+    assert empty == []

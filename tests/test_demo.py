@@ -27,3 +27,27 @@ def test_demo_links_syncs_twice_and_answers_logins(tmp_path: Path):
     assert "Probeer het morgen opnieuw." in out
     assert (tmp_path / "koppel-demo.db").exists()
     assert "Traceback" not in result.stderr
+    # A school gives consent during the demo, and the next check finds it.
+    assert "gives consent in Basispoort" in out and "may log in from" in out
+    # The closing hints run as printed, in a shell, from where the demo ran.
+    hints = out[out.index("Look around") :].splitlines()[1:]
+    assert len(hints) == 3
+    for hint in hints:
+        ran = subprocess.run(
+            ["bash", "-c", hint.strip()], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert ran.returncode == 0 and ran.stdout and not ran.stderr, (hint, ran.stderr)
+    # So do the README's lines after the demo, from a folder with the demo's .venv and database.
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme[readme.index("```sh", readme.index("After `scripts/demo`")) :]
+    script = block[len("```sh") : block.index("```", 5)]
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0 and not ran.stderr, ran.stderr
+    assert "Inloggen kan alleen vanaf het netwerk van de school." in ran.stdout

@@ -298,7 +298,7 @@ class BasispoortClient:
             except httpx.TransportError as exc:
                 if _is_tls_refusal(exc):
                     raise SourceRefused(
-                        f"{what}: the TLS handshake failed ({_tls_reason(exc)})"
+                        f"{what}: the TLS handshake with {self._base} failed ({_tls_reason(exc)})"
                     ) from None
                 # A body that did not arrive whole (connection dropped, Content-Length or
                 # chunked encoding not complete) is a fault on the way, not broken data.
@@ -310,7 +310,7 @@ class BasispoortClient:
                 delay = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
                 log.warning("basispoort_retry", request=what, attempt=attempt, reason=reason)
                 self._sleep(delay)
-        raise SourceUnavailable(f"{what} {reason} ({attempts} attempts)")
+        raise SourceUnavailable(f"{what} {reason} ({attempts} attempts) at {self._base}")
 
 
 def _school_number(school_id: str | int) -> int:

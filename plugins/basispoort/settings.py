@@ -39,7 +39,9 @@ class BasispoortSettings(BaseSettings):
     ca: Path | None = Field(
         default=None, description="CA bundle to verify the server; unset means system trust."
     )
-    connect_timeout: float = Field(default=10.0, gt=0)
+    connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to connect (and to send a request) before a retry."
+    )
     read_timeout: float = Field(default=120.0, gt=0, description="Generous: no pagination.")
     request_deadline: float = Field(
         default=180.0,

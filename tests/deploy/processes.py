@@ -119,3 +119,15 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+def delete_queues(url: str, prefix: str) -> None:
+    """Delete every queue koppel declared under ``prefix`` (a test's own) on RabbitMQ at ``url``."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    for name in ("sync-nightly", "sync-now", "connection", "lifecycle"):
+        for suffix in ("", ".DQ", ".XQ"):
+            channel.queue_delete(f"{prefix}{name}{suffix}")
+    connection.close()

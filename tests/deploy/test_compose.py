@@ -7,12 +7,12 @@ import re
 import click
 import pytest
 
+from cli.config_cmd import settings_classes
 from cli.main import cli
 from core.settings import Settings
-from plugins.basispoort.settings import BasispoortSettings
 from tests.deploy.compose import ROOT, compose, compose_command, service
 
-KOPPEL_SERVICES = ("migrate", "scheduler", "worker", "basispoort-sim")
+KOPPEL_SERVICES = ("migrate", "scheduler", "worker", "api", "basispoort-sim")
 
 
 def parse_with_cli(args: list[str]) -> click.Command:
@@ -62,7 +62,7 @@ def test_services_start_in_order() -> None:
 
 
 def test_long_running_services_have_health_checks() -> None:
-    for name in ("postgres", "rabbitmq", "scheduler", "worker", "basispoort-sim"):
+    for name in ("postgres", "rabbitmq", "scheduler", "worker", "api", "basispoort-sim"):
         check = service(name)["healthcheck"]["test"]
         assert check[0] == "CMD" and len(check) > 1, name
     # The heartbeat the check reads is the file the command touches.
@@ -70,6 +70,8 @@ def test_long_running_services_have_health_checks() -> None:
         command = compose_command(name)
         heartbeat = command[command.index("--heartbeat-file") + 1]
         assert heartbeat in service(name)["healthcheck"]["test"][-1]
+    # The API's asks /ready (tests/test_health.py runs it against a real 'koppel api').
+    assert "/ready'" in service("api")["healthcheck"]["test"][-1]
 
 
 def test_the_simulator_is_for_development_only() -> None:
@@ -93,8 +95,10 @@ def test_data_lives_in_named_volumes() -> None:
 
 
 def test_every_koppel_variable_is_a_real_setting() -> None:
-    known = {f"KOPPEL_{name.upper()}" for name in Settings.model_fields} | {
-        f"KOPPEL_BASISPOORT_{name.upper()}" for name in BasispoortSettings.model_fields
+    known = {
+        f"{cls.model_config['env_prefix']}{name}".upper()
+        for cls in settings_classes()
+        for name in cls.model_fields
     }
     for name in KOPPEL_SERVICES:
         variables = set(service(name)["environment"])
@@ -112,3 +116,10 @@ def test_rabbitmq_consumer_timeout_matches_what_koppel_assumes() -> None:
     args = service("rabbitmq")["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
     milliseconds = int(re.search(r"consumer_timeout (\d+)", args).group(1))  # type: ignore[union-attr]
     assert milliseconds == Settings().broker_consumer_timeout_seconds * 1000
+
+
+def test_the_scheduler_and_the_api_serve_metrics_inside_the_network() -> None:
+    for name in ("scheduler", "api"):
+        port = service(name)["environment"]["KOPPEL_METRICS_PORT"]
+        assert service(name)["expose"] == [port], name
+    assert all(":9191" not in p for p in service("api")["ports"])  # not published

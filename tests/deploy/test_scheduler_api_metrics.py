@@ -1,0 +1,111 @@
+"""'koppel scheduler' and 'koppel api' with --metrics-port: what a Prometheus scrape finds."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from core.db import make_engine
+from core.models import SchoolNetwork
+from tests.cli_process import http_ok
+from tests.deploy.processes import delete_queues, free_port, services, wait_for
+from tests.login.conftest import HOME, INSIDE, SCHOOL_NET, TOKEN, add_pupil, add_school, login_body
+from tests.servers import rabbitmq_url
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def scrape(port: int) -> str | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).raise_for_status().text
+    except httpx.HTTPError:
+        return None
+
+
+def sample(text: str, name: str) -> float | None:
+    """The value of the sample ``name`` (with its labels, as Prometheus prints them)."""
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+def test_the_scheduler_counts_slots_and_summarises_its_catch_up(fresh_db_url: str, tmp_path: Path):
+    engine = make_engine(fresh_db_url)
+    with Session(engine) as db:
+        add_school(db)  # linked, active, consenting: one nightly message
+        db.commit()
+    engine.dispose()
+    # A window that ended an hour ago: on start, its six slots are all due and all late.
+    now = datetime.now(ZoneInfo("Europe/Amsterdam"))
+    prefix = f"s{uuid.uuid4().hex[:8]}."
+    port = free_port()
+    env = {
+        "KOPPEL_DATABASE_URL": fresh_db_url,
+        "KOPPEL_BROKER_URL": rabbitmq_url(),
+        "KOPPEL_QUEUE_PREFIX": prefix,
+        "KOPPEL_SCHEDULER_WINDOW_START": f"{now - timedelta(hours=2):%H:%M}",
+        "KOPPEL_SCHEDULER_WINDOW_END": f"{now - timedelta(hours=1):%H:%M}",
+        "KOPPEL_SCHEDULER_SLOT_SECONDS": "600",
+        "KOPPEL_SCHEDULER_POLL_SECONDS": "0.2",
+    }
+    try:
+        with services(tmp_path) as start:
+            scheduler = start("scheduler", ["scheduler", "--metrics-port", str(port)], env)
+
+            def sent_all() -> str | None:
+                text = scrape(port) or ""
+                done = sample(text, 'koppel_scheduler_slots_total{result="sent"}') == 6
+                return text if done else None
+
+            text = wait_for("six slots in the metrics", sent_all, timeout=60)
+            assert sample(text, "koppel_scheduler_messages_total") == 1
+            assert sample(text, "koppel_scheduler_slots_late_total") == 6
+            assert sample(text, "koppel_scheduler_nights_total") == 1
+            assert sample(text, 'koppel_scheduler_slot_lateness_seconds_bucket{le="900.0"}') == 0
+            assert sample(text, 'koppel_scheduler_polls_total{result="ok"}') >= 1
+            assert scheduler.stop() == 0
+            log = scheduler.stderr.read_text()  # the catch-up is one line, not one per slot
+            assert log.count('"slots_caught_up"') == 1 and '"slot_sent"' not in log
+    finally:
+        delete_queues(rabbitmq_url(), prefix)
+
+
+def test_the_api_counts_login_decisions_by_policy_and_times_requests(
+    fresh_db_url: str, tmp_path: Path
+):
+    engine = make_engine(fresh_db_url)
+    with Session(engine, expire_on_commit=False) as db:
+        school = add_school(db)
+        db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
+        pupil = add_pupil(db, school)
+        db.commit()
+    engine.dispose()
+    port, metrics_port = free_port(), free_port()
+    env = {"KOPPEL_DATABASE_URL": fresh_db_url, "KOPPEL_API_TOKENS": f'["{TOKEN}"]'}
+    base = f"http://127.0.0.1:{port}"
+    with services(tmp_path) as start:
+        start("api", ["api", "--port", str(port), "--metrics-port", str(metrics_port)], env)
+        wait_for("the API", lambda: http_ok(f"{base}/health"), timeout=60)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        for peer in (INSIDE, HOME, HOME):
+            answer = httpx.post(
+                f"{base}/v1/logins/evaluate",
+                json=login_body(school, pupil, peer),
+                headers=headers,
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+        text = scrape(metrics_port) or ""
+    assert sample(text, 'koppel_login_decisions_total{outcome="allowed"}') == 1
+    assert sample(text, 'koppel_login_decisions_total{outcome="denied"}') == 2
+    assert sample(text, 'koppel_login_denials_total{policy="ip_restriction",shadow="false"}') == 2
+    timed = (
+        'koppel_api_request_seconds_count{method="POST",route="/v1/logins/evaluate",status="200"}'
+    )
+    assert sample(text, timed) == 3
