@@ -61,15 +61,15 @@ def capturing() -> Iterator[Said]:
         said.lines.append(f"{event.get('event')} {event!r}")
         raise structlog.DropEvent
 
-    old = structlog.get_config()
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.format_exc_info,
-            keep,
-        ],
-        cache_logger_on_first_use=False,
-    )
+    # In place, as structlog.testing.capture_logs does: loggers cached on first use (koppel's
+    # configure() turns that on) keep the list object, not the configuration.
+    processors = structlog.get_config()["processors"]
+    saved = processors.copy()
+    processors[:] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.format_exc_info,
+        keep,
+    ]
     root = logging.getLogger()
     handler, level = _Handler(said), root.level
     root.addHandler(handler)
@@ -79,4 +79,4 @@ def capturing() -> Iterator[Said]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-        structlog.configure(**old)
+        processors[:] = saved

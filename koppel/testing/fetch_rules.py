@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.errors import InternalError, SourceDataError
 from core.snapshot import SchoolSnapshot
 from koppel.testing.fetching import OWED, fetch
 from koppel.testing.matching import ids_by_key, same_name, served_person
-from koppel.testing.roster import UNKNOWN_ROLE, Roster, base_roster, odd_people
+from koppel.testing.roster import UNKNOWN_ROLE, Roster, base_roster, odd_people, unstorable_person
 from koppel.testing.rules import Rule, require
 from koppel.testing.run import KitRun
 from koppel.testing.upstream import FAILURES
@@ -15,6 +16,11 @@ from koppel.testing.upstream import FAILURES
 
 def whole(run: KitRun, snapshot: SchoolSnapshot, roster: Roster, rule: Rule) -> None:
     """A snapshot marked complete lists exactly the served people; incomplete only if allowed."""
+    require(
+        snapshot.school.source_school_id == run.school(rule),
+        rule,
+        "the snapshot describes another school than the one asked for",
+    )
     if not snapshot.complete:
         require(
             not run.source.capabilities.complete_snapshots,
@@ -94,6 +100,24 @@ def odd_roles_and_names(run: KitRun) -> None:
                 f"{person.key}'s roles arrived as {len(record.roles)} roles, not the "
                 f"{len(person.roles)} served; unknown roles (e.g. {UNKNOWN_ROLE!r}) are kept",
             )
+    unstorable(run, roster)
+
+
+def unstorable(run: KitRun, roster: Roster) -> None:
+    """A name no column holds: refused with SourceDataError (by the source or by koppel's
+    records), and koppel's sync fails cleanly, keeping the data it had."""
+    rule = Rule.ODD_INPUT
+    with run.koppel() as koppel:
+        school_id = koppel.link(run.upstream.brin6, rule)
+        run.serve(roster.plus(unstorable_person()))
+        fetch(run.source, run.school(rule), run.said, rule, owed=SourceDataError)
+        failed = koppel.sync(school_id)
+        crashed = [e for e in run.said.exceptions if isinstance(e, InternalError)]
+        require(
+            failed.outcome in ("failed", "succeeded") and not crashed,
+            rule,
+            f"syncing a name too long to store ended {failed.outcome} ({failed.error})",
+        )
 
 
 def stamp_of(run: KitRun, school: str) -> datetime | None:

@@ -45,7 +45,7 @@ class KitPerson:
         found = [self.first_name, self.last_name, self.eckid, self.email]
         if self.birth_date is not None:
             found += [self.birth_date.isoformat(), self.birth_date.strftime("%d-%m-%Y")]
-        return tuple(v for v in found if v and len(v) >= 4)
+        return tuple(v for v in found if v and len(v) >= 3)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,3 +31,8 @@ def basispoort(sim_server, sim_pki):  # type: ignore[no-untyped-def]
 def test_basispoort_keeps_the_rule(rule, basispoort, sim_world, sim_server, tmp_path):
     upstream = SimulatorUpstream(sim_world, sim_server)
     SourceContract(basispoort, upstream, tmp_path).check(rule)
+
+
+def test_basispoort_keeps_every_rule_at_once(basispoort, sim_world, sim_server, tmp_path):
+    """The whole kit in one go, as a plugin's CI would run it."""
+    SourceContract(basispoort, SimulatorUpstream(sim_world, sim_server), tmp_path).check_all()
