@@ -7,6 +7,7 @@ import io
 import pytest
 import structlog
 
+from core.snapshot import SourceCapabilities
 from koppel.testing import ContractFailure, Rule, SourceContract
 from tests.kit import broken_sources
 from tests.kit.broken_sources import BROKEN
@@ -50,3 +51,20 @@ def test_the_privacy_rule_hears_loggers_cached_on_first_use(tmp_path):
             _contract(BROKEN[Rule.PRIVACY], tmp_path).check(Rule.PRIVACY)
     finally:
         structlog.reset_defaults()
+
+
+class ModestSource(MemorySource):
+    """Promises little: snapshots that may miss people, no change stamps, no consent feed."""
+
+    capabilities = SourceCapabilities(
+        complete_snapshots=False, change_stamps=False, consent_feed=False
+    )
+
+    def latest_change(self, source_school_id):  # type: ignore[no-untyped-def]
+        return None
+
+
+@pytest.mark.parametrize("rule", list(Rule))
+def test_a_source_that_promises_little_is_held_only_to_what_it_promises(rule, tmp_path):
+    # Nobody leaves from its snapshots (the engine sees to it), and the kit expects just that.
+    _contract(ModestSource, tmp_path).check(rule)
