@@ -1,4 +1,4 @@
-"""The contract-test kit: does an identity source (or a login policy) keep koppel's promises?
+"""The contract-test kit: does an identity source (or login policy) keep koppel's promises?
 
 Give it the source, and an Upstream that makes the source's upstream serve what the kit asks;
 it runs the source through koppel's real engine on SQLite and checks each rule on its own::

@@ -1,5 +1,7 @@
-"""The kit for a login policy: named, answers None or a Denial with reasons, survives unknown
-roles, names no person and only reads."""
+"""The kit for a login policy: named, None or a reasoned Denial, unknown roles survived, read only.
+
+A Denial's reasons name no person; judging writes nothing through the attempt's session.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The kit as a pytest plugin: a plugin's test suite defines ``koppel_source`` and
-``koppel_upstream``; ``koppel_contract`` checks them (registered through ``pytest11``)."""
+"""The kit as a pytest plugin (entry point ``pytest11``): fixtures for a plugin's test suite.
+
+The suite defines ``koppel_source`` and ``koppel_upstream``; ``koppel_contract`` checks them.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The Upstream protocol: what a plugin author implements so the kit can drive their source's
-upstream (a test server, a simulator, files in a directory)."""
+"""The Upstream protocol: how the kit makes a source's upstream serve what it asks.
+
+A plugin author implements it over a test server, a simulator or files in a directory.
+"""
 
 from __future__ import annotations
 
