@@ -1,0 +1,1 @@
+"""koppel's public package for plugin authors."""

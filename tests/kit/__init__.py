@@ -1,0 +1,1 @@
+"""Tests of koppel.testing, the contract-test kit."""
