@@ -1,0 +1,1 @@
+"""koppel's public face for plugin authors: import from ``koppel.plugin``, not from core."""
