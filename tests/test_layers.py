@@ -78,7 +78,7 @@ def plugin_packages() -> list[Path]:
     return sorted(p for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists())
 
 
-def _outside_the_api(name: str, own: str) -> bool:
+def outside_the_api(name: str, own: str) -> bool:
     """Whether a plugin importing module ``name`` reaches past koppel's public plugin API."""
     top = name.split(".")[0]
     if top in sys.stdlib_module_names or top not in TOP | {"tests", "bench"}:
@@ -92,7 +92,7 @@ def test_plugins_import_only_the_public_api(plugin):
     own = f"plugins.{plugin.name}"
     wrong = {
         str(path.relative_to(ROOT)): sorted(
-            name for name in imported_modules(path) if _outside_the_api(name, own)
+            name for name in imported_modules(path) if outside_the_api(name, own)
         )
         for path in sorted(plugin.rglob("*.py"))
     }
@@ -101,11 +101,11 @@ def test_plugins_import_only_the_public_api(plugin):
 
 def test_the_rule_catches_an_internal_import():
     own = "plugins.basispoort"
-    assert _outside_the_api("core.snapshot", own)
-    assert _outside_the_api("koppel.internal", own)
-    assert _outside_the_api("plugins.ip_restriction.policy", own)
-    assert _outside_the_api("workers.sync", own)
-    assert not _outside_the_api("koppel.plugin.hookimpl", own)
-    assert not _outside_the_api("plugins.basispoort.parse", own)
-    assert not _outside_the_api("httpx", own)
-    assert not _outside_the_api("datetime.date", own)
+    assert outside_the_api("core.snapshot", own)
+    assert outside_the_api("koppel.internal", own)
+    assert outside_the_api("plugins.ip_restriction.policy", own)
+    assert outside_the_api("workers.sync", own)
+    assert not outside_the_api("koppel.plugin.hookimpl", own)
+    assert not outside_the_api("plugins.basispoort.parse", own)
+    assert not outside_the_api("httpx", own)
+    assert not outside_the_api("datetime.date", own)
