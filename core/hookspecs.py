@@ -1,7 +1,11 @@
 """The plugin contract: every hook koppel calls, with when, what and how answers combine.
 
-Hooks are always called with keyword arguments; an implementation may accept fewer
-arguments than the specification names, so specifications can grow without breaking plugins.
+Hooks are always called through pluggy with keyword arguments; an implementation may accept
+fewer arguments than the specification names, so specifications can grow without breaking
+plugins. pluggy's ordering (``tryfirst``/``trylast``) and wrappers (``wrapper=True``) work for
+every hook. The observer hooks (koppel_after_school_sync, koppel_consent_changed) are called once
+per implementing plugin, so one plugin's exception is logged and the others still run; a wrapper
+wraps each of those calls. Plugins import this contract's types from koppel.plugin.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def koppel_register_identity_sources(register: Callable[[Any], None]) -> None:
     """Register identity sources by calling ``register(source)``.
 
-    Called once when the plugin manager is built. ``source`` is any object that satisfies
-    core.sources.IdentitySource; its ``name`` is what a school row stores as its source. Every
-    plugin is asked; a name registered twice is an error. Returns nothing.
+    Called once, the first time the sources are needed. ``source`` is any object that satisfies
+    koppel.plugin.IdentitySource; its ``name`` is what a school row stores as its source. Every
+    plugin is asked; a name registered twice, or a source lacking one of the protocol's
+    attributes or methods, is a ConfigError naming it. Returns nothing.
     """
 
 
@@ -31,12 +36,14 @@ def koppel_register_identity_sources(register: Callable[[Any], None]) -> None:
 def koppel_register_login_policies(register: Callable[[Any], None]) -> None:
     """Register login policies by calling ``register(policy)``.
 
-    Called once, the first time the login policies are needed. ``policy`` has a ``name`` and a
-    ``judge(attempt)`` method taking a core.login.LoginAttempt (school, person, person kind,
-    roles, client address, time, and a read-only session) and returning None (no objection)
-    or a core.login.Denial (policy name, reason in Dutch and English, no personal data).
-    Policies judge only attempts that core's own rules let through (a known person at a
-    linked, consenting school); every registered policy judges each of those; any deny wins.
+    Called once, the first time the login policies are needed. ``policy`` satisfies
+    koppel.plugin.LoginPolicy: a ``name`` and a ``judge(attempt)`` method taking a LoginAttempt
+    (school, person, person kind, roles, client address, time, and a read-only session) and
+    returning None (no objection) or a Denial (policy name, reason in Dutch and English, no
+    personal data); one lacking either is a ConfigError naming it.
+    Policies judge only attempts that core's own rules let through (core/login/rules.py: a
+    known person, not left, at a linked school that consents, is active and is not merged);
+    every registered policy judges each of those, even after one denied; any deny wins.
     A policy that raises or returns anything else counts as a deny (fail closed). A policy
     named in KOPPEL_LOGIN_SHADOW_POLICIES is recorded but never enforced. Returns nothing.
     """
@@ -63,8 +70,9 @@ def koppel_after_school_sync(
     """Called when a school's sync run has ended, whatever the outcome, after it is committed.
 
     ``outcome`` is the run's outcome ("succeeded", "unchanged", "failed", "held", ...);
-    ``counts`` maps what changed (e.g. "pupils_created") to how many. Every plugin is called;
-    return values are ignored; exceptions are logged and do not change the run.
+    ``counts`` maps what changed (e.g. "pupils_created") to how many. Every plugin is called,
+    each in its own pluggy call; return values are ignored; an exception is logged, does not
+    change the run and does not keep the other plugins from being called.
     """
 
 
@@ -72,5 +80,6 @@ def koppel_after_school_sync(
 def koppel_consent_changed(school_id: int, source: str, granted: bool) -> None:
     """Called after a school's consent was recorded as granted (True) or revoked (False).
 
-    Every plugin is called; return values are ignored; exceptions are logged, never raised.
+    Every plugin is called, each in its own pluggy call; return values are ignored; an
+    exception is logged, never raised, and does not keep the other plugins from being called.
     """

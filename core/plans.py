@@ -13,7 +13,7 @@ source still says the same, that plan is held again (as a new held plan), so a r
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from core.lease_heartbeat import Heartbeat
 from core.models import Group, HeldPlan, Pupil, School, Staff, SyncRun, utcnow
 from core.plugins import Plugins
 from core.settings import get_settings
+from core.sources import as_promised
 from core.sync.apply import apply_plan, chunks
 from core.sync.engine import move_people, sync_school, update_school
 from core.sync.held import retire_held
@@ -208,9 +209,7 @@ def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Appl
     stored = SyncPlan.from_dict(held.plan)
     source = plugins.source(school.source)
     session.commit()  # no transaction stays open while the source is asked
-    snapshot = source.fetch_snapshot(school.source_school_id)
-    if snapshot.complete and not source.capabilities.complete_snapshots:
-        snapshot = replace(snapshot, complete=False)
+    snapshot = as_promised(source, source.fetch_snapshot(school.source_school_id))
     reason = _changed_since(session, school, held, snapshot)
     now = utcnow()
     if reason is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,9 +11,12 @@ import structlog
 
 from core import hookspecs
 from core.errors import ConfigError, UnknownSource
+from core.login.decision import LoginPolicy
 from core.sources import IdentitySource
 
 log = structlog.get_logger()
+
+BROKEN_PLUGIN = "fix or update the plugin, or disable it with KOPPEL_DISABLED_PLUGINS"
 
 
 def make_plugin_manager(
@@ -38,17 +42,23 @@ class Plugins:
         self.pm = pm
         self._sources: dict[str, IdentitySource] | None = None
         self._policies: list[Any] | None = None
+        # Per observer hook: its implementations when last called, and a caller per observer.
+        self._observer_calls: dict[str, tuple[list[Any], list[tuple[str, Any]]]] = {}
 
     @property
     def sources(self) -> dict[str, IdentitySource]:
         if self._sources is None:
-            self._sources = self._collect(self.pm.hook.koppel_register_identity_sources, "source")
+            self._sources = self._collect(
+                self.pm.hook.koppel_register_identity_sources, "identity source", IdentitySource
+            )
         return self._sources
 
     @property
     def login_policies(self) -> list[Any]:
         if self._policies is None:
-            found = self._collect(self.pm.hook.koppel_register_login_policies, "login policy")
+            found = self._collect(
+                self.pm.hook.koppel_register_login_policies, "login policy", LoginPolicy
+            )
             self._policies = list(found.values())
         return self._policies
 
@@ -80,13 +90,23 @@ class Plugins:
         )
 
     @staticmethod
-    def _collect(hook: Any, what: str) -> dict[str, Any]:
+    def _collect(hook: Any, what: str, protocol: type) -> dict[str, Any]:
         found: dict[str, Any] = {}
 
         def register(obj: Any) -> None:
             name = getattr(obj, "name", None)
             if not isinstance(name, str) or not name:
-                raise ConfigError(f"a plugin registered a {what} without a name: {obj!r}")
+                raise ConfigError(
+                    f"a plugin registered a {what} without a name: {obj!r}", hint=BROKEN_PLUGIN
+                )
+            missing = missing_members(obj, protocol)
+            if missing:
+                raise ConfigError(
+                    f"the {what} {name!r} ({type(obj).__module__}.{type(obj).__qualname__}) "
+                    f"has no {', '.join(missing)}; a {what} needs "
+                    f"{', '.join(protocol_members(protocol))} (koppel.plugin.{protocol.__name__})",
+                    hint=BROKEN_PLUGIN,
+                )
             if name in found:
                 raise ConfigError(f"two plugins registered a {what} named {name!r}")
             found[name] = obj
@@ -94,14 +114,58 @@ class Plugins:
         hook(register=register)
         return found
 
-    @staticmethod
-    def _notify(hook: Any, **kwargs: Any) -> None:
-        # Observers must not break the work they observe: log and carry on.
-        for impl in hook.get_hookimpls():
+    def _notify(self, hook: Any, **kwargs: Any) -> None:
+        """Call an observer hook through pluggy, once per observing plugin, isolating each.
+
+        pluggy stops a call at the first exception, and observers must not break the work they
+        observe nor each other: so each observing plugin gets its own pluggy call (wrappers,
+        ordering and argument matching stay pluggy's), and an exception is logged, not raised.
+        """
+        impls = hook.get_hookimpls()
+        if not impls:
+            return  # the usual case, and a hot one: the unchanged-school path calls this
+        known = self._observer_calls.get(hook.name)
+        if known is None or known[0] != impls:  # plugins came or went since
+            known = (impls, self._observer_callers(hook, impls))
+            self._observer_calls[hook.name] = known
+        for plugin_name, call in known[1]:
             try:
-                impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+                call(**kwargs)
             except Exception:
-                log.exception("plugin_hook_failed", hook=hook.name, plugin=impl.plugin_name)
+                log.exception("plugin_hook_failed", hook=hook.name, plugin=plugin_name)
+
+    def _observer_callers(self, hook: Any, impls: list[Any]) -> list[tuple[str, Any]]:
+        """One pluggy hook caller per observing plugin, in pluggy's order of calling them."""
+        observers = [impl for impl in impls if not (impl.wrapper or impl.hookwrapper)]
+        if len(observers) == 1:
+            return [(observers[0].plugin_name, hook)]
+        plugins = {impl.plugin for impl in observers}
+        return [
+            (impl.plugin_name, self.pm.subset_hook_caller(hook.name, plugins - {impl.plugin}))
+            for impl in reversed(observers)  # pluggy calls the last registered (and tryfirst) first
+        ]
+
+
+def protocol_members(protocol: type) -> list[str]:
+    """The attributes and methods a protocol class declares, in declaration order."""
+    methods = [n for n, v in vars(protocol).items() if inspect.isfunction(v) and n[0] != "_"]
+    return [*inspect.get_annotations(protocol), *methods]
+
+
+def missing_members(obj: object, protocol: type) -> list[str]:
+    """What ``obj`` lacks of ``protocol`` (a method must be callable); read without calling
+    properties, so a source whose settings are wrong still registers and fails when used."""
+    missing = []
+    for member in protocol_members(protocol):
+        try:
+            found = inspect.getattr_static(obj, member)
+        except AttributeError:
+            missing.append(member)
+            continue
+        method = inspect.isfunction(vars(protocol).get(member))
+        if method and not (callable(found) or isinstance(found, classmethod | staticmethod)):
+            missing.append(f"{member} (not callable)")
+    return missing
 
 
 _plugins: Plugins | None = None

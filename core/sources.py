@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
@@ -34,3 +35,17 @@ class IdentitySource(Protocol):
 
     def give_up_consent(self, source_school_id: str) -> None:
         """Tell the source this publisher no longer wants the school's data."""
+
+
+def as_promised(source: IdentitySource, snapshot: SchoolSnapshot) -> SchoolSnapshot:
+    """``snapshot`` read only as far as the source's capabilities vouch for it.
+
+    A source that does not promise complete snapshots never makes anyone leave; one that does
+    not promise networks never changes a school's networks (its ``networks`` read as unknown).
+    """
+    capabilities = source.capabilities
+    if snapshot.complete and not capabilities.complete_snapshots:
+        snapshot = replace(snapshot, complete=False)
+    if snapshot.networks is not None and not capabilities.networks:
+        snapshot = replace(snapshot, networks=None)
+    return snapshot

@@ -1,1 +1,1 @@
-"""koppel's public package for plugin authors."""
+"""koppel's public face for plugin authors: import from ``koppel.plugin``, not from core."""

@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from core.connection import ConnectionCheck, ConnectionStatus
-from core.hookspecs import hookimpl
 from core.plugins import Plugins, make_plugin_manager
-from core.snapshot import (
+from koppel.plugin import (
+    ConnectionCheck,
+    ConnectionStatus,
     ConsentChanges,
     GroupKind,
     GroupRecord,
@@ -19,6 +19,7 @@ from core.snapshot import (
     SchoolSnapshot,
     SourceCapabilities,
     StaffRecord,
+    hookimpl,
 )
 
 FAKE_SCHOOL_ID = "900001"

@@ -1,33 +1,46 @@
-"""Imports point one way: core ← plugins ← workers ← scheduler (cli and api on top)."""
+"""Imports point one way: core ← koppel.plugin ← plugins ← workers ← scheduler (cli, api on top).
+
+A plugin, built in or not, imports from koppel only through the public API, koppel.plugin;
+besides that only its own package, the standard library and third-party packages. The Basispoort
+simulator (plugins/basispoort/simulator) ships inside its plugin and is held to the same rule.
+"""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parents[1]
-TOP = {"core", "plugins", "workers", "scheduler", "cli", "api"}
+TOP = {"core", "koppel", "plugins", "workers", "scheduler", "cli", "api"}
 # What each layer must not import.
 FORBIDDEN = {
-    "core": {"plugins", "workers", "scheduler", "cli", "api"},
-    "plugins": {"workers", "scheduler", "cli", "api"},
+    "core": {"koppel", "plugins", "workers", "scheduler", "cli", "api"},
+    "koppel": {"plugins", "workers", "scheduler", "cli", "api"},
+    "plugins": {"core", "workers", "scheduler", "cli", "api"},
     "workers": {"scheduler", "cli", "api"},
     "scheduler": {"cli", "api"},
     "api": {"cli", "workers", "scheduler"},
 }
 
 
-def imported_tops(path: Path) -> set[str]:
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports by absolute name (``from a.b import c`` also names a.b.c)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names & TOP
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def imported_tops(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in imported_modules(path)} & TOP
 
 
 def layer_files(layer: str) -> list[Path]:
@@ -59,3 +72,40 @@ def test_plugins_do_not_import_each_other():
             ]
             for other in others:
                 assert f"plugins.{other}" not in text, f"{path} imports plugins.{other}"
+
+
+def plugin_packages() -> list[Path]:
+    return sorted(p for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists())
+
+
+def outside_the_api(name: str, own: str) -> bool:
+    """Whether a plugin importing module ``name`` reaches past koppel's public plugin API."""
+    top = name.split(".")[0]
+    if top in sys.stdlib_module_names or top not in TOP | {"tests", "bench"}:
+        return False  # the standard library or a third-party package
+    public = name in ("koppel", "koppel.plugin") or name.startswith("koppel.plugin.")
+    return not (public or name == own or name.startswith(f"{own}."))
+
+
+@pytest.mark.parametrize("plugin", plugin_packages(), ids=lambda p: p.name)
+def test_plugins_import_only_the_public_api(plugin):
+    own = f"plugins.{plugin.name}"
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(
+            name for name in imported_modules(path) if outside_the_api(name, own)
+        )
+        for path in sorted(plugin.rglob("*.py"))
+    }
+    assert {path: names for path, names in wrong.items() if names} == {}
+
+
+def test_the_rule_catches_an_internal_import():
+    own = "plugins.basispoort"
+    assert outside_the_api("core.snapshot", own)
+    assert outside_the_api("koppel.internal", own)
+    assert outside_the_api("plugins.ip_restriction.policy", own)
+    assert outside_the_api("workers.sync", own)
+    assert not outside_the_api("koppel.plugin.hookimpl", own)
+    assert not outside_the_api("plugins.basispoort.parse", own)
+    assert not outside_the_api("httpx", own)
+    assert not outside_the_api("datetime.date", own)

@@ -1,4 +1,5 @@
-"""The plugin contract stays honest: hooks documented, misspellings loud, registration checked."""
+"""The plugin contract stays honest: hooks documented and called through pluggy (wrappers and
+ordering work, one observer's failure is isolated), misspellings loud, registration checked."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from structlog.testing import capture_logs
 
 from core import hookspecs
 from core.errors import ConfigError, UnknownSource
 from core.hookspecs import hookimpl
 from core.plugins import Plugins, make_plugin_manager
+from tests.fakes import FakeSource, make_snapshot
 
 HOOKS = [
     name
@@ -62,9 +65,8 @@ def test_a_disabled_plugin_is_not_loaded():
     assert "basispoort" not in Plugins(pm).sources
 
 
-class _Source:
-    def __init__(self, name):
-        self.name = name
+def _Source(name):
+    return FakeSource(make_snapshot(pupils=0, staff=0, groups=0), name=name)
 
 
 def _plugin(*sources):
@@ -114,3 +116,161 @@ def test_an_observer_that_fails_does_not_break_the_work():
         school_id=1, source="x", run_id=2, outcome="succeeded", counts={"pupils_created": 3}
     )
     assert seen == [(1, 2, "succeeded", {"pupils_created": 3})]
+
+
+def _notify(*observers):
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=observers))
+    with capture_logs() as logs:
+        plugins.after_school_sync(
+            school_id=1, source="x", run_id=2, outcome="succeeded", counts={"pupils_created": 3}
+        )
+    return [e for e in logs if e["event"] == "plugin_hook_failed"]
+
+
+class _Seen:
+    def __init__(self, seen, label):
+        self.seen, self.label = seen, label
+
+    @hookimpl
+    def koppel_after_school_sync(self, run_id):
+        self.seen.append((self.label, run_id))
+
+
+def test_an_observer_that_fails_first_is_logged_and_the_others_still_run():
+    seen = []
+
+    class Broken:
+        @hookimpl
+        def koppel_after_school_sync(self):
+            seen.append("broken")
+            raise RuntimeError("observer bug")
+
+    # pluggy calls the last registered first: Broken runs before both others.
+    broken = Broken()
+    failures = _notify(_Seen(seen, "a"), _Seen(seen, "b"), broken)
+
+    assert seen == ["broken", ("b", 2), ("a", 2)]
+    assert [(f["hook"], f["plugin"], f["log_level"]) for f in failures] == [
+        ("koppel_after_school_sync", str(id(broken)), "error")
+    ]
+
+
+def test_a_wrapper_around_an_observer_hook_is_called():
+    seen = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def koppel_after_school_sync(self, outcome):
+            seen.append(("wrapper before", outcome))
+            result = yield
+            seen.append(("wrapper after", outcome))
+            return result
+
+    assert _notify(_Seen(seen, "observer"), Wrapper()) == []
+    assert seen == [
+        ("wrapper before", "succeeded"),
+        ("observer", 2),
+        ("wrapper after", "succeeded"),
+    ]
+
+
+def test_a_wrapper_wraps_each_observer_and_sees_its_exception():
+    seen = []
+
+    class Broken:
+        @hookimpl
+        def koppel_consent_changed(self, granted):
+            raise RuntimeError("observer bug")
+
+    class Fine:
+        @hookimpl
+        def koppel_consent_changed(self, school_id, granted):
+            seen.append(("fine", school_id, granted))
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def koppel_consent_changed(self):
+            try:
+                return (yield)
+            except RuntimeError as exc:
+                seen.append(("wrapper saw", str(exc)))
+                raise
+
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[Fine(), Broken(), Wrapper()]))
+    with capture_logs() as logs:
+        plugins.consent_changed(school_id=7, source="x", granted=False)
+
+    assert seen == [("wrapper saw", "observer bug"), ("fine", 7, False)]
+    assert [e["event"] for e in logs] == ["plugin_hook_failed"]
+
+
+def test_tryfirst_and_trylast_order_the_observers():
+    seen = []
+
+    class First(_Seen):
+        @hookimpl(tryfirst=True)
+        def koppel_after_school_sync(self, run_id):
+            self.seen.append((self.label, run_id))
+
+    class Last(_Seen):
+        @hookimpl(trylast=True)
+        def koppel_after_school_sync(self, run_id):
+            self.seen.append((self.label, run_id))
+
+    _notify(Last(seen, "last"), First(seen, "first"), _Seen(seen, "middle"))
+    assert [label for label, _ in seen] == ["first", "middle", "last"]
+
+
+class _NoFetch:
+    name = "halfway"
+    capabilities = None
+
+    def check_connection(self, brin, location_code): ...
+    def latest_change(self, source_school_id): ...
+    def consent_changes(self, day): ...
+    def give_up_consent(self, source_school_id): ...
+
+
+def test_a_source_missing_a_method_is_refused_when_registered_naming_it():
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[_plugin(_NoFetch())]))
+    with pytest.raises(ConfigError) as refused:
+        _ = plugins.sources
+    message = str(refused.value)
+    assert "identity source 'halfway'" in message
+    assert "has no fetch_snapshot;" in message
+    assert "koppel.plugin.IdentitySource" in message
+    assert "KOPPEL_DISABLED_PLUGINS" in message
+
+
+def test_a_method_that_is_not_callable_is_named():
+    source = _Source("x")
+    source.give_up_consent = "later"
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[_plugin(source)]))
+    with pytest.raises(ConfigError, match=r"has no give_up_consent \(not callable\);"):
+        _ = plugins.sources
+
+
+def test_a_login_policy_without_judge_is_refused_naming_it():
+    class Judgeless:
+        name = "judgeless"
+
+    class P:
+        @hookimpl
+        def koppel_register_login_policies(self, register):
+            register(Judgeless())
+
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[P()]))
+    with pytest.raises(ConfigError, match=r"login policy 'judgeless' \(.*\) has no judge;"):
+        _ = plugins.login_policies
+
+
+def test_an_observer_registered_later_is_called_too():
+    seen = []
+    plugins = Plugins(
+        make_plugin_manager(entry_points=False, extra=[_Seen(seen, "a"), _Seen(seen, "b")])
+    )
+    plugins.consent_changed(school_id=1, source="x", granted=True)  # no observer of this hook
+    plugins.after_school_sync(school_id=1, source="x", run_id=1, outcome="held", counts={})
+    plugins.pm.register(_Seen(seen, "c"))
+    plugins.after_school_sync(school_id=1, source="x", run_id=2, outcome="held", counts={})
+    assert seen == [("b", 1), ("a", 1), ("c", 2), ("b", 2), ("a", 2)]

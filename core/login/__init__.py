@@ -5,6 +5,6 @@ A login policy plugin needs only ``Denial`` (and reads ``LoginAttempt``); see co
 
 from core.login.attempt import LoginAttempt, PersonKind
 from core.login.client_address import ClientAddress
-from core.login.decision import Decision, Denial
+from core.login.decision import Decision, Denial, LoginPolicy
 
-__all__ = ["ClientAddress", "Decision", "Denial", "LoginAttempt", "PersonKind"]
+__all__ = ["ClientAddress", "Decision", "Denial", "LoginAttempt", "LoginPolicy", "PersonKind"]

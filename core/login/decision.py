@@ -1,8 +1,12 @@
-"""What a login policy answers (a Denial) and what koppel answers the LVS (a Decision)."""
+"""What a login policy is and answers (a Denial), and what koppel answers the LVS (a Decision)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from core.login.attempt import LoginAttempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +29,13 @@ class Decision:
     allowed: bool
     denials: tuple[Denial, ...] = ()
     shadow_denials: tuple[Denial, ...] = ()
+
+
+@runtime_checkable
+class LoginPolicy(Protocol):
+    """What a login policy plugin registers: a name and a judge (no base class needed)."""
+
+    name: str
+
+    def judge(self, attempt: LoginAttempt) -> Denial | None:
+        """None: no objection; a Denial: this login is refused, and why."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from core.lease import write_school
 from core.models import School, SyncRun, utcnow
 from core.plugins import Plugins
 from core.snapshot import SchoolSnapshot
+from core.sources import as_promised
 from core.sync.apply import apply_plan
 from core.sync.held import hold_plan, retire_held
 from core.sync.merge import MergePlan, apply_move, plan_move
@@ -255,9 +255,7 @@ def _apply_snapshot(
     fence: Fence | None,
 ) -> Result:
     """Plan, check and apply a fetched snapshot, in one transaction; held when over budget."""
-    if snapshot.complete and not plugins.source(state.source).capabilities.complete_snapshots:
-        # A source that is not authoritative for deletes never makes anyone leave.
-        snapshot = replace(snapshot, complete=False)
+    snapshot = as_promised(plugins.source(state.source), snapshot)
     info = snapshot.school
     if info.merged_into or not info.active:
         # Whatever the lists of a merged or inactive school say, nobody is removed for it.

@@ -14,7 +14,13 @@ import httpx
 import orjson
 import structlog
 
-from core.errors import ConfigError, KoppelError, SourceDataError, SourceRefused, SourceUnavailable
+from koppel.plugin import (
+    ConfigError,
+    KoppelError,
+    SourceDataError,
+    SourceRefused,
+    SourceUnavailable,
+)
 from plugins.basispoort import assumptions, deadline
 from plugins.basispoort.parse import expect_object, parse_ids
 from plugins.basispoort.settings import PREFIX, BasispoortSettings

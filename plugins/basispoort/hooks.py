@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.hookspecs import hookimpl
+from koppel.plugin import hookimpl
 from plugins.basispoort.source import BasispoortSource
 
 

@@ -52,15 +52,16 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from core.brin import InvalidBrin, parse_brin6
-from core.errors import SourceDataError
-from core.snapshot import (
+from koppel.plugin import (
     GroupKind,
     GroupRecord,
+    InvalidBrin,
     PupilRecord,
     SchoolInfo,
     SchoolSnapshot,
+    SourceDataError,
     StaffRecord,
+    parse_brin6,
 )
 from plugins.basispoort import assumptions
 

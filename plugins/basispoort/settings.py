@@ -8,8 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.errors import ConfigError
-from core.settings import read_settings
+from koppel.plugin import ConfigError, read_settings
 
 PREFIX = "KOPPEL_BASISPOORT_"
 

@@ -8,9 +8,16 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from core.connection import ConnectionCheck, ConnectionStatus
-from core.errors import ConfigError, SourceDataError
-from core.snapshot import ConsentChanges, SchoolInfo, SchoolSnapshot, SourceCapabilities
+from koppel.plugin import (
+    ConfigError,
+    ConnectionCheck,
+    ConnectionStatus,
+    ConsentChanges,
+    SchoolInfo,
+    SchoolSnapshot,
+    SourceCapabilities,
+    SourceDataError,
+)
 from plugins.basispoort import assumptions
 from plugins.basispoort.client import BasispoortClient, NoConsent, NotFound
 from plugins.basispoort.parse import (

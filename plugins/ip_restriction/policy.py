@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.login import Denial, LoginAttempt
-from core.login.networks import allowed_networks
+from koppel.plugin import Denial, LoginAttempt, allowed_networks
 
 NAME = "ip_restriction"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.settings import read_settings
+from koppel.plugin import read_settings
 
 PREFIX = "KOPPEL_IP_RESTRICTION_"
 

@@ -48,3 +48,29 @@ def test_hooks_see_the_run_start_and_end(db, school, plugin):
     assert after == "after"
     assert end["outcome"] == end["stored"] == "succeeded"  # called once the run is committed
     assert end["counts"]["pupils_created"] == 20
+
+
+class Timing:
+    """A wrapper=True observer of run ends: pluggy calls it around each observing plugin."""
+
+    def __init__(self) -> None:
+        self.wrapped: list[int] = []
+
+    @hookimpl(wrapper=True)
+    def koppel_after_school_sync(self, run_id: int) -> Any:
+        try:
+            return (yield)
+        finally:
+            self.wrapped.append(run_id)
+
+
+def test_a_wrapper_wraps_each_observer_and_a_failing_one_stops_no_other(db, school, plugin):
+    watcher, timing = Watcher(db), Timing()
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[plugin, watcher, timing]))
+
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.outcome == "succeeded"
+    assert timing.wrapped == [run.id, run.id]  # around the watcher (which raised), then the plugin
+    assert [event for event, _ in watcher.seen] == ["before", "after"]
+    assert [event for event, _ in plugin.events] == ["before", "after"]

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from core.errors import SourceDataError
 from core.models import Pupil, SchoolNetwork
+from core.snapshot import SourceCapabilities
 from core.sync.engine import sync_school
 from tests.sync.conftest import count
 
@@ -44,6 +45,19 @@ def test_source_networks_are_replaced_and_admin_networks_stay(db, school, source
         ("2001:db8::/48", "fake"),
         ("203.0.113.0/25", "fake"),
     ]
+
+
+def test_a_source_not_promising_networks_never_changes_them(db, school, source, plugins):
+    db.add(SchoolNetwork(school_id=school.id, network="198.51.100.0/24", origin="fake"))
+    db.commit()
+    source.capabilities = SourceCapabilities(networks=False)
+    source.change(networks=("192.0.2.0/24",))
+
+    run = sync_school(db, school.id, plugins=plugins)
+
+    assert run.outcome == "succeeded"
+    assert (run.counts["networks_added"], run.counts["networks_removed"]) == (0, 0)
+    assert _networks(db, school) == [("198.51.100.0/24", "fake")]
 
 
 def test_unknown_networks_leave_rows_alone(db, school, source, plugins):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import KoppelError
+from koppel.plugin import KoppelError
 
 
 class SimulatorError(KoppelError):
