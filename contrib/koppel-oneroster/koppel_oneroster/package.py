@@ -59,7 +59,7 @@ class Package:
     academic_sessions: list[Row]
 
 
-def stamp_of(path: Path) -> datetime:
+def _stamp_of(path: Path) -> datetime:
     """When the zip was last written, to the microsecond: moves whenever a drop replaces it."""
     try:
         nanoseconds = path.stat().st_mtime_ns
@@ -70,7 +70,7 @@ def stamp_of(path: Path) -> datetime:
 
 def read_package(path: Path) -> Package:
     """Read and check the zip at ``path``; SourceDataError names what is wrong, where."""
-    stamp = stamp_of(path)  # before reading: a drop replacing it meanwhile is seen next night
+    stamp = _stamp_of(path)  # before reading: a drop replacing it meanwhile is seen next night
     try:
         with zipfile.ZipFile(path) as archive:
             modes = _manifest(archive, path.name)

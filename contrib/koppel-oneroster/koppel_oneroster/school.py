@@ -32,8 +32,12 @@ _USER_ID = re.compile(r"\{([^:{}]*):([^{}]*)\}")
 _ECKID_TYPES = frozenset({"eckid", "eck", "ketenid"})
 
 
+def gone(row: Row) -> bool:
+    return row["status"].strip().lower() == GONE
+
+
 def live(rows: list[Row]) -> list[Row]:
-    return [row for row in rows if row["status"].strip().lower() != GONE]
+    return [row for row in rows if not gone(row)]
 
 
 def eckid_of(user_ids: str) -> str | None:

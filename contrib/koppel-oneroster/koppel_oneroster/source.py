@@ -2,13 +2,16 @@
 
 A school's source id is its BRIN6 (the org's ``identifier``): sourcedIds are only unique
 within one producer's export, and each school's zip may come from another producer. When
-several zips hold the school, the newest (by modification time) is read: a new drop wins.
+several zips name the school, the newest (by modification time) is read: a new drop wins, even
+one marking the school ``tobedeleted`` (its consent withdrawn).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -24,9 +27,10 @@ from koppel.plugin import (
     SourceUnavailable,
 )
 from koppel_oneroster import school
-from koppel_oneroster.package import Package, Row, read_package, stamp_of
+from koppel_oneroster.package import Package, Row, read_package
 
 log = structlog.get_logger()
+SCHOOL_TIME = ZoneInfo("Europe/Amsterdam")  # the calendar whose days the consent feed lists
 
 
 class OneRosterSource:
@@ -34,8 +38,10 @@ class OneRosterSource:
 
     name = "oneroster"
     # A bulk package lists everyone, so someone missing from it has left; a zip's modification
-    # time is its change stamp. The drop itself is the school's consent: no consent feed.
-    capabilities = SourceCapabilities(complete_snapshots=True, change_stamps=True)
+    # time is its change stamp; the zips dropped on a day are that day's consent changes.
+    capabilities = SourceCapabilities(
+        complete_snapshots=True, change_stamps=True, consent_feed=True
+    )
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -48,54 +54,73 @@ class OneRosterSource:
         package, org = found
         log.info("oneroster_school_found", brin6=brin6, package=package.path.name)
         info = SchoolInfo(brin6, org["name"].strip() or None, brin6[:4], brin6[4:])
+        if school.gone(org):
+            return ConnectionCheck(ConnectionStatus.NO_CONSENT, info)
         return ConnectionCheck(ConnectionStatus.CONNECTED, info)
 
     def fetch_snapshot(self, source_school_id: str) -> SchoolSnapshot:
-        package, org = self._holding(source_school_id)
-        return school.snapshot(package, org, source_school_id.upper())
+        brin6 = source_school_id.upper()
+        found = self._find(brin6)
+        if found is None:
+            raise SourceRefused(
+                f"no OneRoster zip in the directory holds school {brin6}",
+                hint="drop the school's OneRoster CSV export (a zip) in KOPPEL_ONEROSTER_DIR; "
+                "the school keeps its last good data meanwhile",
+            )
+        package, org = found
+        if school.gone(org):
+            raise SourceRefused(
+                f"{package.path.name} marks school {brin6} tobedeleted: its data was withdrawn",
+                hint="the consent sweep records the revocation; drop a new export to resume",
+            )
+        return school.snapshot(package, org, brin6)
 
     def latest_change(self, source_school_id: str) -> datetime | None:
-        path = self._newest_holding(source_school_id)
-        return None if path is None else stamp_of(path)
+        found = self._find(source_school_id.upper())
+        return None if found is None else found[0].stamp
 
     def consent_changes(self, day: date) -> ConsentChanges:
-        return ConsentChanges()  # a school's zip in the directory is its consent
+        """The schools in the zips dropped on ``day`` (Europe/Amsterdam), each as its newest
+        zip has it: an org listed grants consent, an org marked tobedeleted revokes it."""
+        newest: dict[str, tuple[Package, Row]] = {}
+        for package, orgs in self._packages():
+            for brin6, org in orgs.items():
+                newest.setdefault(brin6, (package, org))
+        granted, revoked = [], []
+        for brin6, (package, org) in sorted(newest.items()):
+            if package.stamp.astimezone(SCHOOL_TIME).date() == day:
+                (revoked if school.gone(org) else granted).append(brin6)
+        return ConsentChanges(granted=tuple(granted), revoked=tuple(revoked))
 
     def give_up_consent(self, source_school_id: str) -> None:
         # Nobody to tell: the operator removes the school's zip (see README).
         log.info("oneroster_consent_given_up", source_school_id=source_school_id)
 
-    def _holding(self, brin6: str) -> tuple[Package, Row]:
-        found = self._find(brin6)
-        if found is None:
-            raise SourceRefused(
-                f"no OneRoster zip in the directory holds school {brin6.upper()}",
-                hint="drop the school's OneRoster CSV export (a zip) in KOPPEL_ONEROSTER_DIR; "
-                "the school keeps its last good data meanwhile",
-            )
-        return found
-
-    def _newest_holding(self, brin6: str) -> Path | None:
-        found = self._find(brin6)
-        return None if found is None else found[0].path
-
     def _find(self, brin6: str) -> tuple[Package, Row] | None:
-        """The newest package holding an org whose identifier is ``brin6``, and that org."""
-        wanted = brin6.replace(" ", "").upper()
-        for path in self._zips():
-            package = read_package(path)
-            orgs = [o for o in school.live(package.orgs) if _brin6(o) == wanted]
-            if len(orgs) > 1:
-                raise SourceDataError(
-                    f"{path.name}: orgs.csv has {len(orgs)} orgs with identifier {wanted}",
-                    hint="each school (BRIN6) is one org in a package",
-                )
-            if orgs:
-                return package, orgs[0]
+        """The newest package naming ``brin6`` (listed or marked tobedeleted), and its org."""
+        for package, orgs in self._packages():
+            if brin6 in orgs:
+                return package, orgs[brin6]
         return None
 
+    def _packages(self) -> Iterator[tuple[Package, dict[str, Row]]]:
+        """Each zip, newest first, read, with its orgs by BRIN6 (their identifier)."""
+        for path in self._zips():
+            package = read_package(path)
+            orgs: dict[str, Row] = {}
+            for org in package.orgs:
+                brin6 = org["identifier"].replace(" ", "").upper()
+                if brin6 in orgs:
+                    raise SourceDataError(
+                        f"{path.name}: orgs.csv has two orgs with identifier {brin6}",
+                        hint="each school (BRIN6) is one org in a package",
+                    )
+                if brin6:
+                    orgs[brin6] = org
+            yield package, orgs
+
     def _zips(self) -> list[Path]:
-        """Every *.zip in the directory, newest first (a zip being copied in ends otherwise)."""
+        """Every *.zip in the directory, newest first."""
         if not self.directory.is_dir():
             raise SourceUnavailable(
                 f"the OneRoster directory {self.directory} is not there",
@@ -106,7 +131,3 @@ class OneRosterSource:
         except OSError as exc:
             raise SourceUnavailable(f"the OneRoster directory: {exc.strerror}") from None
         return [p for _, _, p in sorted(paths, reverse=True)]
-
-
-def _brin6(org: Row) -> str:
-    return org["identifier"].replace(" ", "").upper()

@@ -41,6 +41,8 @@ HEADERS = {
     "userSourcedId,role,primary,beginDate,endDate",
 }
 ORG = "org-kit"
+DAY_START = 1_767_600_000  # 2026-01-05 09:00 in Amsterdam: every drop is made that day
+DROP_DAY = date(2026, 1, 5)
 STAMP = "2026-01-05T08:00:00.000Z"
 
 
@@ -61,7 +63,9 @@ def write_zip(path: Path, files: dict[str, str]) -> None:
     partial.replace(path)
 
 
-def package_files(roster: Roster, brin6: str, ids: dict[str, str]) -> dict[str, str]:
+def package_files(
+    roster: Roster, brin6: str, ids: dict[str, str], org_status: str = "active"
+) -> dict[str, str]:
     """A whole OneRoster 1.2 bulk package of one school serving ``roster``."""
     users, roles, enrollments = [], [], []
     for p in roster.people:
@@ -116,7 +120,7 @@ def package_files(roster: Roster, brin6: str, ids: dict[str, str]) -> dict[str, 
     ]
     tables = {
         "orgs": [
-            {"sourcedId": ORG, "status": "active", "name": "Kitschool", "type": "school",
+            {"sourcedId": ORG, "status": org_status, "name": "Kitschool", "type": "school",
              "identifier": brin6}
         ],
         "academicSessions": [
@@ -147,13 +151,15 @@ class DirectoryUpstream:
         self.aside = directory.parent / f"{directory.name}-aside"
         self.ids: dict[str, str] = {}
         self.drops = 0
+        self.serve(Roster((), ()))  # the school is there from the start, nobody in it yet
 
-    def serve(self, roster: Roster) -> None:
+    def serve(self, roster: Roster, org_status: str = "active") -> None:
         for person in roster.people:
             self.ids.setdefault(person.key, f"user-{len(self.ids) + 1:04d}")
-        write_zip(self.zip, package_files(roster, self.brin6, self.ids))
+        self.roster = roster
+        write_zip(self.zip, package_files(roster, self.brin6, self.ids, org_status))
         self.drops += 1
-        moment = 1_767_600_000 + self.drops  # each drop later than the last, whatever the clock
+        moment = DAY_START + self.drops  # each drop later than the last, whatever the clock
         os.utime(self.zip, (moment, moment))
 
     def fail(self, failure: Failure | None) -> bool:
@@ -172,6 +178,7 @@ class DirectoryUpstream:
             self.zip.write_bytes(b"PK\x03\x04 this is not really a zip")
         return True
 
-    def set_consent(self, granted: bool) -> date | None:
-        self.fail(None if granted else "refused")
-        return None  # no consent feed: the drop is the consent
+    def set_consent(self, granted: bool) -> date:
+        """A new drop listing the school, or marking it tobedeleted; its day lists the change."""
+        self.serve(self.roster, "active" if granted else "tobedeleted")
+        return DROP_DAY

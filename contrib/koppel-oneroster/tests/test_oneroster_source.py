@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from koppel.plugin import (
     ConnectionStatus,
+    ConsentChanges,
     GroupKind,
     SourceDataError,
     SourceRefused,
@@ -158,3 +160,21 @@ def test_a_withdrawn_zip_is_refused_and_a_missing_directory_unavailable(tmp_path
         OneRosterSource(tmp_path / "drops").fetch_snapshot("99XA00")
     with pytest.raises(SourceUnavailable, match="is not there"):
         OneRosterSource(tmp_path / "elsewhere").fetch_snapshot("99XA00")
+
+
+def test_the_zips_dropped_on_a_day_are_its_consent_changes(tmp_path):
+    drops = tmp_path / "drops"
+    drop(drops, "board.zip", mtime=1_790_000_000)  # 2026-09-21 in Amsterdam
+    source = OneRosterSource(drops)
+    on_the_day = source.consent_changes(date(2026, 9, 21))
+    assert on_the_day == ConsentChanges(granted=("99XA00", "99XB01"), revoked=())
+    assert source.consent_changes(date(2026, 9, 22)) == ConsentChanges()
+    # A day later the board withdraws one school: marked tobedeleted in a newer zip.
+    orgs = edited("orgs", "org-b,active", "org-b,tobedeleted")
+    drop(drops, "board-2.zip", mtime=1_790_086_400, orgs=orgs)
+    assert source.consent_changes(date(2026, 9, 22)) == ConsentChanges(
+        granted=("99XA00",), revoked=("99XB01",)
+    )
+    assert source.check_connection("99XB", "01").status is ConnectionStatus.NO_CONSENT
+    with pytest.raises(SourceRefused, match="marks school 99XB01 tobedeleted"):
+        source.fetch_snapshot("99XB01")
