@@ -117,8 +117,7 @@ def test_contrib_imports_only_the_public_api(package):
         str(path.relative_to(ROOT)): sorted(
             name
             for name in imported_modules(path)
-            if outside_the_api(name, own)
-            and not (path.parent.name == "tests" and _the_kit(name))
+            if outside_the_api(name, own) and not (path.parent.name == "tests" and _the_kit(name))
         )
         for path in sorted(package.parent.rglob("*.py"))
     }
