@@ -68,8 +68,9 @@ def _stamp_of(path: Path) -> datetime:
     return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
 
 
-def read_package(path: Path) -> Package:
-    """Read and check the zip at ``path``; SourceDataError names what is wrong, where."""
+def read_package(path: Path, only: tuple[str, ...] = tuple(COLUMNS)) -> Package:
+    """Read and check the zip at ``path`` (its manifest, and the files named in ``only``: the
+    others read as empty); SourceDataError names what is wrong, where."""
     stamp = _stamp_of(path)  # before reading: a drop replacing it meanwhile is seen next night
     try:
         with zipfile.ZipFile(path) as archive:
@@ -79,6 +80,8 @@ def read_package(path: Path) -> Package:
                 wanted["users"] += USERS_WITH_ROLES
             tables = {
                 name: _table(archive, path.name, name, modes[name], wanted[name])
+                if name in only
+                else []
                 for name in COLUMNS
             }
     except (zipfile.BadZipFile, zlib.error, EOFError):  # not a zip, or a damaged one

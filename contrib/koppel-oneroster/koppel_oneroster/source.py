@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -45,14 +46,15 @@ class OneRosterSource:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        self._orgs: dict[Path, tuple[tuple[int, int], Drop]] = {}
 
     def check_connection(self, brin: str, location_code: str) -> ConnectionCheck:
         brin6 = (brin + location_code).upper()
         found = self._find(brin6)
         if found is None:
             return ConnectionCheck(ConnectionStatus.NOT_FOUND)
-        package, org = found
-        log.info("oneroster_school_found", brin6=brin6, package=package.path.name)
+        org = found.org
+        log.info("oneroster_school_found", brin6=brin6, package=found.path.name)
         info = SchoolInfo(brin6, org["name"].strip() or None, brin6[:4], brin6[4:])
         if school.gone(org):
             return ConnectionCheck(ConnectionStatus.NO_CONSENT, info)
@@ -67,7 +69,10 @@ class OneRosterSource:
                 hint="drop the school's OneRoster CSV export (a zip) in KOPPEL_ONEROSTER_DIR; "
                 "the school keeps its last good data meanwhile",
             )
-        package, org = found
+        package = read_package(found.path)
+        org = _by_brin6(package).get(brin6)
+        if org is None:  # the zip was replaced by one without the school since it was listed
+            raise SourceUnavailable(f"{found.path.name} changed while it was read")
         if school.gone(org):
             raise SourceRefused(
                 f"{package.path.name} marks school {brin6} tobedeleted: its data was withdrawn",
@@ -77,18 +82,18 @@ class OneRosterSource:
 
     def latest_change(self, source_school_id: str) -> datetime | None:
         found = self._find(source_school_id.upper())
-        return None if found is None else found[0].stamp
+        return None if found is None else found.stamp
 
     def consent_changes(self, day: date) -> ConsentChanges:
         """The schools in the zips dropped on ``day`` (Europe/Amsterdam), each as its newest
         zip has it: an org listed grants consent, an org marked tobedeleted revokes it."""
-        newest: dict[str, tuple[Package, Row]] = {}
-        for package, orgs in self._packages():
-            for brin6, org in orgs.items():
-                newest.setdefault(brin6, (package, org))
+        newest: dict[str, tuple[Drop, Row]] = {}
+        for found in self._drops():
+            for brin6, org in found.orgs.items():
+                newest.setdefault(brin6, (found, org))
         granted, revoked = [], []
-        for brin6, (package, org) in sorted(newest.items()):
-            if package.stamp.astimezone(SCHOOL_TIME).date() == day:
+        for brin6, (found, org) in sorted(newest.items()):
+            if found.stamp.astimezone(SCHOOL_TIME).date() == day:
                 (revoked if school.gone(org) else granted).append(brin6)
         return ConsentChanges(granted=tuple(granted), revoked=tuple(revoked))
 
@@ -96,38 +101,65 @@ class OneRosterSource:
         # Nobody to tell: the operator removes the school's zip (see README).
         log.info("oneroster_consent_given_up", source_school_id=source_school_id)
 
-    def _find(self, brin6: str) -> tuple[Package, Row] | None:
-        """The newest package naming ``brin6`` (listed or marked tobedeleted), and its org."""
-        for package, orgs in self._packages():
-            if brin6 in orgs:
-                return package, orgs[brin6]
+    def _find(self, brin6: str) -> FoundOrg | None:
+        """The newest zip naming ``brin6`` (listed or marked tobedeleted), and its org there."""
+        for found in self._drops():
+            if brin6 in found.orgs:
+                return FoundOrg(found.path, found.stamp, found.orgs[brin6])
         return None
 
-    def _packages(self) -> Iterator[tuple[Package, dict[str, Row]]]:
-        """Each zip, newest first, read, with its orgs by BRIN6 (their identifier)."""
-        for path in self._zips():
-            package = read_package(path)
-            orgs: dict[str, Row] = {}
-            for org in package.orgs:
-                brin6 = org["identifier"].replace(" ", "").upper()
-                if brin6 in orgs:
-                    raise SourceDataError(
-                        f"{path.name}: orgs.csv has two orgs with identifier {brin6}",
-                        hint="each school (BRIN6) is one org in a package",
-                    )
-                if brin6:
-                    orgs[brin6] = org
-            yield package, orgs
+    def _drops(self) -> Iterator[Drop]:
+        """Each zip, newest first, with its orgs by BRIN6; a zip's orgs are read once per
+        version of the file (every school's nightly stamp question reads them)."""
+        listed = self._zips()
+        for path in set(self._orgs) - {path for path, _ in listed}:
+            del self._orgs[path]
+        for path, version in listed:
+            known = self._orgs.get(path)
+            if known is None or known[0] != version:
+                package = read_package(path, only=("orgs",))
+                known = (version, Drop(path, package.stamp, _by_brin6(package)))
+                self._orgs[path] = known
+            yield known[1]
 
-    def _zips(self) -> list[Path]:
-        """Every *.zip in the directory, newest first."""
+    def _zips(self) -> list[tuple[Path, tuple[int, int]]]:
+        """Every *.zip in the directory, newest first, each with its version (mtime, size)."""
         if not self.directory.is_dir():
             raise SourceUnavailable(
                 f"the OneRoster directory {self.directory} is not there",
                 hint="check KOPPEL_ONEROSTER_DIR and that its disk or share is mounted",
             )
         try:
-            paths = [(p.stat().st_mtime_ns, p.name, p) for p in self.directory.glob("*.zip")]
+            stats = [(p.stat(), p) for p in self.directory.glob("*.zip")]
         except OSError as exc:
             raise SourceUnavailable(f"the OneRoster directory: {exc.strerror}") from None
-        return [p for _, _, p in sorted(paths, reverse=True)]
+        stats.sort(key=lambda found: (found[0].st_mtime_ns, found[1].name), reverse=True)
+        return [(p, (st.st_mtime_ns, st.st_size)) for st, p in stats]
+
+
+class Drop(NamedTuple):
+    """One zip: when it was written, and its orgs by BRIN6 (their identifier)."""
+
+    path: Path
+    stamp: datetime
+    orgs: dict[str, Row]
+
+
+class FoundOrg(NamedTuple):
+    path: Path
+    stamp: datetime
+    org: Row
+
+
+def _by_brin6(package: Package) -> dict[str, Row]:
+    orgs: dict[str, Row] = {}
+    for org in package.orgs:
+        brin6 = org["identifier"].replace(" ", "").upper()
+        if brin6 in orgs:
+            raise SourceDataError(
+                f"{package.path.name}: orgs.csv has two orgs with identifier {brin6}",
+                hint="each school (BRIN6) is one org in a package",
+            )
+        if brin6:
+            orgs[brin6] = org
+    return orgs

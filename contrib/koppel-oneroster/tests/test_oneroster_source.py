@@ -17,6 +17,7 @@ from koppel.plugin import (
     SourceRefused,
     SourceUnavailable,
 )
+from koppel_oneroster.package import read_package
 from koppel_oneroster.source import OneRosterSource
 
 SAMPLE = Path(__file__).parent / "data" / "sample-1.2"
@@ -178,3 +179,19 @@ def test_the_zips_dropped_on_a_day_are_its_consent_changes(tmp_path):
     assert source.check_connection("99XB", "01").status is ConnectionStatus.NO_CONSENT
     with pytest.raises(SourceRefused, match="marks school 99XB01 tobedeleted"):
         source.fetch_snapshot("99XB01")
+
+
+def test_each_version_of_a_zip_has_its_orgs_read_once(tmp_path, monkeypatch):
+    """Every school's nightly stamp question looks at every zip: not a read of each."""
+    zip_path = drop(tmp_path / "drops")
+    reads = []
+    monkeypatch.setattr(
+        "koppel_oneroster.source.read_package",
+        lambda path, **kw: reads.append(kw) or read_package(path, **kw),
+    )
+    source = OneRosterSource(tmp_path / "drops")
+    stamps = [source.latest_change("99XA00"), source.latest_change("99XB01")]
+    assert reads == [{"only": ("orgs",)}] and stamps[0] == stamps[1]
+    os.utime(zip_path, (1_790_000_500, 1_790_000_500))  # a new drop
+    assert source.latest_change("99XA00") != stamps[0]
+    assert len(reads) == 2
