@@ -20,12 +20,14 @@ from koppel.plugin import (
     ConnectionCheck,
     ConnectionStatus,
     ConsentChanges,
+    InvalidBrin,
     SchoolInfo,
     SchoolSnapshot,
     SourceCapabilities,
     SourceDataError,
     SourceRefused,
     SourceUnavailable,
+    parse_brin6,
 )
 from koppel_oneroster import school
 from koppel_oneroster.package import Package, Row, read_package
@@ -152,14 +154,18 @@ class FoundOrg(NamedTuple):
 
 
 def _by_brin6(package: Package) -> dict[str, Row]:
+    """The package's schools by BRIN6; orgs whose identifier is none (a board, a department,
+    another country's school) are not schools koppel can link and are passed over."""
     orgs: dict[str, Row] = {}
     for org in package.orgs:
-        brin6 = org["identifier"].replace(" ", "").upper()
+        try:
+            brin6 = "".join(parse_brin6(org["identifier"].replace(" ", "")))
+        except InvalidBrin:
+            continue
         if brin6 in orgs:
             raise SourceDataError(
                 f"{package.path.name}: orgs.csv has two orgs with identifier {brin6}",
                 hint="each school (BRIN6) is one org in a package",
             )
-        if brin6:
-            orgs[brin6] = org
+        orgs[brin6] = org
     return orgs

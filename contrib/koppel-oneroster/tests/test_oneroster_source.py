@@ -195,3 +195,14 @@ def test_each_version_of_a_zip_has_its_orgs_read_once(tmp_path, monkeypatch):
     os.utime(zip_path, (1_790_000_500, 1_790_000_500))  # a new drop
     assert source.latest_change("99XA00") != stamps[0]
     assert len(reads) == 2
+
+
+def test_orgs_without_a_brin6_are_not_schools(tmp_path):
+    orgs = edited("orgs", "school,99XB01,", "school,LMS-7,")
+    drop(tmp_path / "drops", orgs=orgs, mtime=1_790_000_000)
+    source = OneRosterSource(tmp_path / "drops")
+    assert source.consent_changes(date(2026, 9, 21)).granted == ("99XA00",)
+    twice = edited("orgs", "school,99XB01,", "school,99xa 00,")
+    drop(tmp_path / "drops", orgs=twice, mtime=1_790_000_100)
+    with pytest.raises(SourceDataError, match="two orgs with identifier 99XA00"):
+        source.latest_change("99XA00")
