@@ -53,21 +53,21 @@ def roles_by_user(package: Package, org_id: str) -> dict[str, list[str]]:
     if package.roles is not None:
         pairs = [
             (r["userSourcedId"], r["role"], n)
-            for n, r in enumerate(live(package.roles), start=2)
-            if r["orgSourcedId"].strip() == org_id
+            for n, r in enumerate(package.roles, start=2)  # line 1 is the header
+            if r["orgSourcedId"].strip() == org_id and not gone(r)
         ]
         where = "roles.csv"
     else:
         pairs = [
             (u["sourcedId"], u["role"], n)
-            for n, u in enumerate(live(package.users), start=2)
-            if org_id in (o.strip() for o in u["orgSourcedIds"].split(","))
+            for n, u in enumerate(package.users, start=2)
+            if org_id in (o.strip() for o in u["orgSourcedIds"].split(",")) and not gone(u)
         ]
         where = "users.csv"
     for user_id, role, row_number in pairs:
         if not role.strip():
             raise SourceDataError(
-                f"{package.path.name}: {where} row {row_number} has an empty role "
+                f"{package.path.name}: {where} line {row_number} has an empty role "
                 f"(column role, user {user_id.strip()})"
             )
         if role.strip() not in found[user_id.strip()]:

@@ -206,3 +206,14 @@ def test_orgs_without_a_brin6_are_not_schools(tmp_path):
     drop(tmp_path / "drops", orgs=twice, mtime=1_790_000_100)
     with pytest.raises(SourceDataError, match="two orgs with identifier 99XA00"):
         source.latest_change("99XA00")
+
+
+def test_an_empty_role_is_named_by_its_line(tmp_path):
+    roles = edited(
+        "roles",
+        "r-t2,active,2026-09-01T06:00:00.000Z,u-t2,primary,aide",
+        "r-t2,active,2026-09-01T06:00:00.000Z,u-t2,primary,",
+    )
+    assert "roles.csv line 7 has an empty role (column role, user u-t2)" in refusal(
+        tmp_path, roles=roles
+    )
