@@ -3,6 +3,7 @@
 A plugin, built in or not, imports from koppel only through the public API, koppel.plugin;
 besides that only its own package, the standard library and third-party packages. The Basispoort
 simulator (plugins/basispoort/simulator) ships inside its plugin and is held to the same rule.
+The outside packages in contrib/ (each its own distribution) are held to it too.
 """
 
 from __future__ import annotations
@@ -97,6 +98,34 @@ def test_plugins_import_only_the_public_api(plugin):
         for path in sorted(plugin.rglob("*.py"))
     }
     assert {path: names for path, names in wrong.items() if names} == {}
+
+
+def contrib_packages() -> list[Path]:
+    """Each import package of each distribution in contrib/ (contrib/<dist>/<package>/)."""
+    return sorted(p.parent for p in (ROOT / "contrib").glob("*/*/__init__.py"))
+
+
+def test_contrib_holds_packages_to_check():
+    assert [p.name for p in contrib_packages()] == ["koppel_oneroster"]
+
+
+@pytest.mark.parametrize("package", contrib_packages(), ids=lambda p: p.name)
+def test_contrib_imports_only_the_public_api(package):
+    """The package and its tests: koppel.plugin (and koppel.testing in tests), nothing else."""
+    own = package.name
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in imported_modules(path)
+            if outside_the_api(name, own) and not (path.parent.name == "tests" and _the_kit(name))
+        )
+        for path in sorted(package.parent.rglob("*.py"))
+    }
+    assert {path: names for path, names in wrong.items() if names} == {}
+
+
+def _the_kit(name: str) -> bool:
+    return name == "koppel.testing" or name.startswith("koppel.testing.")
 
 
 def test_the_rule_catches_an_internal_import():
