@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.health import install_health_routes
 from api.metrics import install_metrics
 from api.services import Services
+from api.web import install_web
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError
 from core.plugins import Plugins, get_plugins
@@ -30,8 +31,9 @@ def create_app(
 ) -> FastAPI:
     """Build the app; refuses (ConfigError) when no API token is configured.
 
-    Every endpoint, the OpenAPI description included, needs a bearer token, so there is no
-    Swagger page: fetch /openapi.json with a token and open it in any OpenAPI viewer.
+    Every API endpoint, the OpenAPI description included, needs a bearer token, so there is no
+    Swagger page: fetch /openapi.json with a token and open it in any OpenAPI viewer. The pages
+    and the single sign-on endpoints sign people in their own way.
     """
     settings = settings or get_settings()
     if not settings.api_tokens:
@@ -50,7 +52,6 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(require_token)],
     )
     app.state.services = Services(
         settings=settings,
@@ -58,13 +59,16 @@ def create_app(
         plugins=plugins or get_plugins(),
         tokens=tuple(settings.api_tokens),
     )
-    app.include_router(logins.router)
-    app.include_router(schools.router)
+    # The JSON API needs the LVS's token; the pages and single sign-on have their own sign-in.
+    api_token = [Depends(require_token)]
+    app.include_router(logins.router, dependencies=api_token)
+    app.include_router(schools.router, dependencies=api_token)
+    install_web(app, settings)
     install_error_handlers(app)
     install_health_routes(app)
     install_metrics(app)
 
-    @app.get(OPENAPI_PATH, include_in_schema=False)
+    @app.get(OPENAPI_PATH, include_in_schema=False, dependencies=api_token)
     def openapi() -> dict[str, Any]:
         return app.openapi()
 

@@ -7,10 +7,12 @@ from datetime import time
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -154,6 +156,20 @@ class Settings(BaseSettings):
         description="Login policies (by name) that only record what they would deny.",
     )
 
+    # Pages and single sign-on (api/web, api/sso, api/oidc): where browsers reach koppel.
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address browsers and the LVS reach koppel at: scheme, host and port, "
+        "no path (e.g. https://koppel.example.nl). The base of the SAML service provider's "
+        "addresses, the OpenID Connect issuer and the links in koppel's pages.",
+    )
+    web_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the pages' session cookies, at least 32 characters; every "
+        "'koppel api' replica needs the same one. Unset: a random key per process, so "
+        "sign-ins end when it restarts and do not carry over between replicas.",
+    )
+
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.
     safety_tombstone_share: float = Field(
         default=0.10,
@@ -264,6 +280,26 @@ class Settings(BaseSettings):
         if window is not None and days <= window:
             raise ValueError(f"must be longer than KOPPEL_SAFETY_WINDOW_DAYS ({window})")
         return days
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_address(cls, url: str) -> str:
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"{url!r} is not an http(s) address such as https://koppel.example.nl")
+        if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+            raise ValueError(f"{url!r} has a path or query: give scheme, host and port only")
+        return f"{parsed.scheme}://{parsed.netloc}"
+
+    @field_validator("web_secret")
+    @classmethod
+    def _long_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value()) < 32:
+            raise ValueError(
+                "is shorter than 32 characters; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return secret
 
     @property
     def zone(self) -> ZoneInfo:

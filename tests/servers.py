@@ -24,3 +24,8 @@ def postgres_url() -> str:
 
 def rabbitmq_url() -> str:
     return require_env("KOPPEL_TEST_RABBITMQ_URL", "RabbitMQ")
+
+
+def chromium_path() -> str:
+    """Debian's chromium, which Playwright drives (its own browser download is unreachable)."""
+    return require_env("KOPPEL_TEST_CHROMIUM", "Chromium")

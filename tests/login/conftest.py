@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 import plugins.ip_restriction.hooks as ip_restriction_hooks
@@ -24,6 +19,7 @@ from core.login.networks import ADMIN_ORIGIN
 from core.models import Pupil, School, SchoolNetwork, Staff
 from core.plugins import Plugins, make_plugin_manager
 from core.settings import load_settings
+from tests.live_server import serve
 
 TOKEN = "test-token-0123456789abcdef"
 SCHOOL_NET = "192.0.2.0/24"
@@ -148,31 +144,6 @@ def login_body(
 def login_plugins(*extra: object) -> Plugins:
     """The built-in IP restriction plus ``extra`` plugins; no entry points (no Basispoort)."""
     return Plugins(make_plugin_manager(entry_points=False, extra=[ip_restriction_hooks, *extra]))
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yield its base URL."""
-    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listener
-    # says so; without it every response waits 40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, lifespan="off", timeout_keep_alive=60)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 MakeApi = Callable[..., httpx.Client]

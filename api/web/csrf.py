@@ -1,0 +1,39 @@
+"""CSRF protection for every form: a token kept in the signed session, echoed by each form."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import HTTPException, Request, status
+
+SESSION_KEY = "csrf"
+FORM_FIELD = "csrf_token"
+
+
+def csrf_token(request: Request) -> str:
+    """This browser session's token, made on first use; templates put it in a hidden field."""
+    token = request.session.get(SESSION_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_KEY] = token
+    return str(token)
+
+
+async def require_csrf(request: Request) -> None:
+    """A FastAPI dependency for every POST of a page: refuse (403) a form without its token.
+
+    Read from the form (or an X-CSRF-Token header, for htmx requests).
+    """
+    expected = request.session.get(SESSION_KEY)
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()
+        value = form.get(FORM_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="this form has expired or did not come from koppel's own page: reload the "
+            "page and try again",
+        )

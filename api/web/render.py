@@ -1,0 +1,65 @@
+"""Render a page: the Jinja2 templates with the language, the CSRF token and readable times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from api.web.csrf import csrf_token
+from api.web.i18n import LANGUAGE_COOKIE, language
+from api.web.times import readable_time
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """The page in the visitor's language.
+
+    Templates write both languages side by side, ``{{ t("Opslaan", "Save") }}``, so a text and
+    its translation never drift apart in separate files. ``when(moment)`` prints a readable
+    Amsterdam time; ``csrf_token`` goes in every form's hidden ``csrf_token`` field.
+    """
+    lang = language(request)
+    page = templates.get_template(template).render(
+        request=request,
+        lang=lang,
+        t=lambda nl, en: en if lang == "en" else nl,
+        when=lambda moment: readable_time(moment, lang),
+        csrf_token=csrf_token(request),
+        **(context or {}),
+    )
+    response = HTMLResponse(page, status_code=status_code)
+    if request.query_params.get("lang") in ("nl", "en"):
+        response.set_cookie(
+            LANGUAGE_COOKIE, lang, max_age=365 * 86400, secure=True, httponly=True, samesite="lax"
+        )
+    return response
+
+
+def message_page(
+    request: Request,
+    status_code: int,
+    title: tuple[str, str],
+    sentence: tuple[str, str],
+    what_to_do: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """A page with one clear sentence (Dutch, English) and what to do: refusals, errors, notices."""
+    return render(
+        request,
+        "message.html",
+        {"title": title, "sentence": sentence, "what_to_do": what_to_do},
+        status_code=status_code,
+    )
