@@ -140,6 +140,16 @@ def check_search() -> str:
     return f"the school search at {settings.base_url()} answers"
 
 
+def check_plugins() -> str:
+    """The installed plugins load, and which identity sources and login policies they give."""
+    from core.plugins import get_plugins
+
+    plugins = get_plugins()
+    sources = ", ".join(sorted(plugins.sources)) or "none"
+    policies = ", ".join(sorted(p.name for p in plugins.login_policies)) or "none"
+    return f"identity sources: {sources}; login policies: {policies}"
+
+
 def _season_day(variable: str, value: str) -> None:
     month, day = (int(part) for part in value.split("-"))
     try:
@@ -156,6 +166,7 @@ CHECKS: list[tuple[str, Callable[[], str], tuple[str, ...]]] = [
     ("settings together", check_consistency, (SETTINGS,)),
     ("database", check_database, (SETTINGS,)),
     ("broker", check_broker, (SETTINGS,)),
+    ("plugins", check_plugins, (SETTINGS,)),
     (CERTIFICATE, check_certificate, (SETTINGS,)),
     ("basispoort search", check_search, (SETTINGS, CERTIFICATE)),
 ]

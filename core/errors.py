@@ -61,7 +61,7 @@ class SourceDataError(SourceError):
 class UnknownSource(KoppelError):
     """A school names an identity source that no installed plugin provides."""
 
-    hint = "install the plugin that provides it, or check 'koppel plugins'"
+    hint = "install the plugin that provides it; 'koppel doctor' lists the installed sources"
 
 
 class SyncBusy(KoppelError):

@@ -38,6 +38,7 @@ CHECK_NAMES = [
     "settings together",
     "database",
     "broker",
+    "plugins",
     "basispoort certificate",
     "basispoort search",
 ]
@@ -65,6 +66,9 @@ def test_everything_ok_against_the_real_servers(tmp_path, healthy, sim_server, b
         CHECK_NAMES, "ok"
     )
     assert f"revision {migrate.head()}" in found["database"][1]
+    # The sources an UnknownSource error sends the operator here to find.
+    assert "identity sources: basispoort" in found["plugins"][1]
+    assert "login policies: ip_restriction" in found["plugins"][1]
     assert sim_server.hits["GET /rest/v2/nawsearch"] == 1
 
 
