@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from koppel.testing import Failure, KitPerson, Roster
 from plugins.basispoort.simulator import SimulatorServer, World
@@ -65,29 +66,23 @@ class SimulatorUpstream:
 
 
 def _pupil(source_id: int, p: KitPerson) -> Pupil:
-    return Pupil(
-        id=source_id,
-        eckid=p.eckid,
-        las_key=None,
-        voornaam=p.first_name,
-        voorvoegsel=p.prefix,
-        achternaam=p.last_name,
-        voorletters=None,
-        jaargroep=p.year_group,
-        groep=p.group,
-    )
+    return Pupil(**_person(source_id, p), jaargroep=p.year_group, groep=p.group)
 
 
 def _staff(source_id: int, p: KitPerson) -> StaffMember:
     return StaffMember(
-        id=source_id,
-        eckid=p.eckid,
-        las_key=None,
-        voornaam=p.first_name,
-        voorvoegsel=p.prefix,
-        achternaam=p.last_name,
-        voorletters=None,
-        emailadres=p.email,
-        einddatum=None,
-        rollen=list(p.roles),
+        **_person(source_id, p), emailadres=p.email, einddatum=None, rollen=list(p.roles)
     )
+
+
+def _person(source_id: int, p: KitPerson) -> dict[str, Any]:
+    """The fields pupils and staff share in Basispoort's JSON."""
+    return {
+        "id": source_id,
+        "eckid": p.eckid,
+        "las_key": None,
+        "voornaam": p.first_name,
+        "voorvoegsel": p.prefix,
+        "achternaam": p.last_name,
+        "voorletters": None,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from core.connection import ConnectionCheck, ConnectionStatus
 from core.errors import SourceDataError, SourceRefused, SourceUnavailable
@@ -108,25 +109,21 @@ class MemorySource:
 
     def pupil(self, p: KitPerson) -> PupilRecord:
         return PupilRecord(
-            self.source_id(p),
-            eckid=p.eckid,
-            first_name=p.first_name,
-            prefix=p.prefix,
-            last_name=p.last_name,
-            year_group=p.year_group,
-            group_key=p.group,
+            self.source_id(p), **self._named(p), year_group=p.year_group, group_key=p.group
         )
 
     def staff(self, p: KitPerson) -> StaffRecord:
-        return StaffRecord(
-            self.source_id(p),
-            eckid=p.eckid,
-            first_name=p.first_name,
-            prefix=p.prefix,
-            last_name=p.last_name,
-            email=p.email,
-            roles=self.roles(p),
-        )
+        return StaffRecord(self.source_id(p), **self._named(p), email=p.email, roles=self.roles(p))
+
+    @staticmethod
+    def _named(p: KitPerson) -> dict[str, Any]:
+        """The fields pupil and staff records share."""
+        return {
+            "eckid": p.eckid,
+            "first_name": p.first_name,
+            "prefix": p.prefix,
+            "last_name": p.last_name,
+        }
 
     def roles(self, p: KitPerson) -> tuple[str, ...]:
         return p.roles
