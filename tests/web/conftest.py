@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,27 +16,19 @@ import plugins.ip_restriction.hooks as ip_restriction_hooks
 from api.app import create_app
 from api.signin import SignedIn, continue_after_sign_in
 from core.db import make_sessionmaker
-from core.hookspecs import hookimpl
 from core.models import School, utcnow
 from core.plugins import Plugins, make_plugin_manager
 from core.settings import load_settings
 from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
+from tests.browser.conftest import browser, context, page  # noqa: F401  (the browser tests')
 from tests.live_server import serve
+from tests.safety.conftest import BasispoortPlugin
 
 TOKEN = "school-tab-test-token-0123456789"
 SCOPED_TOKEN = "school-tab-scoped-token-0123456789"  # for the simulator's "consented" school only
 SECRET = "w" * 40
-
-
-class _Basispoort:
-    def __init__(self, source: BasispoortSource) -> None:
-        self.source = source
-
-    @hookimpl
-    def koppel_register_identity_sources(self, register: Callable[[Any], None]) -> None:
-        register(self.source)
 
 
 @pytest.fixture
@@ -52,7 +43,7 @@ def tab_plugins(sim_server: SimulatorServer, sim_pki: TLSFiles) -> Iterator[Plug
     try:
         yield Plugins(
             make_plugin_manager(
-                entry_points=False, extra=[_Basispoort(source), ip_restriction_hooks]
+                entry_points=False, extra=[BasispoortPlugin(source), ip_restriction_hooks]
             )
         )
     finally:

@@ -44,16 +44,16 @@ CHANGES: dict[str, Words] = {
     "closed": ("gesloten", "closed"),
 }
 
-# What a held plan does to a person or group (core/plans.show_plan's record lists).
+# What a held plan does to people or groups (core/plans.show_plan's record lists), as a heading.
 PLAN_ACTIONS: dict[str, Words] = {
-    "create": ("komt erbij", "arrives"),
-    "remove": ("vertrekt", "leaves"),
-    "update": ("verandert", "changes"),
-    "restore": ("komt terug", "comes back"),
-    "rekey": ("krijgt een nieuw Basispoort-id", "gets a new Basispoort id"),
-    "move": ("gaat naar de nieuwe school", "moves to the new school"),
-    "stay": ("staat al bij de nieuwe school", "is already at the new school"),
-    "close": ("wordt gesloten", "is closed"),
+    "create": ("Nieuw", "New"),
+    "remove": ("Vertrekken", "Leaving"),
+    "update": ("Veranderen", "Changing"),
+    "restore": ("Komen terug", "Coming back"),
+    "rekey": ("Krijgen een nieuw Basispoort-id", "Getting a new Basispoort id"),
+    "move": ("Gaan naar de nieuwe school", "Moving to the new school"),
+    "stay": ("Staan al bij de nieuwe school", "Already at the new school"),
+    "close": ("Worden gesloten", "Being closed"),
 }
 
 LINK_PROBLEMS: dict[LinkProblem, Words] = {
