@@ -90,7 +90,7 @@ def add_network(
                 typed={"network": network, "description": description},
             )
         session.commit()
-    log.info("school_network_added", school_id=school.id, by=admin.by)
+    log.info("school_network_added", school_id=school.id)
     _flash(request, "ok", (f"{added} is toegevoegd.", f"{added} was added."))
     return _back(admin)
 
@@ -117,7 +117,7 @@ def remove_network(request: Request, admin: Admin, network_id: int) -> Response:
         # Removing needs no validation: even a network stored before today's rules can go.
         session.delete(row)
         session.commit()
-    log.info("school_network_removed", school_id=school.id, by=admin.by)
+    log.info("school_network_removed", school_id=school.id)
     _flash(request, "ok", (f"{gone} is verwijderd.", f"{gone} was removed."))
     return _back(admin)
 
