@@ -92,7 +92,7 @@ def grant(request: Request, brin6: str, by: str) -> RedirectResponse:
 
 def not_yours_page(request: Request, exc: NotYours) -> Response:
     """One answer for every school that is not this browser's: nothing about it is revealed."""
-    response = message_page(
+    return message_page(
         request,
         404,
         ("Niet gevonden", "Not found"),
@@ -105,7 +105,6 @@ def not_yours_page(request: Request, exc: NotYours) -> Response:
             "Open the Basispoort tab again from the LVS, or sign in through Basispoort.",
         ),
     )
-    return response
 
 
 @router.get(LINK_PATH)
