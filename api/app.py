@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session
 
-from api import logins, schools
+from api import admin_links, logins, schools
 from api.auth import require_token
 from api.errors import install_error_handlers
 from api.health import install_health_routes
 from api.metrics import install_metrics
 from api.services import Services
 from api.web import install_web
+from api.web.school import install_school_pages
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError
 from core.plugins import Plugins, get_plugins
@@ -63,7 +64,9 @@ def create_app(
     api_token = [Depends(require_token)]
     app.include_router(logins.router, dependencies=api_token)
     app.include_router(schools.router, dependencies=api_token)
+    app.include_router(admin_links.router, dependencies=api_token)
     install_web(app, settings)
+    install_school_pages(app)
     install_error_handlers(app)
     install_health_routes(app)
     install_metrics(app)

@@ -30,7 +30,14 @@ HOME = "203.0.113.7"  # a documentation address: nobody's school network
     show_default=True,
     help="SQLite file for the demo (made anew each run).",
 )
-def demo(schools: int, seed: int, database: str, verbose: bool) -> None:
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Then serve the pages on 127.0.0.1 and print a one-time link into a school's "
+    "Basispoort tab, until Ctrl-C.",
+)
+@click.option("--port", default=8000, show_default=True, help="The pages' port with --serve.")
+def demo(schools: int, seed: int, database: str, verbose: bool, serve: bool, port: int) -> None:
     """Link a handful of simulated schools, sync them, let a night pass, sync again, log in."""
     if not verbose:
         from core.logging import configure
@@ -51,7 +58,11 @@ def demo(schools: int, seed: int, database: str, verbose: bool) -> None:
             f"[bold]Basispoort simulator[/] on {sim.url} (mutual TLS, test CA in {pki_dir})"
         )
         console.print(f"[bold]Database[/] {db_file}; broker: in-process\n")
-        _run(console, world, db_file)
+        school_id = _run(console, world, db_file)
+        from cli.demo_pages import offer_pages, serve_pages
+
+        if serve or offer_pages(console, school_id):
+            serve_pages(console, school_id, port)
 
 
 def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
@@ -73,7 +84,8 @@ def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
     set_plugins(None)
 
 
-def _run(console: Console, world, db_file: Path) -> None:  # type: ignore[no-untyped-def]
+def _run(console: Console, world, db_file: Path) -> int:  # type: ignore[no-untyped-def]
+    """The demo's steps; returns the id of the school whose logins it showed."""
     from cli.runtime import plugins, session, upgrade_database
     from core.linking import link_school
 
@@ -105,6 +117,7 @@ def _run(console: Console, world, db_file: Path) -> None:  # type: ignore[no-unt
     console.rule("4. The next morning: the LVS asks koppel at every login")
     _logins(console, linked[0])
     _look_around(console, db_file, linked[0])
+    return linked[0]
 
 
 def _consenting() -> list[int]:

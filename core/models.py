@@ -281,3 +281,18 @@ class SchedulerTick(Base):
     claimed_by: Mapped[str] = mapped_column(String(200))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     enqueued: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SchoolAdminLink(Base):
+    """A one-time link into a school's Basispoort tab, minted by the LVS; only its hash is kept."""
+
+    __tablename__ = "school_admin_link"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # By BRIN6, not school id: the tab of a school not linked yet shows the connection check.
+    brin6: Mapped[str] = mapped_column(String(6))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    admin: Mapped[str | None] = mapped_column(String(100))  # the LVS's id of its administrator
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

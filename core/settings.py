@@ -169,6 +169,13 @@ class Settings(BaseSettings):
         "'koppel api' replica needs the same one. Unset: a random key per process, so "
         "sign-ins end when it restarts and do not carry over between replicas.",
     )
+    web_admin_roles: list[str] = Field(
+        default_factory=lambda: ["ICTCoordinator", "Directeur"],
+        min_length=1,
+        description="Staff roles (as the identity source names them, JSON list; case does not "
+        "matter) that make a person who signs in through Basispoort an administrator of their "
+        "own school's Basispoort tab.",
+    )
 
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.
     safety_tombstone_share: float = Field(

@@ -3,14 +3,16 @@
 Validation is strict on purpose: "192.0.2.7/24" (host bits set) is refused with both readings
 spelled out, because silently widening one address to 256 would let a whole neighbourhood in.
 Networks wider than /8 (IPv4) or /16 (IPv6) are refused too: no school owns one, and allowing
-one would quietly switch the IP rule off.
+one would quietly switch the IP rule off. An administrator's private ranges (192.168.1.0/24,
+what a school computer shows as its own address) are refused as well: the LVS sees the school's
+public address, so such a network would never let a pupil in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 import structlog
 from sqlalchemy import select
@@ -24,6 +26,16 @@ log = structlog.get_logger()
 
 ADMIN_ORIGIN = "admin"  # entered by the school's administrator; other origins are source names
 DESCRIPTION_MAX = 200
+# Ranges that never reach the LVS as a login's address: private (RFC 1918, RFC 4193), shared
+# carrier-grade NAT, loopback and link-local. Not ipaddress's is_private: that counts the
+# documentation ranges (192.0.2.0/24) too.
+UNREACHABLE = tuple(
+    ip_network(n)
+    for n in (
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
+        "169.254.0.0/16", "0.0.0.0/8", "fc00::/7", "fe80::/10", "::1/128",
+    )
+)  # fmt: skip
 
 
 class InvalidNetwork(KoppelError):
@@ -31,10 +43,22 @@ class InvalidNetwork(KoppelError):
 
     hint = "give networks as CIDR (192.0.2.0/24, 2001:db8::/48) or single addresses (192.0.2.7)"
 
-    def __init__(self, message: str, *, entries: Iterable[str] = (), why: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        entries: Iterable[str] = (),
+        why: str = "",
+        problem: str = "",
+        suggestions: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.entries = list(entries)
         self.why = why  # what is wrong, without the entry itself (for data that is not ours)
+        # For pages that explain it in their own words: malformed, host_bits, too_wide, private;
+        # host_bits suggests the whole network and the one address.
+        self.problem = problem
+        self.suggestions = suggestions
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +83,7 @@ def parse_network(text: str) -> IPNetwork:
                 f"{shown!r} is not an IP address or network",
                 entries=[shown],
                 why="is not an IP address or network",
+                problem="malformed",
             ) from None
         address = value.split("/", 1)[0]
         raise InvalidNetwork(
@@ -66,6 +91,8 @@ def parse_network(text: str) -> IPNetwork:
             f"or {address} for that one address",
             entries=[shown],
             why="has host bits set (it names one address with a network's prefix)",
+            problem="host_bits",
+            suggestions=(str(widened), address),
         ) from None
     network = _unwrap_mapped(network)
     widest = WIDEST_PREFIX[network.version]
@@ -74,7 +101,27 @@ def parse_network(text: str) -> IPNetwork:
             f"{shown!r} is wider than /{widest}: list the school's own networks instead",
             entries=[shown],
             why=f"is too wide (wider than /{widest})",
+            problem="too_wide",
+            suggestions=(f"/{widest}",),
         )
+    return network
+
+
+def parse_admin_network(text: str) -> IPNetwork:
+    """``parse_network``, and refused when it is a range the LVS never sees a login from."""
+    network = parse_network(text)
+    for unreachable in UNREACHABLE:
+        if isinstance(network, IPv4Network) == isinstance(unreachable, IPv4Network) and (
+            network.subnet_of(unreachable)  # type: ignore[arg-type]
+        ):
+            raise InvalidNetwork(
+                f"{network} is a private network, used inside a building: the LVS sees the "
+                "school's public address, so list that one (a school computer shows it on a "
+                "'what is my IP' page)",
+                entries=[str(network)],
+                why="is a private network",
+                problem="private",
+            )
     return network
 
 
@@ -115,15 +162,17 @@ def replace_networks(
     """Make ``origin``'s networks of the school exactly ``entries``; other origins stay.
 
     Everything is validated first: one bad entry changes nothing, and the error names every bad
-    entry. Unchanged networks keep their row (and created_at). Flushes; the caller commits.
+    entry; the administrator's networks may not be private ones either. Unchanged networks keep
+    their row (and created_at). Flushes; the caller commits.
     Returns every network of the school afterwards.
     """
     wanted: dict[str, str | None] = {}
     bad: list[InvalidNetwork] = []
+    parse = parse_admin_network if origin == ADMIN_ORIGIN else parse_network
     for entry in entries:
         item = NetworkEntry(entry) if isinstance(entry, str) else entry
         try:
-            network = str(parse_network(item.network))
+            network = str(parse(item.network))
         except InvalidNetwork as exc:
             bad.append(exc)
             continue
