@@ -9,6 +9,7 @@ the status, never a body (it holds personal data) and never a token or secret.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -73,15 +74,17 @@ class OneRosterClient:
         self._http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
         self._token: str | None = None
         self._token_expires = 0.0
-        self._until = clock() + deadline
+        # Each worker thread's fetch has its own deadline; the token and the rate limit's pause
+        # are the client's, shared by its threads.
+        self._fetch = threading.local()
         self._quiet_until = 0.0  # X-RateLimit-Remaining reached 0: no request before this
 
     def close(self) -> None:
         self._http.close()
 
     def begin(self) -> None:
-        """Start a new deadline: the requests from now on (and their waits) share it."""
-        self._until = self._clock() + self._deadline
+        """Start a new deadline: this thread's requests from now on (and their waits) share it."""
+        self._fetch.until = self._clock() + self._deadline
 
     # -- listings ---------------------------------------------------------------------------------
 
@@ -207,7 +210,10 @@ class OneRosterClient:
 
     def _wait(self, seconds: float, path: str, why: str) -> None:
         """Sleep ``seconds`` if the deadline allows, else give up as RateLimited."""
-        if self._clock() + seconds > self._until:
+        until = getattr(self._fetch, "until", None)
+        if until is None:  # a request outside any begin(): the deadline starts now
+            until = self._fetch.until = self._clock() + self._deadline
+        if self._clock() + seconds > until:
             raise RateLimited(
                 f"GET {path}: the OneRoster service asks to wait {seconds:.0f} s ({why}), "
                 f"beyond this fetch's deadline of {self._deadline:.0f} s"
@@ -221,7 +227,7 @@ def _raise_for_status(response: httpx.Response, what: str) -> None:
     status = response.status_code
     if status >= 500 or status == 429:
         raise SourceUnavailable(f"{what}: the OneRoster service answered {status}")
-    if status >= 400:
+    if status >= 300:  # a redirect too: the URL is not the service's (tokens stay here)
         raise SourceRefused(
             f"{what}: the OneRoster service answered {status}",
             hint="check KOPPEL_ONEROSTER_REST_URL and that the client may read this school",

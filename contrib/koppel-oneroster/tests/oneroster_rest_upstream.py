@@ -245,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         if bearer not in service.tokens or service.tokens[bearer] < time.monotonic():
             self._record(401, query, bearer)
             return self._answer(401, b'{"imsx_codeMajor":"failure"}')
-        if fault is not None and fault.kind in ("429", "500", "503", "403"):
+        if fault is not None and fault.kind in ("302", "429", "500", "503", "403"):
             headers = dict(fault.headers)
             if fault.retry_after is not None:
                 headers["Retry-After"] = fault.retry_after

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from koppel.plugin import ConfigError, IdentitySource, read_settings
@@ -49,3 +51,9 @@ def test_a_rest_url_without_credentials_is_one_clear_config_error(monkeypatch):
     assert "set KOPPEL_ONEROSTER_REST_TOKEN_URL, KOPPEL_ONEROSTER_REST_CLIENT_ID, " in str(
         caught.value
     )
+
+
+def test_the_readme_lists_every_setting():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for name in OneRosterSettings.model_fields:
+        assert f"| `KOPPEL_ONEROSTER_{name.upper()}` |" in readme, name

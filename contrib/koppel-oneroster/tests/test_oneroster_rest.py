@@ -224,3 +224,66 @@ def test_no_secret_or_token_in_any_log_line(service, caplog):
     said = [str(line) for line in logs] + [r.getMessage() for r in caplog.records]
     assert any("oneroster_token_renewed" in line for line in said)
     assert not [line for line in said if CLIENT_SECRET in line or any(t in line for t in tokens)]
+
+
+def test_records_in_the_1_1_shape_and_users_without_roles_are_read(service):
+    users = service.data["users"]
+    for user in users:
+        if user["sourcedId"] == "u-p2":  # OneRoster 1.1: one role, at each of the user's orgs
+            user["role"], user["orgs"] = "student", [{"sourcedId": "org-a", "type": "org"}]
+            del user["roles"]
+    users.append({"sourcedId": "u-x", "status": "active", "givenName": "Nobody"})  # no roles
+    snapshot = source_for(service).fetch_snapshot("99XA00")
+    assert sorted(p.source_id for p in snapshot.pupils) == ["u-p1", "u-p2"]
+    assert "u-x" not in {s.source_id for s in snapshot.staff}
+
+
+def test_a_field_of_the_wrong_type_is_named_with_its_record_never_its_value(service):
+    service.data["users"][1]["familyName"] = {"value": "Proefhoven"}
+    with pytest.raises(SourceDataError) as caught:
+        source_for(service).fetch_snapshot("99XA00")
+    assert "users record 2 has familyName that is not a string" in str(caught.value)
+    assert "Proefhoven" not in str(caught.value)
+
+
+def test_a_redirect_is_refused_and_not_followed(service):
+    service.fault(Fault("302", path="/users", headers={"Location": "http://elsewhere.example/"}))
+    with pytest.raises(SourceRefused, match="answered 302"):
+        source_for(service).fetch_snapshot("99XA00")
+
+
+class Clock:
+    """A monotonic clock that moves only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_each_fetch_has_its_own_deadline(service):
+    clock = Clock()
+    client = OneRosterClient(
+        base_url=service.url,
+        token_url=f"{service.url}/token",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        deadline=10,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    source = OneRosterRestSource(client)
+    service.fault(Fault("429", path="/users", retry_after="6"))
+    source.fetch_snapshot("99XA00")
+    service.fault(Fault("429", path="/users", retry_after="6"))
+    source.fetch_snapshot("99XA00")  # 12 s waited in all, 6 s in each fetch
+    service.fault(Fault("429", path="/users", retry_after="6", times=2))
+    with pytest.raises(RateLimited, match="beyond this fetch's deadline of 10 s"):
+        source.fetch_snapshot("99XA00")  # 6 s, then 6 more would pass 10
+    assert clock.slept == [6.0, 6.0, 6.0]
