@@ -2,11 +2,15 @@
 simulator) through the same nights, as deployed: a scheduler process enqueues on RabbitMQ, one
 worker process syncs both, on PostgreSQL. A pupil gone from the next zip is tombstoned, a drop
 without pupils is held by the safety check, and the IP restriction judges a OneRoster pupil
-(through 'koppel api', POST /v1/logins/evaluate) as it judges a Basispoort one."""
+(through 'koppel api', POST /v1/logins/evaluate) as it judges a Basispoort one. A third school,
+read from a OneRoster REST service (the plugin's test service, in this process), shares the
+nights too, and a listing that fails part-way fails its run without anyone leaving."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -34,8 +38,23 @@ pytest.importorskip(
     "koppel_oneroster", reason="pip install -e contrib/koppel-oneroster (scripts/test does)"
 )
 
-SAMPLE = Path(__file__).parents[2] / "contrib/koppel-oneroster/tests/data/sample-1.2"
-ONEROSTER_BRIN6 = "99XA00"  # OBS De Linde in the sample package
+PLUGIN_TESTS = Path(__file__).parents[2] / "contrib/koppel-oneroster/tests"
+SAMPLE = PLUGIN_TESTS / "data/sample-1.2"
+ONEROSTER_BRIN6 = "99XA00"  # OBS De Linde in the sample package, from a zip
+REST_BRIN6 = "99XB01"  # CBS Het Anker in the same package, from the REST service
+
+
+def plugin_test_module(name: str):
+    """A module of the plugin's own tests (its test service), loaded from its folder."""
+    spec = importlib.util.spec_from_file_location(name, PLUGIN_TESTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+rest = plugin_test_module("oneroster_rest_upstream")
 SCHOOL_NET, INSIDE, HOME = "192.0.2.0/24", "192.0.2.55", "198.51.100.7"
 TOKEN = "oneroster-night-token-0123456789"
 SETTLED = ("succeeded", "unchanged", "held", "failed")
@@ -48,8 +67,10 @@ class Night:
     env: dict[str, str]
     engine: Engine
     drops: Path
+    service: object  # the REST service (oneroster_rest_upstream.RestService)
     oneroster: int
     basispoort: int
+    rest: int
 
     def runs(self, school_id: int, since: datetime) -> list[SyncRun]:
         with self.engine.connect() as conn:
@@ -101,7 +122,15 @@ def night(tmp_path: Path) -> Iterator[Night]:
     }
     run(compose_command("migrate"), env)
     tls = tmp_path / "tls"
-    with services(tmp_path) as start:
+    service = rest.RestService(rest.as_json(rest.tables_of(rest.files_in(SAMPLE))))
+    with rest.running(service), services(tmp_path) as start:
+        env.update(
+            KOPPEL_ONEROSTER_REST_URL=service.url,
+            KOPPEL_ONEROSTER_REST_TOKEN_URL=f"{service.url}/token",
+            KOPPEL_ONEROSTER_REST_CLIENT_ID=rest.CLIENT_ID,
+            KOPPEL_ONEROSTER_REST_CLIENT_SECRET=rest.CLIENT_SECRET,
+            KOPPEL_ONEROSTER_REST_PAGE_SIZE="2",  # every listing spans pages
+        )
         sim_url = start_simulator(start, "basispoort-sim --port 0 --seed 5 --schools 3", tls, env)
         with httpx.Client(verify=client_ssl_context(make_test_pki(tls)), timeout=30) as http:
             schools = http.get(f"{sim_url.rstrip('/')}/_sim/schools").raise_for_status().json()
@@ -110,11 +139,20 @@ def night(tmp_path: Path) -> Iterator[Night]:
         # Both linked as an administrator links a school: 'koppel check', each with its source.
         run(["check", basispoort_brin6], env)
         run(["check", ONEROSTER_BRIN6, "--source", "oneroster"], env)
+        run(["check", REST_BRIN6, "--source", "oneroster-rest"], env)
         engine = make_engine(url)
         with engine.connect() as conn:
             ids = dict(conn.execute(select(School.source, School.id)).all())
         try:
-            yield Night(env, engine, drops, ids["oneroster"], ids["basispoort"])
+            yield Night(
+                env,
+                engine,
+                drops,
+                service,
+                ids["oneroster"],
+                ids["basispoort"],
+                ids["oneroster-rest"],
+            )
         finally:
             engine.dispose()
             delete_queues(rabbitmq_url(), prefix)
@@ -133,7 +171,7 @@ def window(start: datetime) -> dict[str, str]:
 
 
 def one_night(night: Night, tmp_path: Path, start, name: str) -> dict[int, SyncRun]:
-    """A scheduler process sends tonight's messages; the running worker settles both schools.
+    """A scheduler process sends tonight's messages; the running worker settles every school.
 
     The scheduler keys a night by its date, and every night of this test falls on today: the
     slots an earlier night claimed are cleared, which is all the calendar moving on would do
@@ -146,9 +184,9 @@ def one_night(night: Night, tmp_path: Path, start, name: str) -> dict[int, SyncR
     env = {**night.env, **window(since)}
     beat = str(tmp_path / f"alive-{name}")
     scheduler: Service = start(name, compose_command("scheduler", heartbeat_file=beat), env)
-    schools = (night.oneroster, night.basispoort)
+    schools = (night.oneroster, night.basispoort, night.rest)
     wait_for(
-        f"both schools' runs of {name}",
+        f"the schools' runs of {name}",
         lambda: all(night.runs(s, since) for s in schools),
         timeout=90,
     )
@@ -168,7 +206,9 @@ def test_oneroster_and_basispoort_schools_share_the_night(night: Night, tmp_path
         assert {s: r.outcome for s, r in first.items()} == {
             oneroster: "succeeded",
             basispoort: "succeeded",
+            night.rest: "succeeded",
         }
+        assert night.left(night.rest) == {"u-p4": False}
         assert night.left(oneroster) == {"u-p1": False, "u-p2": False}
         assert first[oneroster].counts["staff_created"] == 4, first[oneroster].counts
         assert night.left(basispoort) and not any(night.left(basispoort).values())
@@ -179,9 +219,17 @@ def test_oneroster_and_basispoort_schools_share_the_night(night: Night, tmp_path
         assert second[oneroster].outcome == "succeeded"
         assert night.left(oneroster) == {"u-p1": False, "u-p2": True}  # tombstoned, kept
         assert second[basispoort].outcome in ("unchanged", "succeeded")
+        assert second[night.rest].outcome == "succeeded"  # no change stamp: fetched, nothing new
+        changed = [k for k, v in second[night.rest].counts.items() if v and k[:5] != "note_"]
+        assert not changed, second[night.rest].counts
 
         drop(night.drops, 1_790_000_200, without_roles=("r-p1", "r-p2"))  # no pupils
+        # The REST service fails on the second page of its users: the whole fetch fails.
+        night.service.fault(rest.Fault("500", path="/users", after=1, times=None))  # type: ignore[attr-defined]
         third = one_night(night, tmp_path, start, "scheduler-3")
+        assert third[night.rest].outcome == "failed"
+        assert "/users: the OneRoster service answered 500" in (third[night.rest].error or "")
+        assert night.left(night.rest) == {"u-p4": False}  # nobody left from a partial read
         assert third[oneroster].outcome == "held"
         assert night.left(oneroster) == {"u-p1": False, "u-p2": True}  # nothing applied
         with night.engine.connect() as conn:
@@ -197,12 +245,19 @@ def test_oneroster_and_basispoort_schools_share_the_night(night: Night, tmp_path
         ("oneroster", HOME): False,
         ("basispoort", INSIDE): True,
         ("basispoort", HOME): False,
+        ("oneroster-rest", INSIDE): True,
+        ("oneroster-rest", HOME): False,
     }
 
 
 def judged_logins(night: Night, start) -> dict[tuple[str, str], bool]:
     """Each school's first pupil logging in from the school and from home, through the API."""
-    for school_id in (night.oneroster, night.basispoort):
+    schools = {
+        "oneroster": night.oneroster,
+        "basispoort": night.basispoort,
+        "oneroster-rest": night.rest,
+    }
+    for school_id in schools.values():
         with night.engine.connect() as conn:
             brin = conn.execute(
                 select(School.brin, School.location_code).where(School.id == school_id)
@@ -213,7 +268,7 @@ def judged_logins(night: Night, start) -> dict[tuple[str, str], bool]:
     api = start("api", ["api", "--port", str(port)], night.env)
     wait_for("the API", lambda: http_ok(f"{base}/health"), timeout=60)
     answers = {}
-    for source, school_id in (("oneroster", night.oneroster), ("basispoort", night.basispoort)):
+    for source, school_id in schools.items():
         pupil = sorted(p for p, left in night.left(school_id).items() if not left)[0]
         for peer in (INSIDE, HOME):
             body = {
