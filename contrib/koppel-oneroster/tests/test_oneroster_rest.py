@@ -4,7 +4,7 @@ filter, rate limits, and a listing that fails part-way failing the whole fetch."
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import structlog
@@ -46,10 +46,10 @@ class Sleeps(list[float]):
 
 def source_for(
     service: RestService,
-    sleeps: Sleeps | None = None,
+    sleeps: Callable[[float], None] | None = None,
     *,
     secret: str = CLIENT_SECRET,
-    **options: float,
+    **options: object,
 ) -> OneRosterRestSource:
     client = OneRosterClient(
         base_url=service.url,
@@ -161,10 +161,11 @@ def test_a_429_waits_as_long_as_retry_after_says(service):
 
 
 def test_no_requests_remaining_waits_for_the_reset(service):
-    sleeps = Sleeps()
+    clock = Clock()
     service.rate_limit = (0, 3)  # X-RateLimit-Remaining: 0, X-RateLimit-Reset: 3 (seconds)
-    source_for(service, sleeps).fetch_snapshot("99XA00")
-    assert sleeps and all(2.5 < s <= 3 for s in sleeps)
+    source_for(service, clock.sleep, clock=clock).fetch_snapshot("99XA00")
+    gets = [r for r in service.log if r.method == "GET"]
+    assert clock.slept == [3.0] * (len(gets) - 1)  # before every request but the first
 
 
 def test_a_wait_beyond_the_deadline_fails_as_unavailable_at_once(service):
