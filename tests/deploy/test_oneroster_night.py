@@ -45,7 +45,10 @@ REST_BRIN6 = "99XB01"  # CBS Het Anker in the same package, from the REST servic
 
 
 def plugin_test_module(name: str):
-    """A module of the plugin's own tests (its test service), loaded from its folder."""
+    """A module of the plugin's own tests (its test service), loaded from its folder (or the
+    one its tests imported already, when the whole suite runs)."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, PLUGIN_TESTS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
