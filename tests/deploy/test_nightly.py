@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from core.models import Pupil, SchedulerTick, School, Staff, SyncRun
 from plugins.basispoort.simulator import client_ssl_context, make_test_pki
 from tests.conftest import fresh_database_url
 from tests.deploy.compose import compose_command
-from tests.deploy.processes import free_port, run, services, wait_for
+from tests.deploy.processes import Service, free_port, run, services, wait_for
 from tests.servers import rabbitmq_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -126,21 +126,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     run(compose_command("migrate"), env)
     tls = tmp_path / "tls"
     with services(tmp_path) as start:
-        sim = start(
-            "basispoort-sim",
-            [*SIMULATOR.split(), "--tls-dir", str(tls)],
-            {"KOPPEL_LOG_FORMAT": "json"},
-        )
-        line = wait_for(
-            "the simulator to listen",
-            lambda: sim.stdout.read_text().partition("listening on ")[2].strip(),
-            timeout=30,
-        )
-        env.update(
-            KOPPEL_BASISPOORT_URL=line,
-            KOPPEL_BASISPOORT_CERT=str(tls / "client.pem"),
-            KOPPEL_BASISPOORT_CA=str(tls / "ca.pem"),
-        )
+        line = start_simulator(start, SIMULATOR, tls, env)
         engine = make_engine(url)
         http = httpx.Client(verify=client_ssl_context(make_test_pki(tls)), timeout=30)
         found = Deployment(env, engine, line.rstrip("/"), http, prefix)
@@ -151,6 +137,27 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             http.close()
             engine.dispose()
             _delete_queues(prefix)
+
+
+def start_simulator(
+    start: Callable[..., Service], args: str, tls: Path, env: dict[str, str]
+) -> str:
+    """The simulator as a process (``args`` as on its command line, mTLS keys in ``tls``);
+    ``env`` gets its URL, client certificate and CA. Returns its URL."""
+    sim = start(
+        "basispoort-sim", [*args.split(), "--tls-dir", str(tls)], {"KOPPEL_LOG_FORMAT": "json"}
+    )
+    url = wait_for(
+        "the simulator to listen",
+        lambda: sim.stdout.read_text().partition("listening on ")[2].strip(),
+        timeout=30,
+    )
+    env.update(
+        KOPPEL_BASISPOORT_URL=url,
+        KOPPEL_BASISPOORT_CERT=str(tls / "client.pem"),
+        KOPPEL_BASISPOORT_CA=str(tls / "ca.pem"),
+    )
+    return url
 
 
 def _link_schools(deployment: Deployment) -> None:

@@ -1,1 +1,1 @@
-"""OneRoster 1.2 CSV bulk packages, dropped in a directory, as a koppel identity source."""
+"""OneRoster 1.2 as koppel identity sources: CSV bulk zips in a directory, and a REST service."""

@@ -10,13 +10,11 @@ import csv
 import io
 import zipfile
 import zlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from koppel.plugin import SourceDataError, SourceUnavailable
-
-Row = dict[str, str]
+from koppel_oneroster.rostering import Rostering
 
 # The columns koppel reads from each file (the 1EdTech OneRoster 1.2 CSV binding's names).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -45,20 +43,6 @@ BULK_ONLY_HINT = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Package:
-    """The tables of one zip; ``roles`` is None when the roles live in users.csv (1.1 style)."""
-
-    path: Path
-    stamp: datetime
-    orgs: list[Row]
-    users: list[Row]
-    roles: list[Row] | None
-    classes: list[Row]
-    enrollments: list[Row]
-    academic_sessions: list[Row]
-
-
 def _stamp_of(path: Path) -> datetime:
     """When the zip was last written, to the microsecond: moves whenever a drop replaces it."""
     try:
@@ -68,7 +52,7 @@ def _stamp_of(path: Path) -> datetime:
     return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
 
 
-def read_package(path: Path, only: tuple[str, ...] = tuple(COLUMNS)) -> Package:
+def read_package(path: Path, only: tuple[str, ...] = tuple(COLUMNS)) -> Rostering:
     """Read and check the zip at ``path`` (its manifest, and the files named in ``only``: the
     others read as empty); SourceDataError names what is wrong, where."""
     stamp = _stamp_of(path)  # before reading: a drop replacing it meanwhile is seen next night
@@ -91,8 +75,9 @@ def read_package(path: Path, only: tuple[str, ...] = tuple(COLUMNS)) -> Package:
         ) from None
     except OSError as exc:  # a share that went away: worth trying again later
         raise SourceUnavailable(f"{path.name} could not be read: {exc.strerror}") from None
-    return Package(
-        path=path,
+    return Rostering(
+        origin=path.name,
+        place=_csv_line,
         stamp=stamp,
         orgs=tables["orgs"],
         users=tables["users"],
@@ -101,6 +86,10 @@ def read_package(path: Path, only: tuple[str, ...] = tuple(COLUMNS)) -> Package:
         enrollments=tables["enrollments"],
         academic_sessions=tables["academicSessions"],
     )
+
+
+def _csv_line(table: str, index: int) -> str:
+    return f"{table}.csv line {index + 2}"  # line 1 is the header
 
 
 def _manifest(archive: zipfile.ZipFile, zip_name: str) -> dict[str, str]:
@@ -134,7 +123,7 @@ def _table(
     name: str,
     mode: str,
     columns: tuple[str, ...],
-) -> list[Row]:
+) -> list[dict[str, str]]:
     """The rows of ``name``.csv (none when absent), every column koppel reads present."""
     if mode == "absent":
         return []
@@ -155,7 +144,7 @@ def _table(
             hint="OneRoster CSV files are UTF-8; export the package again",
         ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    rows: list[Row] = []
+    rows: list[dict[str, str]] = []
     try:
         missing = [column for column in columns if column not in (reader.fieldnames or ())]
         if missing:

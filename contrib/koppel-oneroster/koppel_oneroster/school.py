@@ -13,15 +13,19 @@ import re
 from collections import Counter, defaultdict
 
 from koppel.plugin import (
+    ConnectionCheck,
+    ConnectionStatus,
     GroupKind,
     GroupRecord,
+    InvalidBrin,
     PupilRecord,
     SchoolInfo,
     SchoolSnapshot,
     SourceDataError,
     StaffRecord,
+    parse_brin6,
 )
-from koppel_oneroster.package import Package, Row
+from koppel_oneroster.rostering import Rostering, Row
 
 PUPIL_ROLE = "student"
 GUARDIAN_ROLES = frozenset({"guardian", "parent", "relative"})
@@ -40,6 +44,29 @@ def live(rows: list[Row]) -> list[Row]:
     return [row for row in rows if not gone(row)]
 
 
+def brin6_of(org: Row) -> str | None:
+    """The org's BRIN6 (its identifier, spaces ignored, any case); None when the identifier is
+    none (a board, a department, another country's school): not a school koppel can link."""
+    try:
+        return "".join(parse_brin6(org["identifier"].replace(" ", "")))
+    except InvalidBrin:
+        return None
+
+
+def info(org: Row, brin6: str) -> SchoolInfo:
+    return SchoolInfo(brin6, org["name"].strip() or None, brin6[:4], brin6[4:])
+
+
+def connection(org: Row | None, brin6: str) -> ConnectionCheck:
+    """What ``koppel check`` says of the school whose org was (or was not) found: an org
+    marked tobedeleted has withdrawn its data, so its consent."""
+    if org is None:
+        return ConnectionCheck(ConnectionStatus.NOT_FOUND)
+    if gone(org):
+        return ConnectionCheck(ConnectionStatus.NO_CONSENT, info(org, brin6))
+    return ConnectionCheck(ConnectionStatus.CONNECTED, info(org, brin6))
+
+
 def eckid_of(user_ids: str) -> str | None:
     for kind, identifier in _USER_ID.findall(user_ids):
         if re.sub(r"[\s_-]", "", kind).lower() in _ECKID_TYPES and identifier.strip():
@@ -47,36 +74,34 @@ def eckid_of(user_ids: str) -> str | None:
     return None
 
 
-def roles_by_user(package: Package, org_id: str) -> dict[str, list[str]]:
-    """Each user of the org and their roles there, in the order written (roles.csv or users.csv)."""
+def roles_by_user(package: Rostering, org_id: str) -> dict[str, list[str]]:
+    """Each user of the org and their roles there, in the order written (roles or users)."""
     found: dict[str, list[str]] = defaultdict(list)
     if package.roles is not None:
         pairs = [
-            (r["userSourcedId"], r["role"], n)
-            for n, r in enumerate(package.roles, start=2)  # line 1 is the header
+            (r["userSourcedId"], r["role"], package.place("roles", n))
+            for n, r in enumerate(package.roles)
             if r["orgSourcedId"].strip() == org_id and not gone(r)
         ]
-        where = "roles.csv"
     else:
         pairs = [
-            (u["sourcedId"], u["role"], n)
-            for n, u in enumerate(package.users, start=2)
+            (u["sourcedId"], u["role"], package.place("users", n))
+            for n, u in enumerate(package.users)
             if org_id in (o.strip() for o in u["orgSourcedIds"].split(",")) and not gone(u)
         ]
-        where = "users.csv"
-    for user_id, role, row_number in pairs:
+    for user_id, role, where in pairs:
         if not role.strip():
             raise SourceDataError(
-                f"{package.path.name}: {where} line {row_number} has an empty role "
-                f"(column role, user {user_id.strip()})"
+                f"{package.origin}: {where} has an empty role (column role, user {user_id.strip()})"
             )
         if role.strip() not in found[user_id.strip()]:
             found[user_id.strip()].append(role.strip())
     return found
 
 
-def snapshot(package: Package, org: Row, brin6: str) -> SchoolSnapshot:
-    """The org's people and classes; complete, since a bulk package lists everyone."""
+def snapshot(package: Rostering, org: Row, brin6: str) -> SchoolSnapshot:
+    """The org's people and classes; complete, since a bulk package (or every page of a REST
+    listing) lists everyone."""
     org_id = org["sourcedId"].strip()
     notes: Counter[str] = Counter()
     classes = {
@@ -139,7 +164,7 @@ def snapshot(package: Package, org: Row, brin6: str) -> SchoolSnapshot:
         else:
             notes["guardian_left_out"] += 1
     return SchoolSnapshot(
-        school=SchoolInfo(brin6, org["name"].strip() or None, brin6[:4], brin6[4:]),
+        school=info(org, brin6),
         groups=groups,
         pupils=tuple(pupils),
         staff=tuple(staff),

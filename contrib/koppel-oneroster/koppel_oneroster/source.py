@@ -18,19 +18,16 @@ import structlog
 
 from koppel.plugin import (
     ConnectionCheck,
-    ConnectionStatus,
     ConsentChanges,
-    InvalidBrin,
-    SchoolInfo,
     SchoolSnapshot,
     SourceCapabilities,
     SourceDataError,
     SourceRefused,
     SourceUnavailable,
-    parse_brin6,
 )
 from koppel_oneroster import school
-from koppel_oneroster.package import Package, Row, read_package
+from koppel_oneroster.package import read_package
+from koppel_oneroster.rostering import Rostering, Row
 
 log = structlog.get_logger()
 SCHOOL_TIME = ZoneInfo("Europe/Amsterdam")  # the calendar whose days the consent feed lists
@@ -53,14 +50,9 @@ class OneRosterSource:
     def check_connection(self, brin: str, location_code: str) -> ConnectionCheck:
         brin6 = (brin + location_code).upper()
         found = self._find(brin6)
-        if found is None:
-            return ConnectionCheck(ConnectionStatus.NOT_FOUND)
-        org = found.org
-        log.info("oneroster_school_found", brin6=brin6, package=found.path.name)
-        info = SchoolInfo(brin6, org["name"].strip() or None, brin6[:4], brin6[4:])
-        if school.gone(org):
-            return ConnectionCheck(ConnectionStatus.NO_CONSENT, info)
-        return ConnectionCheck(ConnectionStatus.CONNECTED, info)
+        if found is not None:
+            log.info("oneroster_school_found", brin6=brin6, package=found.path.name)
+        return school.connection(None if found is None else found.org, brin6)
 
     def fetch_snapshot(self, source_school_id: str) -> SchoolSnapshot:
         brin6 = source_school_id.upper()
@@ -77,7 +69,7 @@ class OneRosterSource:
             raise SourceUnavailable(f"{found.path.name} changed while it was read")
         if school.gone(org):
             raise SourceRefused(
-                f"{package.path.name} marks school {brin6} tobedeleted: its data was withdrawn",
+                f"{package.origin} marks school {brin6} tobedeleted: its data was withdrawn",
                 hint="the consent sweep records the revocation; drop a new export to resume",
             )
         return school.snapshot(package, org, brin6)
@@ -153,18 +145,16 @@ class FoundOrg(NamedTuple):
     org: Row
 
 
-def _by_brin6(package: Package) -> dict[str, Row]:
-    """The package's schools by BRIN6; orgs whose identifier is none (a board, a department,
-    another country's school) are not schools koppel can link and are passed over."""
+def _by_brin6(package: Rostering) -> dict[str, Row]:
+    """The package's schools by BRIN6; orgs without one are passed over (school.brin6_of)."""
     orgs: dict[str, Row] = {}
     for org in package.orgs:
-        try:
-            brin6 = "".join(parse_brin6(org["identifier"].replace(" ", "")))
-        except InvalidBrin:
+        brin6 = school.brin6_of(org)
+        if brin6 is None:
             continue
         if brin6 in orgs:
             raise SourceDataError(
-                f"{package.path.name}: orgs.csv has two orgs with identifier {brin6}",
+                f"{package.origin}: orgs.csv has two orgs with identifier {brin6}",
                 hint="each school (BRIN6) is one org in a package",
             )
         orgs[brin6] = org
