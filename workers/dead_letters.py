@@ -26,9 +26,10 @@ from pika.adapters.blocking_connection import BlockingChannel
 from core.errors import ConfigError, KoppelError
 from workers import queues
 from workers.broker import broker as default_broker
+from workers.lifecycle import LIFECYCLE
 
 # The queues whose dead letters an operator sees: every queue koppel's actors use.
-QUEUES = (queues.SYNC_NOW, queues.SYNC_NIGHTLY, queues.CONNECTION)
+QUEUES = (queues.SYNC_NOW, queues.SYNC_NIGHTLY, queues.CONNECTION, LIFECYCLE)
 # Looked at per queue at most; more are counted, not listed.
 SHOWN = 200
 # Options a failed attempt left on the message; a requeued message starts afresh without them.

@@ -198,12 +198,23 @@ def test_screenshot_of_the_front_page(
         schools = [add_school(s, name=f"School {n}") for n in range(len(outcomes) + 3)]
         for ago in range(30):
             for n, school in enumerate(schools):
-                outcome = outcomes[n] if n < len(outcomes) else "failed" if ago % 7 else "held"
+                outcome = outcomes[n] if n < len(outcomes) else "held" if ago % 7 == 6 else "failed"
+                if ago == 0 and n == len(schools) - 1:
+                    outcome = "held"
                 if ago % 11 == 3 and n < 4:
                     outcome = "failed"
                 minutes = 2 + (n * 37 + ago * 13) % 9 + (ago % 5)
                 start = night_start(ago) + timedelta(minutes=n * 1.5)
-                add_run(s, school, outcome, start, minutes=minutes, error="source unavailable")
+                error = "Basispoort did not answer within 30 s (SourceUnavailable)"
+                run = add_run(s, school, outcome, start, minutes=minutes, error=error)
+        held = HeldPlan(
+            school_id=schools[-1].id,
+            run_id=run.id,
+            plan_hash="0" * 64,
+            reasons=["23 of 180 pupils (13%) would leave, over the 10% budget"],
+            counts={"pupils_left": 23},
+        )
+        s.add(held)
         s.commit()
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, console.url)
