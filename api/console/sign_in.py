@@ -34,10 +34,13 @@ def sign_in_page(request: Request, next: str | None = None) -> Response:
 @router.post(SIGN_IN, dependencies=[Depends(require_csrf)])
 async def sign_in_form(
     request: Request,
-    name: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=2000)] = "",
-    next: Annotated[str, Form(max_length=500)] = "",
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
+    # No length limits that would answer with a validation error: an over-long name is no
+    # account, an over-long password no password (core/operators.py), refused like the rest.
+    name = name[:200]
     result = await run_in_threadpool(_check, request, name, password)
     if result.outcome is SignIn.OK:
         start_session(request, normal_name(name))

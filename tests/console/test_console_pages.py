@@ -40,7 +40,11 @@ def test_a_page_asked_for_without_signing_in_goes_to_the_sign_in_page_and_back(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Vastgehouden plannen")).to_be_visible()
     assert page.url == f"{console.url}/console/plans"
-    assert audit(sessions) == [(NAME, "sign_in", "done", None)]
+    page.get_by_role("button", name="Afmelden").click()
+    expect(page.get_by_role("heading", name="Aanmelden bij de console")).to_be_visible()
+    page.goto(f"{console.url}/console/audit")
+    assert "/console/sign-in" in page.url  # signed out means out
+    assert audit(sessions) == [(NAME, "sign_in", "done", None), (NAME, "sign_out", "done", None)]
 
 
 def test_the_front_page_draws_the_last_30_nights(
@@ -64,6 +68,15 @@ def test_the_front_page_draws_the_last_30_nights(
     last = chart.locator("g.night").last.locator("title").text_content() or ""
     assert "1 succeeded" in last and "1 failed" in last and "31 min" in last
     expect(page.get_by_text("boom 7")).to_be_visible()  # last night's failure and its reason
+
+
+def test_an_over_long_name_or_password_is_refused_like_any_wrong_one(
+    page: Page, console: Console
+) -> None:
+    sign_in(page, console.url, name="x" * 5000)
+    expect(page.get_by_role("alert")).to_contain_text(REFUSED)
+    sign_in(page, console.url, password="p" * 5000)
+    expect(page.get_by_role("alert")).to_contain_text(REFUSED)
 
 
 def test_a_wrong_password_and_an_unknown_name_are_answered_alike(
@@ -151,6 +164,8 @@ def test_sync_now_without_a_broker_says_what_to_do(
     page.get_by_role("button", name=f"{brin6} nu synchroniseren").click()
     expect(page.get_by_role("status")).to_contain_text("KOPPEL_BROKER_URL")
     assert audit(sessions)[-1] == (NAME, "sync_now", "failed", f"school {brin6}")
+    page.get_by_role("link", name="Dead letters").click()
+    expect(page.get_by_role("alert")).to_contain_text("KOPPEL_BROKER_URL is not set")
 
 
 def test_an_operator_approves_a_held_plan_and_the_people_are_marked_as_left(
