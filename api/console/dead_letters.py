@@ -6,16 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import select
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from api.console import workers
+from api.console.acted import acted
 from api.console.page import page
-from api.console.session import HOME, SignedInOperator, notify, require_operator
+from api.console.session import HOME, SignedInOperator, require_operator
 from api.services import services
 from api.web.csrf import require_csrf
 from core.errors import KoppelError
 from core.models import School
-from core.operator_audit import Action, Outcome, record
+from core.operator_audit import Action, Outcome
 
 router = APIRouter()
 
@@ -56,30 +57,28 @@ def requeue(
         try:
             letter = workers.requeue(message_id)
         except KoppelError as exc:
-            notify(request, "bad", f"Niet teruggezet: {exc}", f"Not requeued: {exc}")
-            record(
+            return acted(
+                request,
                 session,
-                operator.name,
+                operator,
                 Action.REQUEUE,
                 Outcome.FAILED,
-                operator_id=operator.id,
                 target=target,
+                sentence=(f"Niet teruggezet: {exc}", f"Not requeued: {exc}"),
                 detail=str(exc),
+                then=DEAD_LETTERS,
             )
-            return RedirectResponse(DEAD_LETTERS, status_code=303)
-        notify(
+        return acted(
             request,
-            "ok",
-            f"Bericht {message_id} staat weer in de wachtrij {letter.queue}.",
-            f"Message {message_id} is back on queue {letter.queue}.",
-        )
-        record(
             session,
-            operator.name,
+            operator,
             Action.REQUEUE,
             Outcome.DONE,
-            operator_id=operator.id,
             target=target,
+            sentence=(
+                f"Bericht {message_id} staat weer in de wachtrij {letter.queue}.",
+                f"Message {message_id} is back on queue {letter.queue}.",
+            ),
             detail=f"to {letter.queue}",
+            then=DEAD_LETTERS,
         )
-    return RedirectResponse(DEAD_LETTERS, status_code=303)

@@ -6,14 +6,16 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
-from starlette.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.responses import Response
 
+from api.console.acted import acted
 from api.console.page import page
-from api.console.session import HOME, SignedInOperator, notify, require_operator
+from api.console.session import HOME, SignedInOperator, require_operator
 from api.services import services
 from api.web.csrf import require_csrf
 from core.errors import KoppelError
-from core.operator_audit import Action, Outcome, record
+from core.operator_audit import Action, Outcome
 from core.plans import approve_plan, list_plans, reject_plan
 from core.schools import school_names
 
@@ -45,40 +47,40 @@ def approve(
             decision = approve_plan(session, services(request).plugins, plan_id, by=operator.name)
         except KoppelError as exc:
             session.rollback()
-            _failed(request, session, operator, Action.APPROVE, target, exc)
-            return RedirectResponse(PLANS, status_code=303)
-        run = decision.run
+            return _refused(request, session, operator, Action.APPROVE, target, exc)
+        run_id = decision.run.id if decision.run else "-"
         if decision.applied:
-            detail = f"applied as run {run.id}" if run else "applied"
-            notify(
+            return acted(
                 request,
-                "ok",
-                f"Plan {plan_id} is uitgevoerd (run {run.id if run else '-'}).",
-                f"Plan {plan_id} was applied (run {run.id if run else '-'}).",
+                session,
+                operator,
+                Action.APPROVE,
+                Outcome.DONE,
+                target=target,
+                sentence=(
+                    f"Plan {plan_id} is uitgevoerd (run {run_id}).",
+                    f"Plan {plan_id} was applied (run {run_id}).",
+                ),
+                detail=f"applied as run {run_id}",
+                then=PLANS,
             )
-            outcome = Outcome.DONE
-        else:
-            detail = f"not applied: {decision.reason}"
-            again = f" New plan: {decision.new_plan_id}." if decision.new_plan_id else ""
-            notify(
-                request,
-                "bad",
-                f"Plan {plan_id} is niet uitgevoerd: de gegevens van de school zijn sindsdien "
-                f"veranderd. De school is opnieuw gesynchroniseerd.{again}",
-                f"Plan {plan_id} was not applied: {decision.reason}. The school was synced "
-                f"anew.{again}",
-            )
-            outcome = Outcome.FAILED
-        record(
+        again = f" Nieuw plan: {decision.new_plan_id}." if decision.new_plan_id else ""
+        return acted(
+            request,
             session,
-            operator.name,
+            operator,
             Action.APPROVE,
-            outcome,
-            operator_id=operator.id,
+            Outcome.FAILED,
             target=target,
-            detail=detail,
+            sentence=(
+                f"Plan {plan_id} is niet uitgevoerd: de gegevens van de school zijn sindsdien "
+                f"veranderd ({decision.reason}). De school is opnieuw gesynchroniseerd.{again}",
+                f"Plan {plan_id} was not applied: {decision.reason}. The school was synced "
+                f"anew.{again.replace('Nieuw plan', 'New plan')}",
+            ),
+            detail=f"not applied: {decision.reason}",
+            then=PLANS,
         )
-    return RedirectResponse(PLANS, status_code=303)
 
 
 @router.post(f"{PLANS}/{{plan_id}}/reject", dependencies=[Depends(require_csrf)])
@@ -93,23 +95,20 @@ def reject(
             reject_plan(session, plan_id, by=operator.name)
         except KoppelError as exc:
             session.rollback()
-            _failed(request, session, operator, Action.REJECT, target, exc)
-            return RedirectResponse(PLANS, status_code=303)
-        notify(
+            return _refused(request, session, operator, Action.REJECT, target, exc)
+        return acted(
             request,
-            "ok",
-            f"Plan {plan_id} is afgewezen; er is niets uitgevoerd.",
-            f"Plan {plan_id} was rejected; nothing was applied.",
-        )
-        record(
             session,
-            operator.name,
+            operator,
             Action.REJECT,
             Outcome.DONE,
-            operator_id=operator.id,
             target=target,
+            sentence=(
+                f"Plan {plan_id} is afgewezen; er is niets uitgevoerd.",
+                f"Plan {plan_id} was rejected; nothing was applied.",
+            ),
+            then=PLANS,
         )
-    return RedirectResponse(PLANS, status_code=303)
 
 
 def _with_time(plan: dict[str, Any]) -> dict[str, Any]:
@@ -117,15 +116,22 @@ def _with_time(plan: dict[str, Any]) -> dict[str, Any]:
     return {**plan, "made": datetime.fromisoformat(made) if made else None}
 
 
-def _failed(request, session, operator, action, target, exc) -> None:  # type: ignore[no-untyped-def]
-    """Tell the operator why the action did not happen, and audit that."""
-    notify(request, "bad", f"Niet gelukt: {exc}", f"Not done: {exc}")
-    record(
+def _refused(
+    request: Request,
+    session: Session,
+    operator: SignedInOperator,
+    action: Action,
+    target: str,
+    exc: KoppelError,
+) -> Response:
+    return acted(
+        request,
         session,
-        operator.name,
+        operator,
         action,
         Outcome.FAILED,
-        operator_id=operator.id,
         target=target,
+        sentence=(f"Niet gelukt: {exc}", f"Not done: {exc}"),
         detail=str(exc),
+        then=PLANS,
     )

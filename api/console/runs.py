@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from api.console import workers
+from api.console.acted import acted
 from api.console.page import page
-from api.console.session import HOME, SignedInOperator, notify, require_operator
+from api.console.session import HOME, SignedInOperator, require_operator
 from api.services import services
 from api.web.csrf import require_csrf
 from core.errors import KoppelError
-from core.operator_audit import Action, Outcome, record
+from core.operator_audit import Action, Outcome
 from core.roster import roster
 from core.schools import get_school
 
@@ -45,30 +46,29 @@ def sync_now(
             message_id = workers.send_now(school.id)
         except KoppelError as exc:
             session.rollback()
-            notify(request, "bad", f"Niet in de wachtrij gezet: {exc}", f"Not queued: {exc}")
-            record(
+            return acted(
+                request,
                 session,
-                operator.name,
+                operator,
                 Action.SYNC_NOW,
                 Outcome.FAILED,
-                operator_id=operator.id,
                 target=target,
+                sentence=(f"Niet in de wachtrij gezet: {exc}", f"Not queued: {exc}"),
                 detail=str(exc),
+                then=FAILED,
             )
-            return RedirectResponse(FAILED, status_code=303)
-        notify(
+        return acted(
             request,
-            "ok",
-            f"{school.brin6} staat in de wachtrij om nu te synchroniseren (bericht {message_id}).",
-            f"{school.brin6} is queued to sync now (message {message_id}).",
-        )
-        record(
             session,
-            operator.name,
+            operator,
             Action.SYNC_NOW,
             Outcome.DONE,
-            operator_id=operator.id,
             target=f"school {school.brin6}",
+            sentence=(
+                f"{school.brin6} staat in de wachtrij om nu te synchroniseren (bericht "
+                f"{message_id}).",
+                f"{school.brin6} is queued to sync now (message {message_id}).",
+            ),
             detail=f"message {message_id}",
+            then=FAILED,
         )
-    return RedirectResponse(FAILED, status_code=303)
