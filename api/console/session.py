@@ -41,7 +41,8 @@ def require_operator(request: Request) -> SignedInOperator:
             if operator is not None:
                 return SignedInOperator(operator.id, operator.name)
         request.session.pop(OPERATOR_KEY, None)
-    raise NotSignedIn(request.url.path if request.method == "GET" else HOME)
+    query = f"?{request.url.query}" if request.url.query else ""
+    raise NotSignedIn(f"{request.url.path}{query}" if request.method == "GET" else HOME)
 
 
 def start_session(request: Request, name: str) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import HeldPlan, Operator, OperatorAction, Pupil, utcnow
+from core.operators import remove_operator
 from core.sync.engine import sync_school
 from tests.console.conftest import NAME, PASSWORD, Console, sign_in
 from tests.console.seed import add_run, add_school, night_start
@@ -32,14 +33,14 @@ def audit(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, str | No
 def test_a_page_asked_for_without_signing_in_goes_to_the_sign_in_page_and_back(
     page: Page, console: Console, sessions: sessionmaker[Session]
 ) -> None:
-    page.goto(f"{console.url}/console/plans")
-    assert re.search(r"/console/sign-in\?next=%2Fconsole%2Fplans$", page.url)
+    page.goto(f"{console.url}/console/schools?q=eik")
+    assert re.search(r"/console/sign-in\?next=%2Fconsole%2Fschools%3Fq%3Deik$", page.url)
     page.get_by_label("Naam").fill(NAME)
     page.get_by_label("Naam").press("Tab")  # the keyboard reaches the password field
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Vastgehouden plannen")).to_be_visible()
-    assert page.url == f"{console.url}/console/plans"
+    expect(page.get_by_role("heading", name="Scholen met toestemming")).to_be_visible()
+    assert page.url == f"{console.url}/console/schools?q=eik"  # the page asked for, search kept
     page.get_by_role("button", name="Afmelden").click()
     expect(page.get_by_role("heading", name="Aanmelden bij de console")).to_be_visible()
     page.goto(f"{console.url}/console/audit")
@@ -234,3 +235,14 @@ def test_screenshot_of_the_front_page(
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, console.url)
     page.screenshot(path=str(Path(os.environ["KOPPEL_CONSOLE_SCREENSHOT"])))
+
+
+def test_removing_an_operator_ends_their_session(
+    page: Page, console: Console, sessions: sessionmaker[Session]
+) -> None:
+    sign_in(page, console.url)
+    expect(page.get_by_role("heading", name="Afgelopen nacht")).to_be_visible()
+    with sessions() as s:
+        remove_operator(s, NAME)  # what 'koppel operators remove anna' does
+    page.reload()
+    assert "/console/sign-in" in page.url
