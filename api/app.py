@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api import admin_links, logins, schools
 from api.auth import require_token
+from api.console import install_console
 from api.errors import install_error_handlers
 from api.health import install_health_routes
 from api.metrics import install_metrics
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(admin_links.router, dependencies=api_token)
     install_web(app, settings)
     install_school_pages(app)
+    install_console(app)
     install_error_handlers(app)
     install_health_routes(app)
     install_metrics(app)

@@ -9,10 +9,12 @@ from cli import (
     config_cmd,
     consent_cmd,
     db_cmd,
+    dead_letters_cmd,
     demo_cmd,
     doctor_cmd,
     logins_cmd,
     networks_cmd,
+    operators_cmd,
     plans_cmd,
     scheduler_cmd,
     school_cmds,
@@ -88,6 +90,8 @@ cli.add_command(consent_cmd.prune)
 cli.add_command(status_cmd.status)
 cli.add_command(schools_cmd.schools)
 cli.add_command(networks_cmd.networks)
+cli.add_command(operators_cmd.operators)
+cli.add_command(dead_letters_cmd.dead_letters)
 
 
 def main() -> None:

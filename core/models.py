@@ -296,3 +296,34 @@ class SchoolAdminLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Operator(Base):
+    """A member of the publisher's staff who may sign in to the console (api/console)."""
+
+    __tablename__ = "operator"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, parameters included
+    # Failed sign-ins since the last good one (or the last lock-out), and the lock-out's end.
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OperatorAction(Base):
+    """The audit of the console: who did what to which id, when, and how it ended. No pupils."""
+
+    __tablename__ = "operator_action"
+    __table_args__ = (Index("ix_operator_action_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The name signed in with (for a refused sign-in: the name typed, which may be no account).
+    operator: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # sign_in, sign_out, approve, reject, ...
+    target: Mapped[str | None] = mapped_column(String(200))  # "plan 12", "school 12AB00", ...
+    outcome: Mapped[str] = mapped_column(String(20))  # done, refused, failed
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -176,6 +176,25 @@ class Settings(BaseSettings):
         "matter) that make a person who signs in through Basispoort an administrator of their "
         "own school's Basispoort tab.",
     )
+    # The operator's console (api/console, core/operators.py).
+    operator_password_min_length: int = Field(
+        default=12, ge=8, description="Fewest characters an operator's password may have."
+    )
+    operator_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins in a row after which an operator's account is locked.",
+    )
+    operator_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long a locked operator account refuses every sign-in."
+    )
+    operator_failure_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="Pause before the answer to a failed sign-in, so passwords cannot be "
+        "guessed quickly.",
+    )
 
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.
     safety_tombstone_share: float = Field(

@@ -1,6 +1,6 @@
 """school_admin_link: one-time links into a school's Basispoort tab, minted by the LVS
 
-Revision ID: 0003_p1
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-07 01:45:00
 
@@ -14,7 +14,7 @@ from alembic import op
 
 import core.models
 
-revision = "0003_p1"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
