@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.health import install_health_routes
 from api.metrics import install_metrics
 from api.services import Services
+from api.sso import install_sso
 from api.web import install_web
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError
@@ -64,6 +65,7 @@ def create_app(
     app.include_router(logins.router, dependencies=api_token)
     app.include_router(schools.router, dependencies=api_token)
     install_web(app, settings)
+    install_sso(app, settings)
     install_error_handlers(app)
     install_health_routes(app)
     install_metrics(app)
