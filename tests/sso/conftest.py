@@ -52,8 +52,8 @@ class Koppel:
 class _Methods:
     """The Basispoort plugin's own two login methods, reading the test IdP's metadata."""
 
-    def __init__(self, metadata: Path) -> None:
-        self.metadata = str(metadata)
+    def __init__(self, metadata: Path | None) -> None:
+        self.metadata = str(metadata) if metadata else None  # None: the (unset) settings
 
     @hookimpl
     def koppel_register_login_methods(self, register: Any) -> None:
@@ -71,7 +71,7 @@ def make_koppel(db: Session, idp: TestIdp) -> Iterator[Any]:
             bind=db.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
         )
 
-    def make(**settings: Any) -> Koppel:
+    def make(configured: bool = True, **settings: Any) -> Koppel:
         app = create_app(
             load_settings(
                 **{
@@ -82,7 +82,7 @@ def make_koppel(db: Session, idp: TestIdp) -> Iterator[Any]:
                 }
             ),
             session_factory=session_factory,
-            plugins=login_plugins(_Methods(idp.metadata_file)),
+            plugins=login_plugins(_Methods(idp.metadata_file if configured else None)),
         )
         url = stack.enter_context(serve(app))
         http = stack.enter_context(httpx.Client(base_url=url, timeout=20))
