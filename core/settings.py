@@ -144,7 +144,8 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Networks (JSON list of CIDRs or addresses) of the proxies in front of the "
-        "LVS; only their forwarding headers are believed.",
+        "LVS (for the evaluate API) and of koppel's own sign-in pages; only their forwarding "
+        "headers are believed.",
     )
     proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
         default="x-forwarded-for",
