@@ -26,7 +26,7 @@ from core.login.audit import record_decision
 from core.login.client_address import ClientAddress, derive_client_address
 from core.login.decide import decide_login
 from core.login.decision import Decision, Denial
-from core.saml.method import LoginMethod
+from core.saml.method import Asserted, AssertedIdentity, LoginMethod
 from core.saml.refusals import Refusal, SamlRefused
 from core.saml.state import record_assertion, take_request
 from core.saml.verify import Expected, verify_response
@@ -80,7 +80,7 @@ def consume(request: Request, method: LoginMethod, body: bytes | None) -> Respon
             elif not method.unsolicited:
                 raise SamlRefused(Refusal.UNSOLICITED)
             record_assertion(session, method.name, verified.assertion_id, verified.expires_at)
-            asserted = method.identity(verified.asserted)
+            asserted = _identity(method, verified.asserted)
             if asserted is None:
                 raise SamlRefused(Refusal.IDENTITY_MISSING)
         except SamlRefused as refused:
@@ -107,6 +107,16 @@ def consume(request: Request, method: LoginMethod, body: bytes | None) -> Respon
         person_id=who.person_id,
     )
     return continue_after_sign_in(request, who, relay_state)
+
+
+def _identity(method: LoginMethod, asserted: Asserted) -> AssertedIdentity | None:
+    """The method's reading of the assertion; a method that fails names nobody (fail closed)."""
+    try:
+        return method.identity(asserted)
+    except Exception as exc:
+        # Its message may quote the assertion (personal data): log the type only.
+        log.error("login_method_failed", idp=method.name, error=type(exc).__name__)
+        return None
 
 
 def client_address(request: Request, services: Services) -> ClientAddress:

@@ -49,8 +49,15 @@ class Koppel:
         return self.http.post(f"/sso/{idp}/acs", data=form, **kwargs)
 
 
+class StrictLogin(BasispoortLogin):
+    """Basispoort's mapping, but only for sign-ins koppel asked for (no deep links)."""
+
+    name = "strict"
+    unsolicited = False
+
+
 class _Methods:
-    """The Basispoort plugin's own two login methods, reading the test IdP's metadata."""
+    """The Basispoort plugin's own two login methods (and a strict one), reading the test IdP."""
 
     def __init__(self, metadata: Path | None) -> None:
         self.metadata = str(metadata) if metadata else None  # None: the (unset) settings
@@ -59,6 +66,7 @@ class _Methods:
     def koppel_register_login_methods(self, register: Any) -> None:
         register(BasispoortLogin(self.metadata))
         register(EntreeLogin(self.metadata))
+        register(StrictLogin(self.metadata))
 
 
 @pytest.fixture
