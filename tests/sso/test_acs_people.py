@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from urllib.parse import parse_qs, urlsplit
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core.models import LoginDenial
@@ -167,3 +168,20 @@ def test_an_unconfigured_identity_provider_says_so(db, seed, make_koppel, monkey
         assert "Inloggen tijdelijk niet mogelijk" in html.unescape(response.text)
     assert koppel.signed_in == []
     assert db.scalars(select(LoginDenial)).all() == []
+
+
+def test_the_pages_language_switch_shows_the_same_refusal_in_english(db, seed, make_koppel, idp):
+    # The switch on every page is a GET of the same address: the outcome is kept in the signed
+    # session cookie (Secure, so an https client: httpx sends none over plain http).
+    koppel = make_koppel()
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.pupil))
+    with TestClient(koppel.app, base_url="https://testserver") as browser:
+        refused = browser.post(
+            "/sso/basispoort/acs", data=idp.form(xml), headers={"X-Forwarded-For": HOME}
+        )
+        assert refused.status_code == 403
+        english = browser.get("/sso/basispoort/acs?lang=en")
+    assert english.status_code == 403
+    assert "Sign-in not allowed" in english.text
+    assert html.unescape(english.text).count("the school's network") == 1
+    assert koppel.signed_in == []
