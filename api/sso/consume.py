@@ -117,6 +117,11 @@ def _checked(
         relay_state = take_request(session, method.name, verified.in_response_to, now)
     elif not method.unsolicited:
         raise SamlRefused(Refusal.UNSOLICITED)
+    else:
+        # Nobody asked for this sign-in, so its relay state (anyone can write one into a deep
+        # link) must not pick a continuation: the empty prefix sends it to the "" one, which
+        # gets the relay state as it came.
+        relay_state = f":{relay_state}"
     record_assertion(session, method.name, verified.assertion_id, verified.expires_at)
     asserted = _identity(method, verified.asserted)
     if asserted is None:

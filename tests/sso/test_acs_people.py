@@ -35,7 +35,16 @@ def test_a_teacher_is_let_in_and_handed_on(db, seed, koppel, idp):
     )
     assert who.roles == ("Leerkracht",)
     assert relay_state == "deep-link-target"  # IdP-initiated: the deep link's own relay state
+    assert koppel.continuations == [""]
     assert audit_rows(db, IP_RESTRICTION) == []
+
+
+def test_an_unasked_for_sign_in_cannot_pick_a_continuation(db, seed, koppel, idp):
+    # A deep link may carry any relay state; only a sign-in koppel started goes to "oidc:...".
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.teacher))
+    assert koppel.post(idp.form(xml, relay_state="oidc:someone-elses")).status_code == 200
+    assert koppel.continuations == [""]
+    assert [relay for _, relay in koppel.signed_in] == ["oidc:someone-elses"]
 
 
 def test_a_pupil_at_home_is_refused_with_the_dutch_reason(db, seed, koppel, idp):
@@ -141,6 +150,7 @@ def test_sp_initiated_sign_in_answers_the_request_koppel_sent(db, seed, koppel, 
     assert koppel.post(form).status_code == 200
     [(who, relay_state)] = koppel.signed_in
     assert who.person_id == seed.teacher.id and relay_state == "abc123"
+    assert koppel.continuations == ["oidc"]
 
     # The request is used up: a second answer to it is refused.
     again = basispoort_assertion(seed.school, seed.teacher, in_response_to=request.id)
