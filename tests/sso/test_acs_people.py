@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -167,9 +168,18 @@ def test_koppel_serves_its_service_provider_metadata(koppel):
     assert koppel.http.get("/sso/nobody/metadata").status_code == 404
 
 
-def test_an_unconfigured_identity_provider_says_so(db, seed, make_koppel, monkeypatch):
-    monkeypatch.delenv("KOPPEL_BASISPOORT_SSO_METADATA", raising=False)
-    koppel = make_koppel(configured=False)
+@pytest.mark.parametrize("metadata", [None, "/nonexistent/idp.xml", "not-xml"])
+def test_an_unconfigured_identity_provider_says_so(
+    db, seed, make_koppel, monkeypatch, tmp_path, metadata
+):
+    if metadata is None:
+        monkeypatch.delenv("KOPPEL_BASISPOORT_SSO_METADATA", raising=False)
+    elif metadata == "not-xml":
+        (tmp_path / "idp.xml").write_text("<EntityDescriptor")
+        monkeypatch.setenv("KOPPEL_BASISPOORT_SSO_METADATA", str(tmp_path / "idp.xml"))
+    else:
+        monkeypatch.setenv("KOPPEL_BASISPOORT_SSO_METADATA", metadata)
+    koppel = make_koppel(configured=False)  # the plugin reads its setting
     for response in (
         koppel.http.get("/sso/basispoort/login"),
         koppel.post({"SAMLResponse": "PHNhbWwvPg=="}),
