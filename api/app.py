@@ -16,6 +16,7 @@ from api.errors import install_error_handlers
 from api.health import install_health_routes
 from api.metrics import install_metrics
 from api.services import Services
+from api.sso import install_sso
 from api.web import install_web
 from api.web.school import install_school_pages
 from core.db import make_engine, make_sessionmaker
@@ -69,6 +70,7 @@ def create_app(
     install_web(app, settings)
     install_school_pages(app)
     install_console(app)
+    install_sso(app, settings)
     install_error_handlers(app)
     install_health_routes(app)
     install_metrics(app)
