@@ -14,7 +14,7 @@ from core import migrate
 from core.db import make_engine, make_sessionmaker
 from tests.servers import postgres_url
 
-pytest_plugins = ["tests.simulator_fixtures"]
+pytest_plugins = ["tests.simulator_fixtures", "tests.browser_fixtures"]
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -26,7 +26,9 @@ def test_a_teacher_clicks_through_the_simulator_into_koppel(db, sim_http_server,
         page.wait_for_url(f"{url}/sso/basispoort/acs")
         heading = page.locator("#who").text_content()
 
-    staff = db.scalars(select(Staff).where(Staff.source_id == person_id)).one()
+    staff = db.scalars(
+        select(Staff).where(Staff.school_id == synced.school.id, Staff.source_id == person_id)
+    ).one()
     assert heading == f"staff {staff.id}"
     assert [(w.person_id, w.idp, w.brin6) for w, _ in koppel.signed_in] == [
         (staff.id, "basispoort", synced.school.brin6)

@@ -18,7 +18,6 @@ from core.db import make_engine, make_sessionmaker
 from core.operators import add_operator
 from core.plugins import Plugins, make_plugin_manager
 from core.settings import Settings, load_settings
-from tests.browser.conftest import browser, context, page  # noqa: F401 (fixtures)
 from tests.conftest import BACKENDS, fresh_database_url
 from tests.live_server import serve
 

@@ -22,7 +22,6 @@ from core.settings import load_settings
 from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
-from tests.browser.conftest import browser, context, page  # noqa: F401  (the browser tests')
 from tests.live_server import serve
 from tests.safety.conftest import BasispoortPlugin
 
