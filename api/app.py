@@ -14,6 +14,7 @@ from api.auth import require_token
 from api.errors import install_error_handlers
 from api.health import install_health_routes
 from api.metrics import install_metrics
+from api.oidc import install_oidc
 from api.services import Services
 from api.web import install_web
 from core.db import make_engine, make_sessionmaker
@@ -64,6 +65,7 @@ def create_app(
     app.include_router(logins.router, dependencies=api_token)
     app.include_router(schools.router, dependencies=api_token)
     install_web(app, settings)
+    install_oidc(app)
     install_error_handlers(app)
     install_health_routes(app)
     install_metrics(app)

@@ -13,6 +13,7 @@ from cli import (
     doctor_cmd,
     logins_cmd,
     networks_cmd,
+    oidc_cmd,
     plans_cmd,
     scheduler_cmd,
     school_cmds,
@@ -88,6 +89,7 @@ cli.add_command(consent_cmd.prune)
 cli.add_command(status_cmd.status)
 cli.add_command(schools_cmd.schools)
 cli.add_command(networks_cmd.networks)
+cli.add_command(oidc_cmd.oidc)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ _SCHEDULER_TICK_...). Rows go in batches of BATCH, each its own transaction, so 
 of years of history never holds a long lock. Sync runs that something still reads are kept
 whatever their age: a school's latest run of each outcome (its status: last run, last
 success, last failure; the unchanged check), a running one, and a run a held plan refers to.
+The OpenID Connect provider's pending sign-ins, codes and tokens go once they have expired.
 Logs counts only.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.db import constant
 from core.models import HeldPlan, LoginDenial, SchedulerTick, SyncRun, utcnow
+from core.oidc.codes import expired as oidc_expired
 from core.settings import Settings
 
 log = structlog.get_logger()
@@ -76,6 +78,7 @@ def _expired(settings: Settings, now: datetime) -> list[tuple[str, Any, ColumnEl
             SchedulerTick,
             SchedulerTick.claimed_at < before(settings.scheduler_tick_retention_days),
         ),
+        *oidc_expired(settings, now),
     ]
 
 

@@ -22,6 +22,8 @@ from workers.lifecycle import send_daily
 
 OLD_ADDRESS = "203.0.113.219"  # only in audit rows past their 90 days
 OLD_DENIALS = 30
+# The OpenID Connect provider's expired sign-ins, tokens and codes (tests/oidc prunes some).
+NO_OIDC = {"oidc_pending_sign_ins": 0, "oidc_tokens": 0, "oidc_codes": 0}
 
 
 @pytest.fixture
@@ -96,7 +98,7 @@ def test_koppel_prune_deletes_past_retention_in_batches_and_keeps_what_is_read(
 
     code, out = koppel("prune", "--dry-run", "--json")
     assert code == 0, out
-    expected = {"login_denials": OLD_DENIALS, "sync_runs": 3, "scheduler_ticks": 2}
+    expected = {"login_denials": OLD_DENIALS, "sync_runs": 3, "scheduler_ticks": 2, **NO_OIDC}
     assert json.loads(out) == {"dry_run": True, "deleted": expected}
     assert all(len(ids) > len(kept[kind]) for kind, ids in stored_ids(own_engine).items())
 
@@ -119,7 +121,12 @@ def test_the_retention_settings_decide_the_ages(koppel, own_engine, monkeypatch)
 
     out = koppel("prune", "--json")[1]
 
-    assert json.loads(out)["deleted"] == {"login_denials": 0, "sync_runs": 3, "scheduler_ticks": 1}
+    assert json.loads(out)["deleted"] == {
+        "login_denials": 0,
+        "sync_runs": 3,
+        "scheduler_ticks": 1,
+        **NO_OIDC,
+    }
     assert len(stored_ids(own_engine)["login_denials"]) == 2 * OLD_DENIALS
     assert len(stored_ids(own_engine)["scheduler_ticks"]) == len(kept["scheduler_ticks"]) + 1
 
