@@ -4,7 +4,8 @@ stock OIDC client (authlib's) standing in for the LVS."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,19 +83,26 @@ class Koppel:
 
         Returns koppel's last answer: normally the redirect to the LVS with code and state.
         """
+        return self.come_back(self.ask(authorization_url), person)
+
+    def ask(self, authorization_url: str) -> str:
+        """The browser at /oidc/authorize, sent on to sign in: the relay state it carries."""
         asked = self.browser.get(authorization_url)
         assert asked.status_code == 302, asked.text
         sign_in = urlsplit(asked.headers["location"])
         assert sign_in.path == "/sso/basispoort/login", sign_in
-        relay_state = parse_qs(sign_in.query)["relay_state"][0]
+        return parse_qs(sign_in.query)["relay_state"][0]
+
+    def come_back(self, relay_state: str, person: Pupil | Staff) -> httpx.Response:
+        """The identity provider vouched for ``person`` (test-only stand-in for api/sso)."""
         kind = "pupil" if isinstance(person, Pupil) else "staff"
         return self.browser.get(
             STUB_SIGN_IN, params={"relay_state": relay_state, "kind": kind, "person_id": person.id}
         )
 
 
-@pytest.fixture
-def koppel(db: Session) -> Iterator[Koppel]:
+def seed_people(db: Session) -> tuple[Staff, Pupil]:
+    """A school with a group, its teacher (a Leerkracht of the group) and a pupil in it."""
     school = add_school(db)
     group = Group(
         school_id=school.id,
@@ -110,18 +118,32 @@ def koppel(db: Session) -> Iterator[Koppel]:
     db.add(StaffGroup(staff_id=teacher.id, group_id=group.id))
     pupil = add_pupil(db, school, group_id=group.id)
     db.commit()
+    return teacher, pupil
 
-    settings = load_settings(api_tokens=[TOKEN], web_secret=WEB_SECRET)
-    app = create_app(settings, session_factory=sessions_on(db), plugins=login_plugins())
+
+@contextmanager
+def running_koppel(
+    db: Session, session_factory: Callable[[], Session], **settings: Any
+) -> Iterator[Koppel]:
+    """koppel's real app over HTTP, plus the test-only sign-in standing in for api/sso."""
+    teacher, pupil = seed_people(db)
+    loaded = load_settings(api_tokens=[TOKEN], web_secret=WEB_SECRET, **settings)
+    app = create_app(loaded, session_factory=session_factory, plugins=login_plugins())
     install_stub_sign_in(app)
     with serve(app) as url:
         # The issuer is where the LVS reaches koppel: known once the server has its port.
-        settings.public_url = url
+        loaded.public_url = url
         running = Koppel(app, url, db, teacher, pupil)
         try:
             yield running
         finally:
             running.browser.close()
+
+
+@pytest.fixture
+def koppel(db: Session) -> Iterator[Koppel]:
+    with running_koppel(db, sessions_on(db)) as running:
+        yield running
 
 
 @dataclass
@@ -155,12 +177,12 @@ class Lvs:
 
     def exchange(self, callback: str, login: Login, **extra: Any) -> dict[str, Any]:
         """The code for tokens at the token endpoint (authlib checks the state)."""
+        extra.setdefault("code_verifier", login.verifier)
         return dict(
             self.client.fetch_token(
                 self.metadata["token_endpoint"],
                 authorization_response=callback,
                 state=login.state,
-                code_verifier=login.verifier,
                 **extra,
             )
         )
