@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Payload, OAuth2Request
 from starlette.datastructures import ImmutableMultiDict
 
 
@@ -16,6 +16,9 @@ class _Payload(OAuth2Payload):
     def __init__(self, query: ImmutableMultiDict, form: ImmutableMultiDict) -> None:
         values: defaultdict[str, list[Any]] = defaultdict(list)
         for key, value in [*query.multi_items(), *form.multi_items()]:
+            if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+                # No database stores NUL in text (PostgreSQL refuses it): a 400, not a 500.
+                raise InvalidRequestError("Parameters must not contain NUL characters.")
             values[key].append(value)
         self._datalist = values
         self._data = {key: found[0] for key, found in values.items()}

@@ -26,6 +26,8 @@ from core.models import (
 )
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# What add_client makes (token_urlsafe): anything else is unknown without asking the database.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ClientError(KoppelError):
@@ -95,6 +97,8 @@ def list_clients(session: Session) -> list[OidcClient]:
 
 
 def find_client(session: Session, client_id: str) -> OidcClient | None:
+    if not _CLIENT_ID.fullmatch(client_id):
+        return None
     return session.scalar(select(OidcClient).where(OidcClient.client_id == client_id))
 
 

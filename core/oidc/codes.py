@@ -4,6 +4,7 @@ sign-ins, one-time codes and access tokens, the last two only as hashes."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from core.models import OidcAccessToken, OidcCode, OidcPendingAuthorization
 from core.settings import Settings
 
 log = structlog.get_logger()
+
+_PENDING_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what save_pending makes (token_urlsafe)
 
 
 def digest(secret: str) -> str:
@@ -41,6 +44,8 @@ def take_pending(
     session: Session, pending_id: str, now: datetime
 ) -> OidcPendingAuthorization | None:
     """The pending authorization, deleted so it serves one sign-in; None if gone or expired."""
+    if not _PENDING_ID.fullmatch(pending_id):
+        return None  # the relay state came back through the browser: anything may be in it
     pending = session.get(OidcPendingAuthorization, pending_id)
     if pending is None:
         return None

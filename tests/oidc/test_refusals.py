@@ -221,3 +221,24 @@ def test_a_removed_clients_codes_and_tokens_stop_working(koppel: Koppel):
         lvs.exchange(callback, login)
 
     assert refused.value.error == "invalid_client"
+
+
+NUL = "\x00"
+
+
+def test_hostile_parameters_are_refused_with_a_400_not_a_500(koppel: Koppel):
+    registered = koppel.register()
+    lvs = Lvs(koppel, registered)
+    login = lvs.start()
+
+    for params in ({"client_id": f"x{NUL}y"}, {"nonce": f"n{NUL}"}, {"state": "s" * 501}):
+        answer = koppel.browser.get(changed(login.url, **params))
+        assert answer.status_code in (302, 400), (params, answer.text)
+        assert "code=" not in answer.headers.get("location", "")
+    token_endpoint = lvs.metadata["token_endpoint"]
+    body = {"grant_type": "authorization_code", "code": "c", "redirect_uri": REDIRECT}
+    for auth in ((f"a{NUL}", "b"), (registered.client_id, f"s{NUL}")):
+        assert httpx.post(token_endpoint, data=body, auth=auth).status_code in (400, 401)
+    assert httpx.post(token_endpoint, data={**body, "code": f"c{NUL}"}).status_code == 400
+    relay = {"relay_state": f"oidc:{NUL}", "kind": "staff", "person_id": koppel.teacher.id}
+    assert koppel.browser.get("/test-only/sign-in", params=relay).status_code == 400
