@@ -16,6 +16,7 @@ from api.health import install_health_routes
 from api.metrics import install_metrics
 from api.oidc import install_oidc
 from api.services import Services
+from api.sso import install_sso
 from api.web import install_web
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(schools.router, dependencies=api_token)
     install_web(app, settings)
     install_oidc(app)
+    install_sso(app, settings)
     install_error_handlers(app)
     install_health_routes(app)
     install_metrics(app)

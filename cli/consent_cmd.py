@@ -131,7 +131,8 @@ def prune(dry_run: bool, as_json: bool) -> None:
     """Delete login audit rows, sync runs and scheduler ticks past their retention.
 
     KOPPEL_LOGIN_AUDIT_RETENTION_DAYS, KOPPEL_SYNC_RUN_RETENTION_DAYS and
-    KOPPEL_SCHEDULER_TICK_RETENTION_DAYS say how long; the workers do this every night.
+    KOPPEL_SCHEDULER_TICK_RETENTION_DAYS say how long; expired single sign-on state (sent
+    request ids, seen assertion ids) goes too. The workers do this every night.
     """
     from core.prune import prune_history
     from core.scrub import checkpoint, engine_of

@@ -50,6 +50,22 @@ def koppel_register_login_policies(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def koppel_register_login_methods(register: Callable[[Any], None]) -> None:
+    """Register login methods (SAML identity providers) by calling ``register(method)``.
+
+    Called once, the first time a sign-in is started or received (/sso/{name}/...). ``method``
+    satisfies koppel.plugin.LoginMethod: a ``name`` (the {name} in koppel's addresses), the
+    ``source`` whose synced people it signs in, ``unsolicited`` (whether sign-ins koppel did
+    not ask for, such as deep links, are accepted), ``metadata()`` (a file path or URL of the
+    identity provider's metadata, None while not configured) and ``identity(asserted)``
+    (koppel.plugin.AssertedIdentity naming the school and person in an Asserted, or None).
+    koppel does every SAML check itself; the method only maps what a verified assertion says.
+    Every plugin is asked; a name registered twice, or a method lacking one of the protocol's
+    members, is a ConfigError naming it. Returns nothing.
+    """
+
+
+@hookspec
 def koppel_before_school_sync(school_id: int, source: str, run_id: int) -> None:
     """Called when a school's sync run has started, before the source's data is fetched.
 

@@ -379,3 +379,31 @@ class OidcAccessToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# -- Single sign-on (core/saml): what replicas must agree on, kept until it expires. ------------
+
+
+class SamlRequest(Base):
+    """An AuthnRequest koppel sent: its id is accepted once, as InResponseTo, until it expires."""
+
+    __tablename__ = "saml_request"
+    __table_args__ = (UniqueConstraint("idp", "request_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idp: Mapped[str] = mapped_column(String(50))
+    request_id: Mapped[str] = mapped_column(String(100))
+    relay_state: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SamlAssertionSeen(Base):
+    """An assertion id already used: the unique key refuses its replay on every replica."""
+
+    __tablename__ = "saml_assertion_seen"
+    __table_args__ = (UniqueConstraint("idp", "assertion_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idp: Mapped[str] = mapped_column(String(50))
+    assertion_id: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -12,6 +12,7 @@ import structlog
 from core import hookspecs
 from core.errors import ConfigError, UnknownSource
 from core.login.decision import LoginPolicy
+from core.saml.method import LoginMethod
 from core.sources import IdentitySource
 
 log = structlog.get_logger()
@@ -42,6 +43,7 @@ class Plugins:
         self.pm = pm
         self._sources: dict[str, IdentitySource] | None = None
         self._policies: list[Any] | None = None
+        self._login_methods: dict[str, LoginMethod] | None = None
         # Per observer hook: its implementations when last called, and a caller per observer.
         self._observer_calls: dict[str, tuple[list[Any], list[tuple[str, Any]]]] = {}
 
@@ -61,6 +63,15 @@ class Plugins:
             )
             self._policies = list(found.values())
         return self._policies
+
+    @property
+    def login_methods(self) -> dict[str, LoginMethod]:
+        """The registered login methods (SAML identity providers) by name."""
+        if self._login_methods is None:
+            self._login_methods = self._collect(
+                self.pm.hook.koppel_register_login_methods, "login method", LoginMethod
+            )
+        return self._login_methods
 
     def source(self, name: str) -> IdentitySource:
         try:

@@ -1,11 +1,13 @@
 """History retention: login audit rows, sync runs and scheduler ticks past their age are deleted.
 
+Expired single sign-on state (sent request ids, seen assertion ids; the OpenID Connect
+provider's pending sign-ins, codes and tokens) goes too.
+
 Each kind has its own setting (KOPPEL_LOGIN_AUDIT_RETENTION_DAYS, ..._SYNC_RUN_..., ...
 _SCHEDULER_TICK_...). Rows go in batches of BATCH, each its own transaction, so a first clean-up
 of years of history never holds a long lock. Sync runs that something still reads are kept
 whatever their age: a school's latest run of each outcome (its status: last run, last
 success, last failure; the unchanged check), a running one, and a run a held plan refers to.
-The OpenID Connect provider's pending sign-ins, codes and tokens go once they have expired.
 Logs counts only.
 """
 
@@ -20,7 +22,15 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.db import constant
-from core.models import HeldPlan, LoginDenial, SchedulerTick, SyncRun, utcnow
+from core.models import (
+    HeldPlan,
+    LoginDenial,
+    SamlAssertionSeen,
+    SamlRequest,
+    SchedulerTick,
+    SyncRun,
+    utcnow,
+)
 from core.oidc.codes import expired as oidc_expired
 from core.settings import Settings
 
@@ -78,6 +88,9 @@ def _expired(settings: Settings, now: datetime) -> list[tuple[str, Any, ColumnEl
             SchedulerTick,
             SchedulerTick.claimed_at < before(settings.scheduler_tick_retention_days),
         ),
+        # Single sign-on state past its expiry: an expired request or assertion is refused anyway.
+        ("saml_requests", SamlRequest, SamlRequest.expires_at < now),
+        ("saml_assertions", SamlAssertionSeen, SamlAssertionSeen.expires_at < now),
         *oidc_expired(settings, now),
     ]
 

@@ -144,7 +144,8 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Networks (JSON list of CIDRs or addresses) of the proxies in front of the "
-        "LVS; only their forwarding headers are believed.",
+        "LVS (for the evaluate API) and of koppel's own sign-in pages; only their forwarding "
+        "headers are believed.",
     )
     proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
         default="x-forwarded-for",
@@ -203,6 +204,32 @@ class Settings(BaseSettings):
         description="After a sign-in the identity provider started (Basispoort's deep link), "
         "how long the browser may take to reach the LVS, which then gets its code without a "
         "second sign-in. Used once.",
+    )
+    # The SAML service provider (core/saml, api/sso).
+    sso_clock_skew_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=600,
+        description="How far an identity provider's clock may differ from koppel's when an "
+        "assertion's validity (NotBefore, NotOnOrAfter) is checked.",
+    )
+    sso_max_post_bytes: int = Field(
+        default=256 * 1024,
+        ge=4096,
+        description="Largest sign-in post (SAMLResponse) accepted at /sso/{idp}/acs; a larger "
+        "one is refused before it is parsed. A signed assertion is a few kilobytes.",
+    )
+    sso_request_seconds: int = Field(
+        default=600,
+        ge=60,
+        description="How long a sign-in koppel started (its AuthnRequest id) may take to come "
+        "back from the identity provider.",
+    )
+    sso_metadata_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="How long an identity provider's metadata (its certificates and addresses) "
+        "read from a file or URL is kept before it is read again.",
     )
 
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.

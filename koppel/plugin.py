@@ -1,4 +1,4 @@
-"""The stable plugin API: everything an identity source or a login policy needs, in one place.
+"""The stable plugin API: everything an identity source, login method or policy needs, in one place.
 
 A plugin imports only from here (``from koppel.plugin import hookimpl, SchoolSnapshot``); the
 modules behind it (core.*) may move between releases, these names will not, the way pytest
@@ -21,6 +21,7 @@ from core.errors import (
 from core.hookspecs import PROJECT, hookimpl
 from core.login import Denial, LoginAttempt, LoginPolicy, PersonKind
 from core.login.networks import allowed_networks
+from core.saml.method import Asserted, AssertedIdentity, LoginMethod
 from core.settings import read_settings
 from core.snapshot import (
     ConsentChanges,
@@ -36,6 +37,8 @@ from core.sources import IdentitySource
 
 __all__ = [
     "PROJECT",
+    "Asserted",
+    "AssertedIdentity",
     "ConfigError",
     "ConnectionCheck",
     "ConnectionStatus",
@@ -47,6 +50,7 @@ __all__ = [
     "InvalidBrin",
     "KoppelError",
     "LoginAttempt",
+    "LoginMethod",
     "LoginPolicy",
     "PersonKind",
     "PupilRecord",

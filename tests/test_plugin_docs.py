@@ -1,4 +1,4 @@
-"""docs/plugins.md's examples work: its source links and syncs a school, its policy judges."""
+"""docs/plugins.md's examples work: a source syncs, a policy judges, a login method maps."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from core.linking import link_school
 from core.login import ClientAddress, LoginAttempt
 from core.models import School
 from core.plugins import Plugins, make_plugin_manager
+from core.saml.method import Asserted, AssertedIdentity
 from core.sync.engine import sync_school
 from tests.test_layers import imported_modules, outside_the_api
 
@@ -29,7 +30,7 @@ EXAMPLE = re.compile(r"```python\n# (\w+)/(\w+)\.py\n(.*?)```", re.S)
 def examples(tmp_path, monkeypatch):
     """The documented plugins, written out as packages and imported: {package: hooks module}."""
     blocks = EXAMPLE.findall(DOC.read_text())
-    assert {package for package, _, _ in blocks} == {"las_export", "quiet_nights"}
+    assert {package for package, _, _ in blocks} == {"las_export", "quiet_nights", "school_idp"}
     for package, module, code in blocks:
         (tmp_path / package).mkdir(exist_ok=True)
         (tmp_path / package / "__init__.py").write_text("")
@@ -77,6 +78,17 @@ def test_the_documented_policy_judges_by_school_time(db, examples):
 
     assert policy.judge(at(4)).policy == "quiet_nights"  # 05:30 school time
     assert policy.judge(at(5)) is None  # 06:30
+
+
+def test_the_documented_login_method_names_the_school_and_person(examples, monkeypatch):
+    monkeypatch.setenv("BOARD_IDP_METADATA", "/etc/koppel/board-idp.xml")
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[examples["school_idp"]]))
+    method = plugins.login_methods["board"]
+    assert (method.source, method.unsolicited) == ("las_export", False)
+    assert method.metadata() == "/etc/koppel/board-idp.xml"
+    asserted = Asserted("board", "e-17", {"brin": ("99ZZ",)})
+    assert method.identity(asserted) == AssertedIdentity(brin="99ZZ", user_id="e-17")
+    assert method.identity(Asserted("board", "e-17")) is None
 
 
 def test_the_documented_plugins_import_only_the_public_api(examples):

@@ -44,3 +44,33 @@ REQUEST_PERMISSION = False
 # nawsearch may hide inactive schools by default; asking activeOnly=false lets the check say
 # "inactive" instead of "not found".
 SEARCH_ACTIVE_ONLY = False
+
+# -- Single sign-on (SAML 2.0) -----------------------------------------------------------------
+# Basispoort's attribute list is not public. We assume its assertions name the school by its
+# instellingRef (the value its snelkoppelaar deep link carries) and the person by their
+# Basispoort user id, with the ECK iD when the school shares it; the first name found is used.
+# The NameID is read as the user id when no attribute carries it.
+BASISPOORT_SCHOOL_REF_ATTRIBUTES = ("instellingRef", "urn:basispoort:instellingRef")
+BASISPOORT_USER_ID_ATTRIBUTES = ("userId", "uid", "urn:basispoort:userId")
+BASISPOORT_ECKID_ATTRIBUTES = ("eckId", "eckid")
+BASISPOORT_NAME_ID_IS_USER_ID = True
+
+# Entree Federatie names the school by BRIN (nlEduPersonHomeOrganizationId; 4 characters, or 6
+# with the location) and the person by its own uid, which is not a Basispoort id: people synced
+# from Basispoort are found by their ECK iD, sent only when the school consents to it. Without
+# it an Entree sign-in finds nobody ("known from tomorrow" would be wrong for ever: the page
+# says so). A BRIN with several linked locations needs the 6-character form.
+ENTREE_BRIN_ATTRIBUTES = (
+    "nlEduPersonHomeOrganizationId",
+    "urn:mace:dir:attribute-def:nlEduPersonHomeOrganizationId",
+)
+ENTREE_ECKID_ATTRIBUTES = ("eckId", "urn:mace:dir:attribute-def:eckId")
+ENTREE_USER_ID_ATTRIBUTES = ("uid", "urn:mace:dir:attribute-def:uid")
+
+# Which part is signed (the Response, the Assertion or both) is not documented for either
+# provider; koppel accepts a valid signature on either, by the metadata's certificate, and then
+# reads only what that signature covers. Encrypted assertions are not supported. Basispoort's
+# deep links are IdP-initiated (no AuthnRequest), so both accept unsolicited sign-ins; koppel's
+# AuthnRequests are unsigned (neither provider is known to require signed requests).
+BASISPOORT_UNSOLICITED = True
+ENTREE_UNSOLICITED = True

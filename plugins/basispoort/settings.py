@@ -61,6 +61,16 @@ class BasispoortSettings(BaseSettings):
     ipadressen: bool = Field(
         default=False, description="Ask the assumed ipadressen endpoint for school networks."
     )
+    sso_metadata: str | None = Field(
+        default=None,
+        description="Basispoort's SAML identity provider metadata: a file path or an http(s) "
+        "URL. Unset: signing in through Basispoort (/sso/basispoort/...) is not offered.",
+    )
+    entree_metadata: str | None = Field(
+        default=None,
+        description="Kennisnet's Entree Federatie identity provider metadata: a file path or "
+        "an http(s) URL. Unset: signing in through Entree (/sso/entree/...) is not offered.",
+    )
     proxy: str | None = Field(
         default=None,
         pattern=r"^https?://",

@@ -1,4 +1,4 @@
-"""History retention: old login audit rows, sync runs and scheduler ticks go; what is read stays."""
+"""History retention: old audit rows, runs, ticks and SSO state go; what is read stays."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from sqlalchemy import Engine, select
 from core import prune
 from core.db import make_sessionmaker
 from core.errors import ConfigError
-from core.models import HeldPlan, LoginDenial, SchedulerTick, SyncRun, utcnow
+from core.models import (
+    HeldPlan,
+    LoginDenial,
+    SamlAssertionSeen,
+    SamlRequest,
+    SchedulerTick,
+    SyncRun,
+    utcnow,
+)
 from core.settings import load_settings
 from tests.safety.conftest import denied_login
 from tests.safety.storage import stored_bytes
@@ -72,12 +80,28 @@ def add_history(engine: Engine, now: datetime) -> dict[str, set[int]]:
         ]
         s.add_all([row for pair in zip(old, young, strict=True) for row in pair])
         s.add_all(ticks)
+        # Single sign-on state: gone once expired, whatever the retention settings.
+        requests = [
+            SamlRequest(
+                idp="basispoort", request_id=f"_r{n}", expires_at=now + timedelta(minutes=m)
+            )
+            for n, m in enumerate((-60, -1, 5))
+        ]
+        seen = [
+            SamlAssertionSeen(
+                idp="entree", assertion_id=f"_a{n}", expires_at=now + timedelta(minutes=m)
+            )
+            for n, m in enumerate((-3, 3))
+        ]
+        s.add_all(requests + seen)
         s.commit()
         assert len(gone) == 3
         return {
             "sync_runs": {r.id for r in kept},
             "login_denials": {row.id for row in young},
             "scheduler_ticks": {ticks[-1].id},
+            "saml_requests": {requests[-1].id},
+            "saml_assertions": {seen[-1].id},
         }
 
 
@@ -87,6 +111,8 @@ def stored_ids(engine: Engine) -> dict[str, set[int]]:
             "sync_runs": set(s.scalars(select(SyncRun.id))),
             "login_denials": set(s.scalars(select(LoginDenial.id))),
             "scheduler_ticks": set(s.scalars(select(SchedulerTick.id))),
+            "saml_requests": set(s.scalars(select(SamlRequest.id))),
+            "saml_assertions": set(s.scalars(select(SamlAssertionSeen.id))),
         }
 
 
@@ -98,7 +124,14 @@ def test_koppel_prune_deletes_past_retention_in_batches_and_keeps_what_is_read(
 
     code, out = koppel("prune", "--dry-run", "--json")
     assert code == 0, out
-    expected = {"login_denials": OLD_DENIALS, "sync_runs": 3, "scheduler_ticks": 2, **NO_OIDC}
+    expected = {
+        "login_denials": OLD_DENIALS,
+        "sync_runs": 3,
+        "scheduler_ticks": 2,
+        "saml_requests": 2,
+        "saml_assertions": 1,
+        **NO_OIDC,
+    }
     assert json.loads(out) == {"dry_run": True, "deleted": expected}
     assert all(len(ids) > len(kept[kind]) for kind, ids in stored_ids(own_engine).items())
 
@@ -125,6 +158,8 @@ def test_the_retention_settings_decide_the_ages(koppel, own_engine, monkeypatch)
         "login_denials": 0,
         "sync_runs": 3,
         "scheduler_ticks": 1,
+        "saml_requests": 2,
+        "saml_assertions": 1,
         **NO_OIDC,
     }
     assert len(stored_ids(own_engine)["login_denials"]) == 2 * OLD_DENIALS

@@ -1,7 +1,7 @@
 """oidc provider: the LVS's clients, signing keys, pending sign-ins, one-time codes, access tokens
 
 Revision ID: 0003_o
-Revises: 0002
+Revises: 0003_s
 Create Date: 2026-12-07 01:38:10.905923
 
 The pairwise key (which turns a person into a different, stable ``sub`` for each client) is
@@ -16,7 +16,7 @@ from alembic import op
 import core.models
 
 revision = "0003_o"
-down_revision = "0002"
+down_revision = "0003_s"  # was "0002"; chained after S's on merging wp-s
 branch_labels = None
 depends_on = None
 

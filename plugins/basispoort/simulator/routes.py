@@ -36,11 +36,13 @@ _PERMISSION = "/uitgever/synchronizationpermission"
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An answer: JSON ``payload``, or plain ``text``, or neither (an empty body)."""
+    """An answer: JSON ``payload``, or ``text`` (plain unless ``media`` says otherwise), or
+    neither (an empty body)."""
 
     status: int
     payload: Any = None
     text: str | None = None
+    media: str | None = None
 
     @property
     def is_json(self) -> bool:

@@ -10,6 +10,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ import orjson
 import structlog
 
 from plugins.basispoort.simulator.control import answer_control
+from plugins.basispoort.simulator.errors import UnknownSchool
 from plugins.basispoort.simulator.faults import (
     Fault,
     FaultSet,
@@ -30,6 +32,7 @@ from plugins.basispoort.simulator.faults import (
     gzip_cut,
     wrong_types,
 )
+from plugins.basispoort.simulator.idp import DEEP_LINK, SimulatorIdp
 from plugins.basispoort.simulator.pki import TLSFiles
 from plugins.basispoort.simulator.routes import Reply, answer_api
 from plugins.basispoort.simulator.world import World
@@ -79,6 +82,7 @@ class SimulatorServer:
         self._tampering: list[tuple[re.Pattern[str], Callable[[Any], Any]]] = []
         self.hits: Counter[str] = Counter()
         self.failed_handshakes = 0
+        self.idp = SimulatorIdp(world)
         self._hits_lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -163,6 +167,8 @@ class SimulatorServer:
         path, query = split.path, parse_qs(split.query, keep_blank_values=True)
         if path.startswith("/_sim/"):
             return answer_control(self.world, self.faults, method, path, query, body), None
+        if path == DEEP_LINK or path.startswith("/idp/"):
+            return self._answer_idp(method, path, query, body), None
         with self._hits_lock:
             self.hits[f"{method} {path}"] += 1
         fault = self.faults.take(path)
@@ -173,6 +179,28 @@ class SimulatorServer:
         reply = answer_api(self.world, method, path, query, body, self.ipadressen)
         reply = self._tampered(path, reply)
         return reply, fault
+
+    def _answer_idp(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes
+    ) -> Reply:
+        """The identity provider's pages (see idp.py): deep link, SSO, people, sign-in, metadata."""
+        page = "text/html"
+        try:
+            if method == "GET" and path == DEEP_LINK:
+                return Reply(200, text=self.idp.deep_link(query), media=page)
+            if method == "GET" and path == "/idp/sso":
+                return Reply(200, text=self.idp.authn_request(query), media=page)
+            if method == "GET" and path == "/idp/people":
+                return Reply(200, text=self.idp.people(query), media=page)
+            if method == "POST" and path == "/idp/sign-in":
+                form = parse_qs(body.decode(), keep_blank_values=True)
+                return Reply(200, text=self.idp.sign_in(self.url, form), media=page)
+            if method == "GET" and path == "/idp/metadata":
+                metadata = self.idp.metadata(self.url).decode()
+                return Reply(200, text=metadata, media="application/samlmetadata+xml")
+        except (UnknownSchool, ValueError, KeyError, zlib.error):
+            return Reply(400, text="Onbekende school, persoon of onleesbaar verzoek")
+        return Reply(404, text="Niet gevonden")
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -310,7 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind in ("gzip_cut", "gzip_bomb"):
             self.send_header("Content-Encoding", "gzip")
         if reply.status != 204:
-            media = "application/json" if reply.is_json else "text/plain"
+            media = reply.media or ("application/json" if reply.is_json else "text/plain")
             self.send_header("Content-Type", f"{media};charset=UTF-8")
             if kind == "chunked_cut":
                 self.send_header("Transfer-Encoding", "chunked")

@@ -1,0 +1,67 @@
+"""What every API replica must agree on: the sign-ins koppel started and the assertions it used."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.models import SamlAssertionSeen, SamlRequest
+from core.saml.refusals import Refusal, SamlRefused
+
+RELAY_STATE_MAX = 200
+
+
+def remember_request(
+    session: Session, idp: str, request_id: str, relay_state: str, expires_at: datetime
+) -> None:
+    """Store a sent AuthnRequest's id (and the relay state it carried). Flushes only."""
+    session.add(
+        SamlRequest(
+            idp=idp,
+            request_id=request_id,
+            relay_state=relay_state[:RELAY_STATE_MAX],
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+
+
+def take_request(session: Session, idp: str, request_id: str, now: datetime) -> str:
+    """Use up a sent request: its relay state, or SamlRefused when koppel did not send it (or
+    it expired, or was answered already). One DELETE, so two replicas cannot both take it."""
+    row = session.execute(
+        delete(SamlRequest)
+        .where(
+            SamlRequest.idp == idp,
+            SamlRequest.request_id == request_id,
+            SamlRequest.expires_at > now,
+        )
+        .returning(SamlRequest.relay_state)
+    ).first()
+    if row is None:
+        raise SamlRefused(Refusal.UNKNOWN_REQUEST)
+    return row[0]
+
+
+def record_assertion(session: Session, idp: str, assertion_id: str, expires_at: datetime) -> None:
+    """Remember an assertion id until it expires; SamlRefused(REPLAYED) when it was used already.
+
+    The unique key decides, not a read before the write: two replicas receiving the same
+    assertion at once cannot both accept it. A savepoint keeps the caller's transaction usable.
+    """
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(SamlAssertionSeen).values(
+                    idp=idp, assertion_id=assertion_id[:200], expires_at=expires_at
+                )
+            )
+    except IntegrityError:
+        raise SamlRefused(Refusal.REPLAYED) from None
+
+
+def request_expiry(now: datetime, seconds: int) -> datetime:
+    return now + timedelta(seconds=seconds)

@@ -1,0 +1,297 @@
+"""The simulator as Basispoort's SAML identity provider: its login page, deep link and metadata.
+
+For tests and the demo only: it signs (signxml, its own EC test key) whatever person is clicked
+on its page, for the assertion consumer the deep link or AuthnRequest names. Real people's ids
+and names are fine here: this is the simulator's page about its own simulated people.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import secrets
+import zlib
+from urllib.parse import urlencode
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from signxml import XMLSigner
+
+from plugins.basispoort.simulator.errors import UnknownSchool
+from plugins.basispoort.simulator.world import World
+
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+LIFETIME = dt.timedelta(minutes=5)
+DEEP_LINK = "/login/leerlingen/snelkoppelaar"
+
+
+def _instant(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SimulatorIdp:
+    """Signs assertions for the people of a World; addresses are under the server's base URL."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "basispoort-sim idp")])
+        now = dt.datetime.now(dt.UTC)
+        self._cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .sign(self._key, hashes.SHA256())
+        )
+
+    @staticmethod
+    def entity_id(base: str) -> str:
+        return f"{base}idp/metadata"
+
+    def metadata(self, base: str) -> bytes:
+        """The identity provider's metadata: entity id, signing certificate, sign-in address."""
+        entity = etree.Element(f"{{{MD}}}EntityDescriptor", nsmap={"md": MD, "ds": DS})
+        entity.set("entityID", self.entity_id(base))
+        idp = etree.SubElement(entity, f"{{{MD}}}IDPSSODescriptor")
+        idp.set("protocolSupportEnumeration", SAMLP)
+        key = etree.SubElement(idp, f"{{{MD}}}KeyDescriptor", use="signing")
+        data = etree.SubElement(etree.SubElement(key, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")
+        der = self._cert.public_bytes(serialization.Encoding.DER)
+        etree.SubElement(data, f"{{{DS}}}X509Certificate").text = base64.b64encode(der).decode()
+        sso = etree.SubElement(idp, f"{{{MD}}}SingleSignOnService", Binding=REDIRECT)
+        sso.set("Location", f"{base}idp/sso")
+        return etree.tostring(entity, xml_declaration=True, encoding="UTF-8")
+
+    def school_of_ref(self, ref: str) -> int | None:
+        for school_id in self.world.school_ids:
+            if self.world.ref(school_id) == ref:
+                return school_id
+        return None
+
+    def deep_link(self, query: dict[str, list[str]]) -> str:
+        """The snelkoppelaar: the people of the INSTELLING_REF school, for TARGET."""
+        target = _one(query, "TARGET")
+        school_id = self.school_of_ref(_one(query, "INSTELLING_REF"))
+        if not target.startswith(("http://", "https://")) or school_id is None:
+            raise UnknownSchool("no such instellingRef, or no TARGET")
+        # An IdP knows its service providers from their metadata; koppel's entity id is the
+        # metadata address beside its consumer address, which is all the simulator needs.
+        audience = target.removesuffix("/acs") + "/metadata"
+        return self.people_page(school_id, target, audience, "", _one(query, "RelayState"))
+
+    def authn_request(self, query: dict[str, list[str]]) -> str:
+        """SP-initiated (HTTP-Redirect): read the AuthnRequest, then the person picks a school."""
+        raw = zlib.decompress(base64.b64decode(_one(query, "SAMLRequest")), -15)
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        request = etree.fromstring(raw, parser=parser)
+        issuer = request.findtext(f"{{{SAML}}}Issuer") or ""
+        target = request.get("AssertionConsumerServiceURL") or ""
+        context = {
+            "target": target,
+            "audience": issuer,
+            "in_response_to": request.get("ID") or "",
+            "relay": _one(query, "RelayState"),
+        }
+        items = "".join(
+            f'<li><a href="/idp/people?{html.escape(urlencode({**context, "school": sid}))}">'
+            f"{html.escape(self.world.details(sid)['naam'] or str(sid))} ({sid})</a></li>"
+            for sid in self.world.visible_ids()
+        )
+        return _page("Kies je school", f"<ul>{items}</ul>")
+
+    def people(self, query: dict[str, list[str]]) -> str:
+        school_id = int(_one(query, "school") or 0)
+        return self.people_page(
+            school_id,
+            _one(query, "target"),
+            _one(query, "audience"),
+            _one(query, "in_response_to"),
+            _one(query, "relay"),
+        )
+
+    def people_page(
+        self, school_id: int, target: str, audience: str, in_response_to: str, relay: str
+    ) -> str:
+        """Every staff member and pupil of the school, each a button that signs them in."""
+        hidden = {
+            "school": str(school_id),
+            "target": target,
+            "audience": audience,
+            "in_response_to": in_response_to,
+            "relay": relay,
+        }
+        fields = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in hidden.items()
+        )
+
+        def button(person: dict, what: str) -> str:
+            names = person["persoonsgegevens"]
+            name = " ".join(
+                n for n in (names["voornaam"], names["voorvoegsel"], names["achternaam"]) if n
+            )
+            return (
+                f'<li><form method="post" action="/idp/sign-in">{fields}'
+                f'<button name="person" value="{person["id"]}">'
+                f"{html.escape(name)} ({what}, {person['id']})</button></form></li>"
+            )
+
+        staff = self.world.staf(school_id)["medewerkers"]
+        pupils = self.world.leerlingen(school_id)["leerlingen"]
+        body = (
+            "<h2>Medewerkers</h2><ul>"
+            + "".join(button(p, ", ".join(p.get("rollen") or ["medewerker"])) for p in staff)
+            + "</ul><h2>Leerlingen</h2><ul>"
+            + "".join(button(p, "leerling") for p in pupils)
+            + "</ul>"
+        )
+        return _page(f"Inloggen bij {html.escape(self.world.details(school_id)['naam'])}", body)
+
+    def sign_in(self, base: str, form: dict[str, list[str]]) -> str:
+        """The signed response for the clicked person, posted on to the consumer by the browser."""
+        school_id = int(_one(form, "school"))
+        person_id = int(_one(form, "person"))
+        people = (
+            self.world.staf(school_id)["medewerkers"]
+            + self.world.leerlingen(school_id)["leerlingen"]
+        )
+        person = next((p for p in people if p["id"] == person_id), None)
+        if person is None:
+            raise UnknownSchool("no such person at this school")
+        target = _one(form, "target")
+        xml = self.response(
+            base,
+            target=target,
+            audience=_one(form, "audience"),
+            in_response_to=_one(form, "in_response_to"),
+            attributes={
+                "instellingRef": self.world.ref(school_id),
+                "userId": str(person_id),
+                "eckId": person.get("eckid") or "",
+            },
+        )
+        relay = _one(form, "relay")
+        relay_field = (
+            f'<input type="hidden" name="RelayState" value="{html.escape(relay)}">' if relay else ""
+        )
+        return _page(
+            "Doorsturen",
+            f'<form id="saml" method="post" action="{html.escape(target)}">'
+            f'<input type="hidden" name="SAMLResponse" value="{base64.b64encode(xml).decode()}">'
+            f'{relay_field}<button id="continue">Doorgaan</button></form>'
+            "<script>document.getElementById('saml').submit()</script>",
+        )
+
+    def response(
+        self,
+        base: str,
+        *,
+        target: str,
+        audience: str,
+        in_response_to: str,
+        attributes: dict[str, str],
+    ) -> bytes:
+        """A samlp:Response with one assertion, signed (enveloped) by the simulator's key."""
+        now = dt.datetime.now(dt.UTC)
+        issuer = self.entity_id(base)
+        response = etree.Element(f"{{{SAMLP}}}Response", nsmap={"samlp": SAMLP, "saml": SAML})
+        response_attrs = {
+            "ID": "_" + secrets.token_hex(16),
+            "Version": "2.0",
+            "IssueInstant": _instant(now),
+            "Destination": target,
+        }
+        if in_response_to:
+            response_attrs["InResponseTo"] = in_response_to
+        for key, value in response_attrs.items():
+            response.set(key, value)
+        etree.SubElement(response, f"{{{SAML}}}Issuer").text = issuer
+        status = etree.SubElement(response, f"{{{SAMLP}}}Status")
+        etree.SubElement(status, f"{{{SAMLP}}}StatusCode", Value=f"{SAMLP[:-8]}status:Success")
+        response.append(
+            self._signed_assertion(now, issuer, target, audience, in_response_to, attributes)
+        )
+        return etree.tostring(response)
+
+    def _signed_assertion(
+        self,
+        now: dt.datetime,
+        issuer: str,
+        target: str,
+        audience: str,
+        in_response_to: str,
+        attributes: dict[str, str],
+    ) -> etree._Element:
+        assertion_id = "_" + secrets.token_hex(16)
+        assertion = etree.Element(f"{{{SAML}}}Assertion", nsmap={"saml": SAML})
+        for key, value in (
+            ("ID", assertion_id),
+            ("Version", "2.0"),
+            ("IssueInstant", _instant(now)),
+        ):
+            assertion.set(key, value)
+        etree.SubElement(assertion, f"{{{SAML}}}Issuer").text = issuer
+        # Where signxml puts the enveloped signature: after the Issuer, as the schema orders it.
+        etree.SubElement(assertion, f"{{{DS}}}Signature", nsmap={"ds": DS}, Id="placeholder")
+        subject = etree.SubElement(assertion, f"{{{SAML}}}Subject")
+        name_id = etree.SubElement(subject, f"{{{SAML}}}NameID")
+        name_id.set("Format", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")
+        name_id.text = attributes["userId"]
+        confirmation = etree.SubElement(
+            subject,
+            f"{{{SAML}}}SubjectConfirmation",
+            Method="urn:oasis:names:tc:SAML:2.0:cm:bearer",
+        )
+        data = etree.SubElement(confirmation, f"{{{SAML}}}SubjectConfirmationData")
+        data.set("Recipient", target)
+        data.set("NotOnOrAfter", _instant(now + LIFETIME))
+        if in_response_to:
+            data.set("InResponseTo", in_response_to)
+        conditions = etree.SubElement(assertion, f"{{{SAML}}}Conditions")
+        conditions.set("NotBefore", _instant(now - dt.timedelta(seconds=30)))
+        conditions.set("NotOnOrAfter", _instant(now + LIFETIME))
+        restriction = etree.SubElement(conditions, f"{{{SAML}}}AudienceRestriction")
+        etree.SubElement(restriction, f"{{{SAML}}}Audience").text = audience
+        authn = etree.SubElement(assertion, f"{{{SAML}}}AuthnStatement", AuthnInstant=_instant(now))
+        context = etree.SubElement(authn, f"{{{SAML}}}AuthnContext")
+        etree.SubElement(
+            context, f"{{{SAML}}}AuthnContextClassRef"
+        ).text = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+        statement = etree.SubElement(assertion, f"{{{SAML}}}AttributeStatement")
+        for name, value in attributes.items():
+            if value:
+                attribute = etree.SubElement(statement, f"{{{SAML}}}Attribute", Name=name)
+                etree.SubElement(attribute, f"{{{SAML}}}AttributeValue").text = value
+        signer = XMLSigner(
+            signature_algorithm="ecdsa-sha256", digest_algorithm="sha256", c14n_algorithm=EXC_C14N
+        )
+        key = self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        cert = self._cert.public_bytes(serialization.Encoding.PEM)
+        return signer.sign(assertion, key=key, cert=cert, reference_uri=assertion_id)
+
+
+def _one(query: dict[str, list[str]], name: str) -> str:
+    return (query.get(name) or [""])[0]
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>{title} · '
+        f"Basispoort (simulator)</title></head><body><h1>{title}</h1>{body}</body></html>"
+    )

@@ -1,0 +1,58 @@
+"""Signing in through Basispoort and Entree Federatie: where their metadata is, what they assert.
+
+koppel does the SAML; these two login methods say which asserted attributes name the school
+and the person (plugins/basispoort/assumptions.py holds the names no public source confirms).
+"""
+
+from __future__ import annotations
+
+from koppel.plugin import Asserted, AssertedIdentity
+from plugins.basispoort import assumptions
+from plugins.basispoort.settings import load_basispoort_settings
+
+SOURCE = "basispoort"
+
+
+class BasispoortLogin:
+    """Basispoort's identity provider: deep links (IdP-initiated) and koppel's AuthnRequests."""
+
+    name = "basispoort"
+    source = SOURCE
+    unsolicited = assumptions.BASISPOORT_UNSOLICITED
+
+    def __init__(self, metadata: str | None = None) -> None:
+        self._metadata = metadata  # tests and embedded runs; otherwise the setting
+
+    def metadata(self) -> str | None:
+        return self._metadata or load_basispoort_settings().sso_metadata
+
+    def identity(self, asserted: Asserted) -> AssertedIdentity | None:
+        school_ref = asserted.first(*assumptions.BASISPOORT_SCHOOL_REF_ATTRIBUTES)
+        user_id = asserted.first(*assumptions.BASISPOORT_USER_ID_ATTRIBUTES)
+        if user_id is None and assumptions.BASISPOORT_NAME_ID_IS_USER_ID:
+            user_id = asserted.name_id
+        eckid = asserted.first(*assumptions.BASISPOORT_ECKID_ATTRIBUTES)
+        if school_ref is None or (user_id is None and eckid is None):
+            return None
+        return AssertedIdentity(school_ref=school_ref, user_id=user_id, eckid=eckid)
+
+
+class EntreeLogin:
+    """Kennisnet's Entree Federatie: the school by BRIN, the person by ECK iD."""
+
+    name = "entree"
+    source = SOURCE
+    unsolicited = assumptions.ENTREE_UNSOLICITED
+
+    def __init__(self, metadata: str | None = None) -> None:
+        self._metadata = metadata
+
+    def metadata(self) -> str | None:
+        return self._metadata or load_basispoort_settings().entree_metadata
+
+    def identity(self, asserted: Asserted) -> AssertedIdentity | None:
+        brin = asserted.first(*assumptions.ENTREE_BRIN_ATTRIBUTES)
+        eckid = asserted.first(*assumptions.ENTREE_ECKID_ATTRIBUTES)
+        if brin is None or eckid is None:
+            return None
+        return AssertedIdentity(brin=brin.upper(), eckid=eckid)

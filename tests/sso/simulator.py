@@ -1,0 +1,96 @@
+"""koppel beside the Basispoort simulator's identity provider: a synced school, koppel served."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html import unescape
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import plugins.basispoort.hooks as basispoort_hooks
+import plugins.ip_restriction.hooks as ip_restriction_hooks
+from api.app import create_app
+from core.linking import link_school
+from core.models import School, SchoolNetwork
+from core.plugins import Plugins, make_plugin_manager
+from core.settings import load_settings
+from core.sync.engine import sync_school
+from plugins.basispoort.simulator import SimulatorServer
+from tests.live_server import serve
+from tests.login.conftest import TOKEN
+
+
+@dataclass
+class SyncedSchool:
+    school: School
+    plugins: Plugins
+    networks: list[str]  # the school's networks as synced from the simulator
+
+
+def sync_simulator_school(db: Session, sim: SimulatorServer, monkeypatch: Any) -> SyncedSchool:
+    """Link and sync the simulator's consenting school; its metadata is the simulator's IdP."""
+    monkeypatch.setenv("KOPPEL_BASISPOORT_URL", sim.url)
+    monkeypatch.setenv("KOPPEL_BASISPOORT_IPADRESSEN", "true")
+    monkeypatch.setenv("KOPPEL_BASISPOORT_SSO_METADATA", f"{sim.url}idp/metadata")
+    plugins = Plugins(
+        make_plugin_manager(entry_points=False, extra=[basispoort_hooks, ip_restriction_hooks])
+    )
+    world = sim.world
+    brin6 = world.school(world.find("consented")).brin6
+    link_school(db, plugins, brin6, "basispoort")
+    school = db.scalars(select(School).where(School.source == "basispoort")).one()
+    assert sync_school(db, school.id, plugins=plugins).outcome == "succeeded"
+    networks = db.scalars(select(SchoolNetwork.network).where(SchoolNetwork.school_id == school.id))
+    return SyncedSchool(school, plugins, list(networks))
+
+
+@contextmanager
+def serve_koppel(db: Session, plugins: Plugins, **settings: Any) -> Iterator[tuple[Any, str]]:
+    """koppel over HTTP on the test's database; its public address is where it listens."""
+
+    def session_factory() -> Session:
+        return Session(
+            bind=db.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+    config = load_settings(api_tokens=[TOKEN], **settings)
+    app = create_app(config, session_factory=session_factory, plugins=plugins)
+    with serve(app) as url:
+        services = app.state.services
+        public = config.model_copy(update={"public_url": url})
+        app.state.services = dataclasses.replace(services, settings=public)
+        yield app, url
+
+
+def person_buttons(page: str) -> dict[str, str]:
+    """The simulator login page's buttons: label → person id."""
+    return {
+        unescape(label): value
+        for value, label in re.findall(
+            r'<button name="person" value="(\d+)">([^<]+)</button>', page
+        )
+    }
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {
+        name: unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page)
+    }
+
+
+def sign_in_at_simulator(sim: SimulatorServer, page: str, label_part: str) -> dict[str, str]:
+    """Click the first person whose label holds ``label_part``: the form the browser posts on."""
+    person = next(v for label, v in person_buttons(page).items() if label_part in label)
+    form = {**hidden_fields(page), "person": person}
+    answer = httpx.post(f"{sim.url}idp/sign-in", data=form, timeout=10)
+    assert answer.status_code == 200, answer.text
+    posted = hidden_fields(answer.text)
+    return {k: posted[k] for k in ("SAMLResponse", "RelayState") if k in posted}

@@ -1,0 +1,169 @@
+"""Signed-in people: the identity goes through decide_login; the policies see the browser."""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import select
+
+from core.models import LoginDenial
+from plugins.ip_restriction.policy import NAME as IP_RESTRICTION
+from plugins.ip_restriction.policy import OUTSIDE_SCHOOL
+from tests.login.conftest import HOME, INSIDE, NAMES, add_pupil
+from tests.sso.conftest import (
+    ENTREE_ACS,
+    ENTREE_ENTITY,
+    SP_ENTITY,
+    audit_rows,
+    basispoort_assertion,
+)
+from tests.sso.idp import SSO_URL, Assertion
+
+
+def test_a_teacher_is_let_in_and_handed_on(db, seed, koppel, idp):
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.teacher))
+    response = koppel.post(idp.form(xml, relay_state="deep-link-target"))
+    assert response.status_code == 200
+    [(who, relay_state)] = koppel.signed_in
+    assert (who.source, who.idp, who.person_kind) == ("basispoort", "basispoort", "staff")
+    assert (who.person_id, who.school_id, who.brin6) == (
+        seed.teacher.id,
+        seed.school.id,
+        seed.school.brin6,
+    )
+    assert who.roles == ("Leerkracht",)
+    assert relay_state == "deep-link-target"  # IdP-initiated: the deep link's own relay state
+    assert audit_rows(db, IP_RESTRICTION) == []
+
+
+def test_a_pupil_at_home_is_refused_with_the_dutch_reason(db, seed, koppel, idp):
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.pupil))
+    response = koppel.post(idp.form(xml), headers={"X-Forwarded-For": HOME})
+    assert response.status_code == 403
+    page = html.unescape(response.text)
+    assert OUTSIDE_SCHOOL[0] in page and "Inloggen niet toegestaan" in page
+    assert koppel.signed_in == []
+    [row] = audit_rows(db, IP_RESTRICTION)
+    assert (row.person_kind, row.person_id, row.school_id) == (
+        "pupil",
+        seed.pupil.id,
+        seed.school.id,
+    )
+    assert row.client_address == HOME  # the browser's own address, through the trusted proxy
+    assert not any(name in row.reason for name in NAMES)
+
+
+def test_the_refusal_reads_in_english_on_request(db, seed, koppel, idp):
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.pupil))
+    response = koppel.http.post(
+        "/sso/basispoort/acs?lang=en", data=idp.form(xml), headers={"X-Forwarded-For": HOME}
+    )
+    assert response.status_code == 403
+    assert OUTSIDE_SCHOOL[1].replace("'", "&#39;") in response.text
+    assert "Sign-in not allowed" in response.text
+
+
+def test_a_pupil_at_school_is_let_in(db, seed, koppel, idp):
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.pupil))
+    response = koppel.post(idp.form(xml), headers={"X-Forwarded-For": INSIDE})
+    assert response.status_code == 200
+    [(who, _)] = koppel.signed_in
+    assert (who.person_kind, who.person_id, who.roles) == ("pupil", seed.pupil.id, ())
+
+
+def test_a_shadowed_policy_records_but_lets_the_pupil_in(db, seed, make_koppel, idp):
+    koppel = make_koppel(login_shadow_policies=[IP_RESTRICTION])
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.pupil))
+    assert koppel.post(idp.form(xml), headers={"X-Forwarded-For": HOME}).status_code == 200
+    assert [who.person_id for who, _ in koppel.signed_in] == [seed.pupil.id]
+    [row] = audit_rows(db, IP_RESTRICTION)
+    assert row.shadow and row.person_id == seed.pupil.id
+
+
+def test_an_unknown_person_is_known_from_tomorrow(db, seed, koppel, idp):
+    spec = basispoort_assertion(seed.school, seed.teacher)
+    spec.attributes = {"instellingRef": seed.school.source_ref, "userId": "404404404"}
+    response = koppel.post(idp.form(idp.response_xml(spec)))
+    assert response.status_code == 403
+    page = html.unescape(response.text)
+    assert "Je bent morgen bekend" in page and "Probeer het morgen opnieuw." in page
+    assert koppel.signed_in == []
+    [row] = audit_rows(db, "core:person_unknown")
+    assert row.school_id == seed.school.id and row.person_id is None
+
+
+def test_an_entree_assertion_is_mapped_by_brin_and_eck_id(db, seed, koppel, idp):
+    pupil = add_pupil(db, seed.bare_school)  # a school without networks: the IP rule lets no one in
+    teacher_attributes = {
+        "uid": "s.devries@school.example",  # Entree's own id: not a Basispoort id
+        "eduPersonAffiliation": "employee",
+        "nlEduPersonHomeOrganizationId": seed.school.brin,
+        "eckId": seed.teacher.eckid,
+    }
+    spec = Assertion(acs_url=ENTREE_ACS, audience=ENTREE_ENTITY, attributes=teacher_attributes)
+    assert koppel.post(idp.form(idp.response_xml(spec)), idp="entree").status_code == 200
+    [(who, _)] = koppel.signed_in
+    assert (who.idp, who.source, who.person_id) == ("entree", "basispoort", seed.teacher.id)
+
+    # BRIN6 names the location; the pupil is found by ECK iD and judged like any other.
+    spec = Assertion(
+        acs_url=ENTREE_ACS,
+        audience=ENTREE_ENTITY,
+        attributes={
+            "uid": "leerling17",
+            "eduPersonAffiliation": "student",
+            "nlEduPersonHomeOrganizationId": seed.bare_school.brin6,
+            "eckId": pupil.eckid,
+        },
+    )
+    response = koppel.post(idp.form(idp.response_xml(spec)), idp="entree")
+    assert response.status_code == 403
+    [row] = audit_rows(db, IP_RESTRICTION)
+    assert row.person_id == pupil.id
+
+
+def test_sp_initiated_sign_in_answers_the_request_koppel_sent(db, seed, koppel, idp):
+    start = koppel.http.get("/sso/basispoort/login", params={"relay_state": "oidc:abc123"})
+    assert start.status_code == 303
+    target = urlsplit(start.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == SSO_URL
+    query = parse_qs(target.query)
+    request = idp.read_authn_request(query["SAMLRequest"][0])  # pysaml2 reads koppel's request
+    assert request.assertion_consumer_service_url.endswith("/sso/basispoort/acs")
+    assert request.issuer.text == SP_ENTITY
+    assert query["RelayState"] == ["oidc:abc123"]
+
+    spec = basispoort_assertion(seed.school, seed.teacher, in_response_to=request.id)
+    # The relay state koppel stored with its request wins over a posted one.
+    form = idp.form(idp.response_xml(spec), relay_state="oidc:forged")
+    assert koppel.post(form).status_code == 200
+    [(who, relay_state)] = koppel.signed_in
+    assert who.person_id == seed.teacher.id and relay_state == "abc123"
+
+    # The request is used up: a second answer to it is refused.
+    again = basispoort_assertion(seed.school, seed.teacher, in_response_to=request.id)
+    assert koppel.post(idp.form(idp.response_xml(again))).status_code == 400
+    assert len(audit_rows(db, "sso:unknown_request")) == 1
+
+
+def test_koppel_serves_its_service_provider_metadata(koppel):
+    response = koppel.http.get("/sso/entree/metadata")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/samlmetadata+xml")
+    assert f'entityID="{ENTREE_ENTITY}"' in response.text
+    assert f'Location="{ENTREE_ACS}"' in response.text
+    assert koppel.http.get("/sso/nobody/metadata").status_code == 404
+
+
+def test_an_unconfigured_identity_provider_says_so(db, seed, make_koppel, monkeypatch):
+    monkeypatch.delenv("KOPPEL_BASISPOORT_SSO_METADATA", raising=False)
+    koppel = make_koppel(configured=False)
+    for response in (
+        koppel.http.get("/sso/basispoort/login"),
+        koppel.post({"SAMLResponse": "PHNhbWwvPg=="}),
+    ):
+        assert response.status_code == 503
+        assert "Inloggen tijdelijk niet mogelijk" in html.unescape(response.text)
+    assert koppel.signed_in == []
+    assert db.scalars(select(LoginDenial)).all() == []

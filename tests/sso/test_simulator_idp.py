@@ -1,0 +1,72 @@
+"""The simulator's identity provider signs (signxml, EC key); koppel reads its metadata by URL."""
+
+from __future__ import annotations
+
+import html
+import re
+from ipaddress import ip_network
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.sso.simulator import serve_koppel, sign_in_at_simulator, sync_simulator_school
+
+HOME = "198.51.100.7"
+
+
+def deep_link(sim, acs: str, ref: str) -> str:
+    query = urlencode({"TARGET": acs, "INSTELLING_REF": ref})
+    return f"{sim.url}login/leerlingen/snelkoppelaar?{query}"
+
+
+def test_a_teacher_signs_in_through_the_simulators_deep_link(db, sim_http_server, monkeypatch):
+    synced = sync_simulator_school(db, sim_http_server, monkeypatch)
+    with serve_koppel(db, synced.plugins) as (_app, url):
+        page = httpx.get(
+            deep_link(sim_http_server, f"{url}/sso/basispoort/acs", synced.school.source_ref)
+        )
+        assert page.status_code == 200 and "Leerkracht" in page.text
+        form = sign_in_at_simulator(sim_http_server, page.text, "Leerkracht")
+        response = httpx.post(f"{url}/sso/basispoort/acs", data=form)
+    assert response.status_code == 200, response.text
+    assert "Je bent ingelogd." in html.unescape(response.text)
+
+
+def test_a_pupil_is_refused_at_home_and_let_in_at_school(db, sim_http_server, monkeypatch):
+    synced = sync_simulator_school(db, sim_http_server, monkeypatch)
+    inside = str(next(ip_network(synced.networks[0]).hosts()))
+    with serve_koppel(db, synced.plugins, trusted_proxies=["127.0.0.1/32"]) as (_app, url):
+        acs = f"{url}/sso/basispoort/acs"
+        page = httpx.get(deep_link(sim_http_server, acs, synced.school.source_ref)).text
+        home = httpx.post(
+            acs,
+            data=sign_in_at_simulator(sim_http_server, page, "leerling"),
+            headers={"X-Forwarded-For": HOME},
+        )
+        school = httpx.post(
+            acs,
+            data=sign_in_at_simulator(sim_http_server, page, "leerling"),
+            headers={"X-Forwarded-For": inside},
+        )
+    assert home.status_code == 403
+    assert "Inloggen kan alleen vanaf het netwerk van de school." in html.unescape(home.text)
+    assert school.status_code == 200, school.text
+
+
+def test_an_sp_initiated_sign_in_goes_through_the_simulator(db, sim_http_server, monkeypatch):
+    synced = sync_simulator_school(db, sim_http_server, monkeypatch)
+    with serve_koppel(db, synced.plugins) as (_app, url):
+        start = httpx.get(f"{url}/sso/basispoort/login", params={"relay_state": "x:1"})
+        assert start.status_code == 303
+        chooser = httpx.get(start.headers["location"])
+        assert chooser.status_code == 200
+        link = next(
+            html.unescape(href)
+            for href in re.findall(r'href="(/idp/people\?[^"]+)"', chooser.text)
+            if f"school={synced.school.source_school_id}" in html.unescape(href)
+        )
+        page = httpx.get(sim_http_server.url + link.lstrip("/")).text
+        form = sign_in_at_simulator(sim_http_server, page, "Leerkracht")
+        response = httpx.post(f"{url}/sso/basispoort/acs", data=form)
+    assert response.status_code == 200, response.text
+    assert "Je bent ingelogd." in html.unescape(response.text)
