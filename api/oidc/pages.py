@@ -66,12 +66,11 @@ def signed_in_nowhere(request: Request) -> Response:
         request,
         200,
         ("Ingelogd", "Signed in"),
+        ("Je bent ingelogd.", "You are signed in."),
         (
-            "Je bent ingelogd, maar koppel weet niet naar welk leerlingvolgsysteem je wilt.",
-            "You are signed in, but koppel does not know which pupil-tracking system you want.",
-        ),
-        (
-            "Open het leerlingvolgsysteem zelf en kies daar 'Inloggen met Basispoort'.",
-            "Open the pupil-tracking system yourself and choose 'Sign in with Basispoort' there.",
+            "koppel weet niet naar welk leerlingvolgsysteem je wilt: open het "
+            "leerlingvolgsysteem zelf en kies daar 'Inloggen met Basispoort'.",
+            "koppel does not know which pupil-tracking system you want: open it yourself and "
+            "choose 'Sign in with Basispoort' there.",
         ),
     )
