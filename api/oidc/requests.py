@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Payload, OAuth2Request
 from starlette.datastructures import ImmutableMultiDict
+
+# RFC 6749 Appendix A: parameter values are visible ASCII and space (VSCHAR). So no NUL, which
+# no database stores, and nothing authlib cannot put in an error_description: outside state
+# and nonce, which go back as given, also no '"' or '\\' (authlib quotes some values there).
+_VSCHAR = re.compile(r"[\x20-\x7e]*")
+_RETURNED_AS_GIVEN = frozenset({"state", "nonce"})
+
+
+def _allowed(key: str, value: object) -> bool:
+    if not isinstance(value, str) or not _VSCHAR.fullmatch(key) or not _VSCHAR.fullmatch(value):
+        return False
+    return key in _RETURNED_AS_GIVEN or ('"' not in value and "\\" not in value)
 
 
 class _Payload(OAuth2Payload):
@@ -16,9 +29,8 @@ class _Payload(OAuth2Payload):
     def __init__(self, query: ImmutableMultiDict, form: ImmutableMultiDict) -> None:
         values: defaultdict[str, list[Any]] = defaultdict(list)
         for key, value in [*query.multi_items(), *form.multi_items()]:
-            if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-                # No database stores NUL in text (PostgreSQL refuses it): a 400, not a 500.
-                raise InvalidRequestError("Parameters must not contain NUL characters.")
+            if not _allowed(key, value):
+                raise InvalidRequestError("A parameter holds characters OAuth 2.0 does not allow.")
             values[key].append(value)
         self._datalist = values
         self._data = {key: found[0] for key, found in values.items()}

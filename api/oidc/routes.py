@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -108,7 +108,11 @@ def _authorize(request: Request, form: FormData | None) -> Response:
                 return response
             idp = oauth.payload.data.get("idp_hint") or svc.settings.oidc_default_idp
             if not _IDP.fullmatch(idp):
-                raise OAuth2Error("invalid_request", "Unknown 'idp_hint'.", grant.redirect_uri)
+                raise InvalidRequestError(
+                    "Unknown 'idp_hint'.",
+                    state=oauth.payload.state,
+                    redirect_uri=grant.redirect_uri,
+                )
             data = oauth.payload.data
             pending = save_pending(
                 session,

@@ -231,7 +231,15 @@ def test_hostile_parameters_are_refused_with_a_400_not_a_500(koppel: Koppel):
     lvs = Lvs(koppel, registered)
     login = lvs.start()
 
-    for params in ({"client_id": f"x{NUL}y"}, {"nonce": f"n{NUL}"}, {"state": "s" * 501}):
+    for params in (
+        {"client_id": f"x{NUL}y"},
+        {"nonce": f"n{NUL}"},
+        {"state": "s" * 501},
+        {"redirect_uri": 'https://lvs.test/"quoted\\'},
+        {"redirect_uri": "https://lvs.test/café"},
+        {"idp_hint": "../../etc"},
+        {"response_type": "token"},
+    ):
         answer = koppel.browser.get(changed(login.url, **params))
         assert answer.status_code in (302, 400), (params, answer.text)
         assert "code=" not in answer.headers.get("location", "")
@@ -242,3 +250,10 @@ def test_hostile_parameters_are_refused_with_a_400_not_a_500(koppel: Koppel):
     assert httpx.post(token_endpoint, data={**body, "code": f"c{NUL}"}).status_code == 400
     relay = {"relay_state": f"oidc:{NUL}", "kind": "staff", "person_id": koppel.teacher.id}
     assert koppel.browser.get("/test-only/sign-in", params=relay).status_code == 400
+
+
+def test_an_idp_hint_that_is_no_name_goes_back_as_invalid_request(koppel: Koppel):
+    lvs = Lvs(koppel, koppel.register())
+    login = lvs.start(idp_hint="../admin")
+
+    assert_error_to_client(koppel.browser.get(login.url), "invalid_request", login.state)
