@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import structlog
 from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import (
@@ -34,6 +35,8 @@ from core.oidc import codes
 from core.oidc.clients import find_client, secret_matches
 from core.oidc.keys import ALG, signing_key
 from core.settings import Settings
+
+log = structlog.get_logger()
 
 SCOPE = "openid"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -123,6 +126,12 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             code_challenge_method=data["code_challenge_method"],
             claims=user.claims,
             auth_time=user.auth_time,
+        )
+        log.info(
+            "oidc_code_issued",
+            client_id=request.client.row.client_id,
+            person_kind=user.claims["person_kind"],
+            person_id=user.claims["person_id"],
         )
 
     def query_authorization_code(self, code: str, client: RegisteredClient) -> IssuedCode | None:
@@ -270,6 +279,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         codes.save_access_token(
             self.session, token["access_token"], code.row, token["expires_in"], self.now
         )
+        log.info("oidc_token_issued", client_id=request.client.row.client_id, code_id=code.row.id)
 
     def create_oauth2_request(self, request: OidcRequest) -> OidcRequest:
         return request

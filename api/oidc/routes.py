@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+import structlog
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +22,8 @@ from api.services import services
 from api.signin import sign_in_url
 from core.oidc.codes import save_pending
 from core.oidc.keys import ALG, published_keys
+
+log = structlog.get_logger()
 
 router = APIRouter(include_in_schema=False)
 
@@ -143,7 +147,13 @@ def _token(request: Request, form: FormData) -> Response:
         response: Response = provider.create_token_response(oauth)
         # Also on failure: a redeemed code stays redeemed, a replay's revocations stay.
         session.commit()
-        return response
+    if response.status_code >= 400:
+        log.warning(
+            "oidc_token_refused",
+            status=response.status_code,
+            error=json.loads(bytes(response.body)).get("error"),
+        )
+    return response
 
 
 def _oauth_request(
