@@ -11,7 +11,7 @@ from authlib.integrations.base_client import OAuthError
 from sqlalchemy import func, select
 
 from core.models import OidcCode, OidcPendingAuthorization
-from tests.oidc.conftest import REDIRECT, Koppel, Lvs, query_of
+from tests.oidc.conftest import REDIRECT, Koppel, Lvs, Registered, query_of
 
 
 def changed(url: str, drop: tuple[str, ...] = (), **params: str) -> str:
@@ -257,3 +257,21 @@ def test_an_idp_hint_that_is_no_name_goes_back_as_invalid_request(koppel: Koppel
     login = lvs.start(idp_hint="../admin")
 
     assert_error_to_client(koppel.browser.get(login.url), "invalid_request", login.state)
+
+
+def test_the_code_is_bound_to_the_redirect_uri_it_was_issued_for(koppel: Koppel):
+    from core.oidc.clients import add_client
+
+    other = "https://lvs.test/elsewhere"
+    new = add_client(koppel.db, "two-uris", [REDIRECT, other])
+    koppel.db.commit()
+    lvs = Lvs(koppel, Registered("two-uris", new.client.client_id, new.secret))
+    login = lvs.start()
+    callback = koppel.sign_in(login.url, koppel.teacher).headers["location"]
+    elsewhere = Lvs(koppel, Registered("two-uris", new.client.client_id, new.secret, other))
+
+    with pytest.raises(OAuthError) as refused:
+        elsewhere.exchange(callback.replace(REDIRECT, other), login)
+
+    assert refused.value.error == "invalid_grant"
+    assert "redirect_uri" in str(refused.value.description)
