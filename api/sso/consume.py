@@ -26,10 +26,10 @@ from core.login.audit import record_decision
 from core.login.client_address import ClientAddress, derive_client_address
 from core.login.decide import decide_login
 from core.login.decision import Decision, Denial
-from core.saml.method import LoginMethod
+from core.saml.method import Asserted, AssertedIdentity, LoginMethod
 from core.saml.refusals import Refusal, SamlRefused
 from core.saml.state import record_assertion, take_request
-from core.saml.verify import Expected, verify_response
+from core.saml.verify import Expected, VerifiedResponse, verify_response
 
 log = structlog.get_logger()
 
@@ -52,37 +52,11 @@ async def read_capped(request: Request, cap: int) -> bytes | None:
 def consume(request: Request, method: LoginMethod, body: bytes | None) -> Response:
     """Check one posted SAMLResponse and let the person in, or refuse with a page."""
     services: Services = request.app.state.services
-    settings = services.settings
     now = datetime.now(UTC)
     client = client_address(request, services)
     with services.session() as session:
         try:
-            if body is None:
-                raise SamlRefused(Refusal.TOO_LARGE)
-            xml, relay_state = _posted(request, body)
-            found = idp_metadata(request, method)
-            if found is None:
-                return not_configured_page(request)
-            entity_id, acs_url = sp_addresses(services, method.name)
-            expected = Expected(
-                idp=method.name,
-                idp_entity_id=found.entity_id,
-                certificates=found.certificates,
-                sp_entity_id=entity_id,
-                acs_url=acs_url,
-                now=now,
-                skew=timedelta(seconds=settings.sso_clock_skew_seconds),
-            )
-            verified = verify_response(xml, expected)
-            if verified.in_response_to is not None:
-                # The relay state koppel stored with its request wins over the posted one.
-                relay_state = take_request(session, method.name, verified.in_response_to, now)
-            elif not method.unsolicited:
-                raise SamlRefused(Refusal.UNSOLICITED)
-            record_assertion(session, method.name, verified.assertion_id, verified.expires_at)
-            asserted = method.identity(verified.asserted)
-            if asserted is None:
-                raise SamlRefused(Refusal.IDENTITY_MISSING)
+            checked = _checked(request, session, method, body, now)
         except SamlRefused as refused:
             session.rollback()
             _audit_refusal(session, refused, client, now)
@@ -91,8 +65,13 @@ def consume(request: Request, method: LoginMethod, body: bytes | None) -> Respon
                 "sso_refused", idp=method.name, refusal=refused.refusal.value, detail=refused.detail
             )
             return refusal_page(request, refused.refusal)
+        if checked is None:
+            return not_configured_page(request)
+        verified, asserted, relay_state = checked
         identity = person.login_identity(session, method.source, asserted)
-        attempt, decision = decide_login(session, identity, client, now, services.plugins, settings)
+        attempt, decision = decide_login(
+            session, identity, client, now, services.plugins, services.settings
+        )
         session.commit()
         if not decision.allowed:
             return decision_page(request, decision)
@@ -107,6 +86,57 @@ def consume(request: Request, method: LoginMethod, body: bytes | None) -> Respon
         person_id=who.person_id,
     )
     return continue_after_sign_in(request, who, relay_state)
+
+
+def _checked(
+    request: Request, session: Session, method: LoginMethod, body: bytes | None, now: datetime
+) -> tuple[VerifiedResponse, AssertedIdentity, str] | None:
+    """Every check of the post, in order; SamlRefused at the first that fails, None when the
+    identity provider is not configured. Uses up the request answered and records the
+    assertion id (flushed, not committed)."""
+    if body is None:
+        raise SamlRefused(Refusal.TOO_LARGE)
+    xml, relay_state = _posted(request, body)
+    found = idp_metadata(request, method)
+    if found is None:
+        return None
+    services: Services = request.app.state.services
+    entity_id, acs_url = sp_addresses(services, method.name)
+    expected = Expected(
+        idp=method.name,
+        idp_entity_id=found.entity_id,
+        certificates=found.certificates,
+        sp_entity_id=entity_id,
+        acs_url=acs_url,
+        now=now,
+        skew=timedelta(seconds=services.settings.sso_clock_skew_seconds),
+    )
+    verified = verify_response(xml, expected)
+    if verified.in_response_to is not None:
+        # The relay state koppel stored with its request wins over the posted one.
+        relay_state = take_request(session, method.name, verified.in_response_to, now)
+    elif not method.unsolicited:
+        raise SamlRefused(Refusal.UNSOLICITED)
+    else:
+        # Nobody asked for this sign-in, so its relay state (anyone can write one into a deep
+        # link) must not pick a continuation: the empty prefix sends it to the "" one, which
+        # gets the relay state as it came.
+        relay_state = f":{relay_state}"
+    record_assertion(session, method.name, verified.assertion_id, verified.expires_at)
+    asserted = _identity(method, verified.asserted)
+    if asserted is None:
+        raise SamlRefused(Refusal.IDENTITY_MISSING)
+    return verified, asserted, relay_state
+
+
+def _identity(method: LoginMethod, asserted: Asserted) -> AssertedIdentity | None:
+    """The method's reading of the assertion; a method that fails names nobody (fail closed)."""
+    try:
+        return method.identity(asserted)
+    except Exception as exc:
+        # Its message may quote the assertion (personal data): log the type only.
+        log.error("login_method_failed", idp=method.name, error=type(exc).__name__)
+        return None
 
 
 def client_address(request: Request, services: Services) -> ClientAddress:

@@ -60,6 +60,8 @@ BASISPOORT_NAME_ID_IS_USER_ID = True
 # from Basispoort are found by their ECK iD, sent only when the school consents to it. Without
 # it an Entree sign-in finds nobody ("known from tomorrow" would be wrong for ever: the page
 # says so). A BRIN with several linked locations needs the 6-character form.
+# eduPersonAffiliation (student/employee/staff) is not needed: whether the person is a pupil or
+# staff comes from the synced record the ECK iD finds, not from what the assertion claims.
 ENTREE_BRIN_ATTRIBUTES = (
     "nlEduPersonHomeOrganizationId",
     "urn:mace:dir:attribute-def:nlEduPersonHomeOrganizationId",

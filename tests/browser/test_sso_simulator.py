@@ -5,11 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from fastapi import Request
 from sqlalchemy import select
-from starlette.responses import HTMLResponse, Response
 
-from api.signin import SignedIn, add_continuation
 from core.models import Staff
 from tests.sso.simulator import serve_koppel, sync_simulator_school
 
@@ -17,14 +14,8 @@ from tests.sso.simulator import serve_koppel, sync_simulator_school
 @pytest.mark.browser
 def test_a_teacher_clicks_through_the_simulator_into_koppel(db, sim_http_server, monkeypatch, page):
     synced = sync_simulator_school(db, sim_http_server, monkeypatch)
-    signed_in: list[SignedIn] = []
-
-    def show(request: Request, who: SignedIn, relay_state: str) -> Response:
-        signed_in.append(who)
-        return HTMLResponse(f"<h1 id='who'>{who.person_kind} {who.person_id}</h1>")
-
-    with serve_koppel(db, synced.plugins) as (app, url):
-        add_continuation(app, "", show)
+    with serve_koppel(db, synced.plugins) as koppel:
+        url = koppel.url
         query = urlencode(
             {"TARGET": f"{url}/sso/basispoort/acs", "INSTELLING_REF": synced.school.source_ref}
         )
@@ -37,6 +28,6 @@ def test_a_teacher_clicks_through_the_simulator_into_koppel(db, sim_http_server,
 
     staff = db.scalars(select(Staff).where(Staff.source_id == person_id)).one()
     assert heading == f"staff {staff.id}"
-    assert [(w.person_id, w.idp, w.brin6) for w in signed_in] == [
+    assert [(w.person_id, w.idp, w.brin6) for w, _ in koppel.signed_in] == [
         (staff.id, "basispoort", synced.school.brin6)
     ]

@@ -44,13 +44,21 @@ class Koppel:
     app: FastAPI
     http: httpx.Client
     signed_in: list[tuple[SignedIn, str]] = field(default_factory=list)
+    continuations: list[str] = field(default_factory=list)  # the prefix each was handed to
 
     def post(self, form: dict[str, str], idp: str = "basispoort", **kwargs: Any) -> httpx.Response:
         return self.http.post(f"/sso/{idp}/acs", data=form, **kwargs)
 
 
+class StrictLogin(BasispoortLogin):
+    """Basispoort's mapping, but only for sign-ins koppel asked for (no deep links)."""
+
+    name = "strict"
+    unsolicited = False
+
+
 class _Methods:
-    """The Basispoort plugin's own two login methods, reading the test IdP's metadata."""
+    """The Basispoort plugin's own two login methods (and a strict one), reading the test IdP."""
 
     def __init__(self, metadata: Path | None) -> None:
         self.metadata = str(metadata) if metadata else None  # None: the (unset) settings
@@ -59,6 +67,7 @@ class _Methods:
     def koppel_register_login_methods(self, register: Any) -> None:
         register(BasispoortLogin(self.metadata))
         register(EntreeLogin(self.metadata))
+        register(StrictLogin(self.metadata))
 
 
 @pytest.fixture
@@ -88,12 +97,16 @@ def make_koppel(db: Session, idp: TestIdp) -> Iterator[Any]:
         http = stack.enter_context(httpx.Client(base_url=url, timeout=20))
         koppel = Koppel(app, http)
 
-        def record(request: Request, who: SignedIn, relay_state: str) -> Response:
-            koppel.signed_in.append((who, relay_state))
-            return PlainTextResponse(f"signed in: {who.person_kind} {who.person_id}")
+        def recorder(prefix: str) -> Any:
+            def record(request: Request, who: SignedIn, relay_state: str) -> Response:
+                koppel.signed_in.append((who, relay_state))
+                koppel.continuations.append(prefix)
+                return PlainTextResponse(f"signed in: {who.person_kind} {who.person_id}")
 
-        add_continuation(app, "", record)
-        add_continuation(app, "oidc", record)
+            return record
+
+        for prefix in ("", "oidc"):
+            add_continuation(app, prefix, recorder(prefix))
         return koppel
 
     try:

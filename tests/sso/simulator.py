@@ -6,17 +6,20 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 
 import plugins.basispoort.hooks as basispoort_hooks
 import plugins.ip_restriction.hooks as ip_restriction_hooks
 from api.app import create_app
+from api.signin import SignedIn, add_continuation
 from core.linking import link_school
 from core.models import School, SchoolNetwork
 from core.plugins import Plugins, make_plugin_manager
@@ -51,9 +54,26 @@ def sync_simulator_school(db: Session, sim: SimulatorServer, monkeypatch: Any) -
     return SyncedSchool(school, plugins, list(networks))
 
 
+@dataclass
+class Served:
+    """koppel served: its app, its address, and whom it handed on (with their relay state)."""
+
+    app: Any
+    url: str
+    signed_in: list[tuple[SignedIn, str]] = field(default_factory=list)
+
+    def record(self, request: Request, who: SignedIn, relay_state: str) -> Response:
+        self.signed_in.append((who, relay_state))
+        return HTMLResponse(f"<h1 id='who'>{who.person_kind} {who.person_id}</h1>")
+
+
 @contextmanager
-def serve_koppel(db: Session, plugins: Plugins, **settings: Any) -> Iterator[tuple[Any, str]]:
-    """koppel over HTTP on the test's database; its public address is where it listens."""
+def serve_koppel(db: Session, plugins: Plugins, **settings: Any) -> Iterator[Served]:
+    """koppel over HTTP on the test's database; its public address is where it listens.
+
+    Whoever signs in is recorded and shown as "<kind> <person id>" (the continuations for
+    every relay state the tests use), whatever other continuations koppel has installed.
+    """
 
     def session_factory() -> Session:
         return Session(
@@ -66,7 +86,10 @@ def serve_koppel(db: Session, plugins: Plugins, **settings: Any) -> Iterator[tup
         services = app.state.services
         public = config.model_copy(update={"public_url": url})
         app.state.services = dataclasses.replace(services, settings=public)
-        yield app, url
+        served = Served(app, url)
+        for prefix in ("", "x"):
+            add_continuation(app, prefix, served.record)
+        yield served
 
 
 def person_buttons(page: str) -> dict[str, str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core.models import LoginDenial
@@ -34,7 +36,16 @@ def test_a_teacher_is_let_in_and_handed_on(db, seed, koppel, idp):
     )
     assert who.roles == ("Leerkracht",)
     assert relay_state == "deep-link-target"  # IdP-initiated: the deep link's own relay state
+    assert koppel.continuations == [""]
     assert audit_rows(db, IP_RESTRICTION) == []
+
+
+def test_an_unasked_for_sign_in_cannot_pick_a_continuation(db, seed, koppel, idp):
+    # A deep link may carry any relay state; only a sign-in koppel started goes to "oidc:...".
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.teacher))
+    assert koppel.post(idp.form(xml, relay_state="oidc:someone-elses")).status_code == 200
+    assert koppel.continuations == [""]
+    assert [relay for _, relay in koppel.signed_in] == ["oidc:someone-elses"]
 
 
 def test_a_pupil_at_home_is_refused_with_the_dutch_reason(db, seed, koppel, idp):
@@ -140,6 +151,7 @@ def test_sp_initiated_sign_in_answers_the_request_koppel_sent(db, seed, koppel, 
     assert koppel.post(form).status_code == 200
     [(who, relay_state)] = koppel.signed_in
     assert who.person_id == seed.teacher.id and relay_state == "abc123"
+    assert koppel.continuations == ["oidc"]
 
     # The request is used up: a second answer to it is refused.
     again = basispoort_assertion(seed.school, seed.teacher, in_response_to=request.id)
@@ -156,9 +168,18 @@ def test_koppel_serves_its_service_provider_metadata(koppel):
     assert koppel.http.get("/sso/nobody/metadata").status_code == 404
 
 
-def test_an_unconfigured_identity_provider_says_so(db, seed, make_koppel, monkeypatch):
-    monkeypatch.delenv("KOPPEL_BASISPOORT_SSO_METADATA", raising=False)
-    koppel = make_koppel(configured=False)
+@pytest.mark.parametrize("metadata", [None, "/nonexistent/idp.xml", "not-xml"])
+def test_an_unconfigured_identity_provider_says_so(
+    db, seed, make_koppel, monkeypatch, tmp_path, metadata
+):
+    if metadata is None:
+        monkeypatch.delenv("KOPPEL_BASISPOORT_SSO_METADATA", raising=False)
+    elif metadata == "not-xml":
+        (tmp_path / "idp.xml").write_text("<EntityDescriptor")
+        monkeypatch.setenv("KOPPEL_BASISPOORT_SSO_METADATA", str(tmp_path / "idp.xml"))
+    else:
+        monkeypatch.setenv("KOPPEL_BASISPOORT_SSO_METADATA", metadata)
+    koppel = make_koppel(configured=False)  # the plugin reads its setting
     for response in (
         koppel.http.get("/sso/basispoort/login"),
         koppel.post({"SAMLResponse": "PHNhbWwvPg=="}),
@@ -167,3 +188,20 @@ def test_an_unconfigured_identity_provider_says_so(db, seed, make_koppel, monkey
         assert "Inloggen tijdelijk niet mogelijk" in html.unescape(response.text)
     assert koppel.signed_in == []
     assert db.scalars(select(LoginDenial)).all() == []
+
+
+def test_the_pages_language_switch_shows_the_same_refusal_in_english(db, seed, make_koppel, idp):
+    # The switch on every page is a GET of the same address: the outcome is kept in the signed
+    # session cookie (Secure, so an https client: httpx sends none over plain http).
+    koppel = make_koppel()
+    xml = idp.response_xml(basispoort_assertion(seed.school, seed.pupil))
+    with TestClient(koppel.app, base_url="https://testserver") as browser:
+        refused = browser.post(
+            "/sso/basispoort/acs", data=idp.form(xml), headers={"X-Forwarded-For": HOME}
+        )
+        assert refused.status_code == 403
+        english = browser.get("/sso/basispoort/acs?lang=en")
+    assert english.status_code == 403
+    assert "Sign-in not allowed" in english.text
+    assert html.unescape(english.text).count("the school's network") == 1
+    assert koppel.signed_in == []

@@ -17,11 +17,25 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import LoginDenial, Staff
+from core.models import LoginDenial, Pupil, Staff
 from core.saml.refusals import Refusal
 from tests.login.conftest import NAMES, Seed
-from tests.sso.conftest import Koppel, audit_rows, basispoort_assertion
+from tests.sso.conftest import PUBLIC, Koppel, audit_rows, basispoort_assertion
 from tests.sso.idp import TestIdp
+
+
+def people(db: Session) -> set[tuple]:
+    """Every synced person's stored row (read past the session's identity map)."""
+    rows: set[tuple] = set()
+    for model in (Pupil, Staff):
+        columns = (model.id, model.updated_at, model.row_hash, model.left_at, model.purged_at)
+        rows.update(tuple(row) for row in db.execute(select(*columns)))
+    return rows
+
+
+@pytest.fixture(autouse=True)
+def people_before(db: Session, seed: Seed) -> None:
+    seed.people_before = people(db)  # type: ignore[attr-defined]
 
 
 def assert_refused(
@@ -51,9 +65,11 @@ def post(koppel: Koppel, idp: TestIdp, xml: str) -> httpx.Response:
     return koppel.post(idp.form(xml))
 
 
-def test_a_valid_response_is_let_in_first(db, seed, koppel, idp):
-    # The baseline every refusal below changes one thing of.
-    response = post(koppel, idp, idp.response_xml(basispoort_assertion(seed.school, seed.teacher)))
+@pytest.mark.parametrize("signed", ["assertion", "response", "both"])
+def test_a_valid_response_is_let_in_first(db, seed, koppel, idp, signed):
+    # The baseline every refusal below changes one thing of; either part may carry the signature.
+    spec = basispoort_assertion(seed.school, seed.teacher, sign=signed)
+    response = post(koppel, idp, idp.response_xml(spec))
     assert response.status_code == 200, response.text
     assert [who.person_id for who, _ in koppel.signed_in] == [seed.teacher.id]
 
@@ -170,6 +186,17 @@ def test_an_in_response_to_koppel_did_not_send_is_refused(db, seed, koppel, idp)
     assert_refused(
         db, seed, koppel, post(koppel, idp, idp.response_xml(spec)), Refusal.UNKNOWN_REQUEST
     )
+
+
+def test_an_unasked_for_response_to_a_strict_method_is_refused(db, seed, koppel, idp):
+    spec = basispoort_assertion(
+        seed.school,
+        seed.teacher,
+        acs_url=f"{PUBLIC}/sso/strict/acs",
+        audience=f"{PUBLIC}/sso/strict/metadata",
+    )
+    response = koppel.post(idp.form(idp.response_xml(spec)), idp="strict")
+    assert_refused(db, seed, koppel, response, Refusal.UNSOLICITED)
 
 
 def test_a_replayed_assertion_is_refused_by_another_replica(db, seed, make_koppel, idp):
