@@ -34,11 +34,11 @@ class Running:
 def lvs_and_koppel(db: Session, sim: Any, monkeypatch: Any, **settings: Any) -> Iterator[Running]:
     synced = sync_simulator_school(db, sim, monkeypatch)
     lvs = lvs_app()
-    with serve_koppel(db, synced.plugins, **settings) as (_, koppel), serve(lvs) as lvs_url:
+    with serve_koppel(db, synced.plugins, **settings) as koppel, serve(lvs) as lvs_url:
         new = add_client(db, "lvs-browser-test", [f"{lvs_url}{CALLBACK}"])
         db.commit()
-        connect(lvs, koppel, new.client.client_id, new.secret)
-        yield Running(lvs_url, koppel, synced)
+        connect(lvs, koppel.url, new.client.client_id, new.secret)
+        yield Running(lvs_url, koppel.url, synced)
 
 
 def sign_in_at_the_lvs(page: Page, running: Running, who: str) -> None:
