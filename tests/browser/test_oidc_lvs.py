@@ -10,16 +10,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import ip_network
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import OidcCode, Pupil, Staff
+from api.oidc.broker import install_continuations
+from core.models import OidcCode, Pupil, SamlRequest, Staff
 from core.oidc.clients import add_client
 from tests.live_server import serve
-from tests.oidc.lvs_app import CALLBACK, connect, lvs_app
+from tests.oidc.lvs_app import CALLBACK, INITIATE_LOGIN, connect, lvs_app
 from tests.sso.simulator import SyncedSchool, serve_koppel, sync_simulator_school
 
 
@@ -28,6 +30,7 @@ class Running:
     lvs: str  # the LVS's address
     koppel: str
     synced: SyncedSchool
+    sim: Any
 
 
 @contextmanager
@@ -35,10 +38,13 @@ def lvs_and_koppel(db: Session, sim: Any, monkeypatch: Any, **settings: Any) -> 
     synced = sync_simulator_school(db, sim, monkeypatch)
     lvs = lvs_app()
     with serve_koppel(db, synced.plugins, **settings) as koppel, serve(lvs) as lvs_url:
-        new = add_client(db, "lvs-browser-test", [f"{lvs_url}{CALLBACK}"])
+        install_continuations(koppel.app)  # koppel's own, over the SAML tests' recorder
+        new = add_client(
+            db, "lvs-browser-test", [f"{lvs_url}{CALLBACK}"], f"{lvs_url}{INITIATE_LOGIN}"
+        )
         db.commit()
         connect(lvs, koppel.url, new.client.client_id, new.secret)
-        yield Running(lvs_url, koppel.url, synced)
+        yield Running(lvs_url, koppel.url, synced, sim)
 
 
 def sign_in_at_the_lvs(page: Page, running: Running, who: str) -> None:
@@ -100,3 +106,25 @@ def test_a_pupil_at_school_lands_in_the_lvs(
 
     assert kind == "pupil"
     assert db.get_one(Pupil, person_id).school_id == running.synced.school.id
+
+
+@pytest.mark.browser
+def test_a_teacher_from_basispoorts_deep_link_lands_in_the_lvs_without_a_second_sign_in(
+    db, sim_http_server, monkeypatch, page
+):
+    with lvs_and_koppel(db, sim_http_server, monkeypatch) as running:
+        target = {
+            "TARGET": f"{running.koppel}/sso/basispoort/acs",
+            "INSTELLING_REF": running.synced.school.source_ref,
+        }
+        page.goto(f"{running.sim.url}login/leerlingen/snelkoppelaar?{urlencode(target)}")
+        page.locator("button", has_text="Leerkracht").first.click()
+        # koppel's ACS -> the LVS's login initiation -> /oidc/authorize (broker session) -> code
+        page.wait_for_url(re.compile(re.escape(f"{running.lvs}{CALLBACK}") + r"\?code="))
+        kind = page.locator("#person_kind").text_content()
+        iss = page.locator("#iss").text_content()
+
+    assert kind == "staff" and iss == running.koppel
+    assert db.scalar(select(func.count()).select_from(OidcCode)) == 1
+    # No AuthnRequest was sent: the broker session stood in for a second sign-in.
+    assert db.scalar(select(func.count()).select_from(SamlRequest)) == 0

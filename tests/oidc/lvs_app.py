@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import HTMLResponse, Response
 
 CALLBACK = "/oidc/callback"
+INITIATE_LOGIN = "/oidc/login"  # OpenID Connect third-party-initiated login
 
 
 def lvs_app() -> FastAPI:
@@ -32,6 +33,14 @@ def lvs_app() -> FastAPI:
     async def login(request: Request) -> Response:
         redirect_uri = str(request.url_for("callback"))
         return await app.state.oauth.koppel.authorize_redirect(request, redirect_uri)  # type: ignore[no-any-return]
+
+    @app.get(INITIATE_LOGIN)
+    async def initiated(request: Request, iss: str) -> Response:
+        # A login someone else started (Basispoort's deep link via koppel): only from koppel.
+        metadata = await app.state.oauth.koppel.load_server_metadata()
+        if iss != metadata["issuer"]:
+            return HTMLResponse('<h1 id="error">unknown issuer</h1>', 400)
+        return await login(request)
 
     @app.get(CALLBACK, name="callback")
     async def callback(request: Request) -> HTMLResponse:
