@@ -15,6 +15,7 @@ from api.console import install_console
 from api.errors import install_error_handlers
 from api.health import install_health_routes
 from api.metrics import install_metrics
+from api.oidc import install_oidc
 from api.services import Services
 from api.sso import install_sso
 from api.web import install_web
@@ -70,6 +71,7 @@ def create_app(
     install_web(app, settings)
     install_school_pages(app)
     install_console(app)
+    install_oidc(app)
     install_sso(app, settings)
     install_error_handlers(app)
     install_health_routes(app)

@@ -14,6 +14,7 @@ from cli import (
     doctor_cmd,
     logins_cmd,
     networks_cmd,
+    oidc_cmd,
     operators_cmd,
     plans_cmd,
     scheduler_cmd,
@@ -92,6 +93,7 @@ cli.add_command(schools_cmd.schools)
 cli.add_command(networks_cmd.networks)
 cli.add_command(operators_cmd.operators)
 cli.add_command(dead_letters_cmd.dead_letters)
+cli.add_command(oidc_cmd.oidc)
 
 
 def main() -> None:

@@ -329,6 +329,104 @@ class OperatorAction(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
+# OpenID Connect provider (core/oidc, api/oidc): the LVS's clients, signing keys and one-time codes.
+
+
+class OidcClient(Base):
+    """An LVS registered to sign people in through koppel; only a hash of its secret is kept."""
+
+    __tablename__ = "oidc_client"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_salt: Mapped[str] = mapped_column(String(32))  # hex
+    secret_hash: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of salt + secret
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    initiate_login_uri: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OidcSigningKey(Base):
+    """A private key that signs id_tokens: the newest unretired one signs, retired ones verify."""
+
+    __tablename__ = "oidc_signing_key"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(10))
+    private_jwk: Mapped[str] = mapped_column(Text)  # JSON; see docs/sso.md on protecting it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcPairwiseKey(Base):
+    """The one key that makes a client's ``sub`` for a person (HMAC); made by the migration."""
+
+    __tablename__ = "oidc_pairwise_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # hex, 32 bytes
+
+
+class OidcPendingAuthorization(Base):
+    """An LVS's authorization request waiting for the person to sign in at the IdP."""
+
+    __tablename__ = "oidc_pending_authorization"
+    __table_args__ = (Index("ix_oidc_pending_authorization_expires", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # random; in the relay state
+    client_id: Mapped[int] = mapped_column(ForeignKey("oidc_client.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str | None] = mapped_column(String(500))
+    nonce: Mapped[str | None] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OidcCode(Base):
+    """A one-time authorization code (its hash) and what the id_token will say."""
+
+    __tablename__ = "oidc_code"
+    __table_args__ = (
+        Index("ix_oidc_code_expires", "expires_at"),
+        Index("ix_oidc_code_client_nonce", "client_id", "nonce"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oidc_client.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(500))
+    nonce: Mapped[str | None] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON)  # ids, kind, BRIN6, roles, groups
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcAccessToken(Base):
+    """An access token for the userinfo endpoint (its hash), revoked when its code is replayed."""
+
+    __tablename__ = "oidc_access_token"
+    __table_args__ = (Index("ix_oidc_access_token_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("oidc_code.id"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oidc_client.id"))
+    scope: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # -- Single sign-on (core/saml): what replicas must agree on, kept until it expires. ------------
 
 

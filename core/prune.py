@@ -1,6 +1,7 @@
 """History retention: login audit rows, sync runs and scheduler ticks past their age are deleted.
 
-Expired single sign-on state (sent request ids, seen assertion ids) goes too.
+Expired single sign-on state (sent request ids, seen assertion ids; the OpenID Connect
+provider's pending sign-ins, codes and tokens) goes too.
 
 Each kind has its own setting (KOPPEL_LOGIN_AUDIT_RETENTION_DAYS, ..._SYNC_RUN_..., ...
 _SCHEDULER_TICK_...). Rows go in batches of BATCH, each its own transaction, so a first clean-up
@@ -30,6 +31,7 @@ from core.models import (
     SyncRun,
     utcnow,
 )
+from core.oidc.codes import expired as oidc_expired
 from core.settings import Settings
 
 log = structlog.get_logger()
@@ -89,6 +91,7 @@ def _expired(settings: Settings, now: datetime) -> list[tuple[str, Any, ColumnEl
         # Single sign-on state past its expiry: an expired request or assertion is refused anyway.
         ("saml_requests", SamlRequest, SamlRequest.expires_at < now),
         ("saml_assertions", SamlAssertionSeen, SamlAssertionSeen.expires_at < now),
+        *oidc_expired(settings, now),
     ]
 
 

@@ -196,6 +196,41 @@ class Settings(BaseSettings):
         description="Pause before the answer to a failed sign-in, so passwords cannot be "
         "guessed quickly.",
     )
+    # OpenID Connect provider for the LVS (api/oidc, core/oidc; docs/sso.md).
+    oidc_default_idp: str = Field(
+        default="basispoort",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$",
+        description="The identity provider an LVS's sign-in goes to when its authorization "
+        "request names none (the idp_hint parameter names one).",
+    )
+    oidc_sign_in_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=3600,
+        description="How long an LVS's authorization request waits for the person to sign in "
+        "at the identity provider; later, the LVS has to start again.",
+    )
+    oidc_code_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=60,
+        description="How long a one-time authorization code may be redeemed (at most 60 s).",
+    )
+    oidc_token_seconds: int = Field(
+        default=300,
+        ge=60,
+        le=3600,
+        description="Lifetime of an id_token and an access token; a retired signing key stays "
+        "in the JWKS this long (plus 5 minutes for clocks that differ) after it stopped signing.",
+    )
+    oidc_broker_session_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="After a sign-in the identity provider started (Basispoort's deep link), "
+        "how long the browser may take to reach the LVS, which then gets its code without a "
+        "second sign-in. Used once.",
+    )
     # The SAML service provider (core/saml, api/sso).
     sso_clock_skew_seconds: int = Field(
         default=60,

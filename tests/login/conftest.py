@@ -149,17 +149,22 @@ def login_plugins(*extra: object) -> Plugins:
 MakeApi = Callable[..., httpx.Client]
 
 
+def sessions_on(db: Session) -> Callable[[], Session]:
+    """Sessions for the API on the test's connection: the test's rollback undoes their commits."""
+
+    def session_factory() -> Session:
+        return Session(
+            bind=db.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+    return session_factory
+
+
 @pytest.fixture
 def make_api(db: Session) -> Iterator[MakeApi]:
     """Start the real API over HTTP on the test's database; settings are keyword overrides."""
     stack = ExitStack()
-
-    def session_factory() -> Session:
-        # Each request gets its own session on the test's connection, so the test's
-        # rollback undoes the API's commits too.
-        return Session(
-            bind=db.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
+    session_factory = sessions_on(db)
 
     def make(plugins: Plugins | None = None, **settings: Any) -> httpx.Client:
         app = create_app(

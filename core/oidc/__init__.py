@@ -1,0 +1,1 @@
+"""koppel as the LVS's OpenID Connect provider: clients, signing keys, codes, stored state."""

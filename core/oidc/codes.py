@@ -1,0 +1,160 @@
+"""What an authorization leaves in the database, so any API replica can carry it on: pending
+sign-ins, one-time codes and access tokens, the last two only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from core.models import OidcAccessToken, OidcCode, OidcPendingAuthorization
+from core.settings import Settings
+
+log = structlog.get_logger()
+
+_PENDING_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what save_pending makes (token_urlsafe)
+
+
+def digest(secret: str) -> str:
+    """Codes and tokens are stored hashed: reading the database does not let anyone redeem them."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def save_pending(
+    session: Session, settings: Settings, now: datetime, **fields: Any
+) -> OidcPendingAuthorization:
+    pending = OidcPendingAuthorization(
+        id=secrets.token_urlsafe(24),
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.oidc_sign_in_seconds),
+        **fields,
+    )
+    session.add(pending)
+    session.flush()
+    return pending
+
+
+def take_pending(
+    session: Session, pending_id: str, now: datetime
+) -> OidcPendingAuthorization | None:
+    """The pending authorization, deleted so it serves one sign-in; None if gone or expired."""
+    if not _PENDING_ID.fullmatch(pending_id):
+        return None  # the relay state came back through the browser: anything may be in it
+    pending = session.get(OidcPendingAuthorization, pending_id)
+    if pending is None:
+        return None
+    session.expunge(pending)
+    gone = session.execute(
+        delete(OidcPendingAuthorization).where(OidcPendingAuthorization.id == pending_id)
+    )
+    # Two replicas finishing the same sign-in: only the one whose DELETE found the row goes on.
+    if gone.rowcount != 1 or pending.expires_at <= now:  # type: ignore[attr-defined]
+        return None
+    return pending
+
+
+def save_code(
+    session: Session, settings: Settings, now: datetime, code: str, **fields: Any
+) -> None:
+    session.add(
+        OidcCode(
+            code_hash=digest(code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.oidc_code_seconds),
+            **fields,
+        )
+    )
+    session.flush()
+
+
+def redeem_code(session: Session, code: str, client_pk: int, now: datetime) -> OidcCode | None:
+    """The code's row if this is its first redemption, by its client, in time; else None.
+
+    One conditional UPDATE decides, so two replicas redeeming at once cannot both win. A
+    second redemption revokes the tokens the first one got (RFC 6749 §4.1.2): the code leaked.
+    """
+    code_hash = digest(code)
+    claimed = session.execute(
+        update(OidcCode)
+        .where(
+            OidcCode.code_hash == code_hash,
+            OidcCode.client_id == client_pk,
+            OidcCode.redeemed_at.is_(None),
+            OidcCode.expires_at > now,
+        )
+        .values(redeemed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.scalar(
+        select(OidcCode).where(OidcCode.code_hash == code_hash, OidcCode.client_id == client_pk)
+    )
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        return row
+    if row is not None and row.redeemed_at is not None:
+        revoked = session.execute(
+            update(OidcAccessToken)
+            .where(OidcAccessToken.code_id == row.id, OidcAccessToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        log.warning("oidc_code_replayed", code_id=row.id, tokens_revoked=revoked.rowcount)  # type: ignore[attr-defined]
+    return None
+
+
+def nonce_used(session: Session, client_pk: int, nonce: str) -> bool:
+    """Has a code already carried this nonce to this client? (a replayed authorization request)"""
+    return bool(
+        session.scalar(
+            select(exists().where(OidcCode.client_id == client_pk, OidcCode.nonce == nonce))
+        )
+    )
+
+
+def save_access_token(
+    session: Session, token: str, code: OidcCode, expires_in: int, now: datetime
+) -> None:
+    session.add(
+        OidcAccessToken(
+            token_hash=digest(token),
+            code_id=code.id,
+            client_id=code.client_id,
+            scope=code.scope,
+            created_at=now,
+            expires_at=now + timedelta(seconds=expires_in),
+        )
+    )
+    session.flush()
+
+
+def find_access_token(session: Session, token: str) -> tuple[OidcAccessToken, OidcCode] | None:
+    row = session.execute(
+        select(OidcAccessToken, OidcCode)
+        .join(OidcCode, OidcCode.id == OidcAccessToken.code_id)
+        .where(OidcAccessToken.token_hash == digest(token))
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def expired(settings: Settings, now: datetime) -> list[tuple[str, Any, ColumnElement[bool]]]:
+    """What history pruning deletes: tokens first, then codes no token refers to any more."""
+    token_life = timedelta(seconds=settings.oidc_token_seconds)
+    return [
+        (
+            "oidc_pending_sign_ins",
+            OidcPendingAuthorization,
+            OidcPendingAuthorization.expires_at < now,
+        ),
+        ("oidc_tokens", OidcAccessToken, OidcAccessToken.expires_at < now),
+        (
+            "oidc_codes",
+            OidcCode,
+            (OidcCode.expires_at < now - token_life)
+            & ~exists().where(OidcAccessToken.code_id == OidcCode.id),
+        ),
+    ]

@@ -1,0 +1,105 @@
+"""The keys that sign id_tokens: the newest signs; retired ones stay published until their
+tokens have expired, so an LVS can still check a token signed just before a rotation.
+
+RS256 (RSA 2048): the algorithm OpenID Connect requires every provider to offer and every
+client to accept. Private keys are stored in the database as JWK JSON, readable by whoever can
+read the database (encrypting them with a setting-held key is a follow-up, docs/sso.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import structlog
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.models import OidcSigningKey
+from core.settings import Settings
+
+log = structlog.get_logger()
+
+ALG = "RS256"
+# Clients accept tokens a little past their expiry when clocks differ; keep the key that long.
+CLOCK_MARGIN = timedelta(minutes=5)
+
+
+def _still_verifies(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """The key signs, or tokens it signed before it was retired may not have expired yet."""
+    cutoff = now - timedelta(seconds=settings.oidc_token_seconds) - CLOCK_MARGIN
+    return or_(OidcSigningKey.retired_at.is_(None), OidcSigningKey.retired_at > cutoff)
+
+
+def signing_key(session: Session, now: datetime) -> tuple[str, RSAKey]:
+    """The newest unretired key and its kid; the first one is made on first use."""
+    row = session.scalar(
+        select(OidcSigningKey)
+        .where(OidcSigningKey.retired_at.is_(None))
+        .order_by(OidcSigningKey.created_at.desc(), OidcSigningKey.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        row = _new_key(session, now)
+    return row.kid, _private_key(row.private_jwk)
+
+
+def published_keys(session: Session, settings: Settings, now: datetime) -> KeySet:
+    """The public keys an LVS may meet in a token that has not expired: the JWKS."""
+    rows = session.scalars(
+        select(OidcSigningKey).where(_still_verifies(settings, now)).order_by(OidcSigningKey.id)
+    )
+    return KeySet(
+        [
+            RSAKey.import_key(
+                _private_key(row.private_jwk).as_dict(private=False), {"kid": row.kid}
+            )
+            for row in rows
+        ]
+    )
+
+
+def rotate(session: Session, settings: Settings, now: datetime) -> OidcSigningKey:
+    """Add a key that signs from now on, retire the others, drop those no token needs."""
+    session.execute(
+        update(OidcSigningKey).where(OidcSigningKey.retired_at.is_(None)).values(retired_at=now)
+    )
+    new = _new_key(session, now)
+    dropped = prune(session, settings, now)
+    log.info("oidc_key_rotated", kid=new.kid, dropped=dropped)
+    return new
+
+
+def prune(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete retired keys that no unexpired token can have been signed with."""
+    result = session.execute(
+        delete(OidcSigningKey)
+        .where(~_still_verifies(settings, now))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_keys(session: Session) -> list[OidcSigningKey]:
+    return list(session.scalars(select(OidcSigningKey).order_by(OidcSigningKey.id)))
+
+
+def _new_key(session: Session, now: datetime) -> OidcSigningKey:
+    key = RSAKey.generate_key(2048, private=True)
+    row = OidcSigningKey(
+        kid=key.thumbprint(),
+        alg=ALG,
+        private_jwk=json.dumps(key.as_dict(private=True)),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@lru_cache(maxsize=16)
+def _private_key(jwk_json: str) -> RSAKey:
+    # Loading an RSA private key checks it, which costs ~100 ms: once per key per process.
+    return RSAKey.import_key(json.loads(jwk_json))
