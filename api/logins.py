@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends
 
 from api.auth import Caller
@@ -13,12 +12,9 @@ from api.metrics import count_login
 from api.problems import RESPONSES
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
 from api.services import Services, services
-from core.login.attempt import make_attempt
 from core.login.client_address import derive_client_address
-from core.login.evaluate import evaluate_login
-from core.login.identity import IdentityProblem, LoginIdentity, ResolvedIdentity, resolve_identity
-
-log = structlog.get_logger()
+from core.login.decide import decide_login
+from core.login.identity import LoginIdentity
 
 router = APIRouter(prefix="/v1/logins", tags=["logins"], responses=RESPONSES)
 
@@ -43,11 +39,6 @@ def evaluate(
             user_id=body.user_id,
             eckid=body.eckid,
         )
-        resolved = resolve_identity(session, identity)
-        if resolved.school is not None and not caller.allows(resolved.school.brin6):
-            # As if not linked: the caller learns nothing about other schools.
-            log.warning("login_school_outside_token_scope", school_id=resolved.school.id)
-            resolved = ResolvedIdentity(None, problem=IdentityProblem.UNKNOWN_SCHOOL)
         client = derive_client_address(
             body.peer_address,
             x_forwarded_for=body.header("x-forwarded-for"),
@@ -55,8 +46,15 @@ def evaluate(
             trusted_proxies=settings.trusted_proxy_networks,
             proxy_header=settings.proxy_header,
         )
-        attempt = make_attempt(session, resolved, client, body.at or datetime.now(UTC))
-        decision = evaluate_login(session, attempt, svc.plugins, settings)
+        attempt, decision = decide_login(
+            session,
+            identity,
+            client,
+            body.at or datetime.now(UTC),
+            svc.plugins,
+            settings,
+            school_allowed=caller.allows,
+        )
         session.commit()
         count_login(decision)
         return LoginDecisionOut(
