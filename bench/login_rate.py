@@ -372,6 +372,8 @@ def parse_wrk(out: str) -> Figures:
 
 
 def ratios(scenarios: dict[str, Figures | None]) -> dict[str, float | None]:
+    """Requests/s against the ceiling's; and the ceiling's API CPU per request against each
+    scenario's, which a busy shared machine disturbs less (one process is bound by its CPU)."""
     bare = scenarios["bare"]
     found: dict[str, float | None] = {}
     for name in ("evaluate_allowed", "evaluate_denied"):
@@ -379,6 +381,11 @@ def ratios(scenarios: dict[str, Figures | None]) -> dict[str, float | None]:
         found[f"{name}/bare"] = (
             round(figures.requests_per_second / bare.requests_per_second, 3)
             if figures and bare and bare.requests_per_second
+            else None
+        )
+        found[f"{name}/bare by API CPU per request"] = (
+            round(bare.api_cpu_ms_per_request / figures.api_cpu_ms_per_request, 3)
+            if figures and bare and bare.api_cpu_ms_per_request and figures.api_cpu_ms_per_request
             else None
         )
     return found
