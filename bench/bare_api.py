@@ -1,8 +1,8 @@
 """The ceiling for bench/logins: a bare FastAPI endpoint of the evaluate API's shape, no koppel.
 
-Same request and response models, the same bearer-token check (constant-time comparison), a
-sync endpoint like koppel's, served by uvicorn like 'koppel api'; it decides nothing and
-touches no database. python -m bench.bare_api --port 8001 --token TOKEN
+Same request and response models, the same bearer-token check (constant-time comparison, an
+async dependency as koppel's), a sync endpoint like koppel's, served by uvicorn like 'koppel
+api'; it decides nothing and touches no database. python -m bench.bare_api --port 8001 --token TOKEN
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from api.schemas import LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
 def bare_app(token: str) -> FastAPI:
     expected = token.encode()
 
-    def checked(
+    async def checked(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer())],
     ) -> None:
         given = credentials.credentials.encode() if credentials is not None else b""
