@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from api.auth import Caller
 from api.metrics import count_login
 from api.problems import RESPONSES
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
-from api.services import Services, services
+from api.services import Svc
 from core.login.client_address import derive_client_address
 from core.login.decide import decide_login
 from core.login.identity import LoginIdentity
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/v1/logins", tags=["logins"], responses=RESPONSES)
 @router.post("/evaluate", response_model=LoginDecisionOut)
 def evaluate(
     body: LoginRequest,
-    svc: Annotated[Services, Depends(services)],
+    svc: Svc,
     caller: Caller,
 ) -> LoginDecisionOut:
     """Judge one login. Let the person in only on a 200 with ``allowed: true``.

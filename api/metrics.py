@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.login.decision import Decision
 
@@ -34,17 +34,38 @@ def _instruments() -> tuple[Any, Any, Any]:
 
 def install_metrics(app: FastAPI) -> None:
     """Time every request; the route's template, not its path, keeps the label set small."""
-    seconds = _instruments()[0]
+    # Registered now, before any request: the login routes' threads would race to register.
+    app.add_middleware(TimedRequests, seconds=_instruments()[0])
 
-    @app.middleware("http")
-    async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]):  # type: ignore[no-untyped-def]
+
+class TimedRequests:
+    """A plain ASGI middleware: Starlette's BaseHTTPMiddleware (``@app.middleware``) streams
+    every answer through a task and a memory channel, which cost more than the timing."""
+
+    def __init__(self, app: ASGIApp, seconds: Any) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.monotonic()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        seconds.labels(route=route, method=request.method, status=response.status_code).observe(
-            time.monotonic() - started
-        )
-        return response
+        status = 500  # what the server answers when the app raises before it starts an answer
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.seconds.labels(route=route, method=scope["method"], status=status).observe(
+                time.monotonic() - started
+            )
 
 
 def count_login(decision: Decision) -> None:

@@ -20,13 +20,20 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 class Service:
     """One koppel command running in the background, its output in files under ``logs``."""
 
-    def __init__(self, name: str, args: list[str], env: Mapping[str, str], logs: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: Mapping[str, str],
+        logs: Path,
+        command: list[str] = KOPPEL,
+    ) -> None:
         self.name = name
         self.stdout = logs / f"{name}.out"
         self.stderr = logs / f"{name}.err"
         with self.stdout.open("wb") as out, self.stderr.open("wb") as err:
             self.process = subprocess.Popen(
-                [*KOPPEL, *args],
+                [*command, *args],
                 env={**os.environ, **env},
                 stdout=out,
                 stderr=err,

@@ -23,13 +23,14 @@ from core.settings import get_settings
 
 
 @cache
-def session_factory() -> sessionmaker[Session]:
+def session_factory(**engine_options: Any) -> sessionmaker[Session]:
     """Sessions on the configured database, once it answers and holds the expected schema.
 
     Checked here, before any command touches a table: a missing database, schema or driver is
     one line saying what to do (see core.probes), and no empty SQLite file is left behind.
+    ``engine_options`` go to core.db.make_engine (the API's pool size, for one).
     """
-    engine = database_engine(get_settings().database_url)
+    engine = database_engine(get_settings().database_url, **engine_options)
     try:
         require_schema(engine)
     except KoppelError:

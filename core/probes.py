@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, exc, text
 from sqlalchemy.engine import URL, make_url
@@ -16,7 +17,7 @@ from core.errors import BrokerUnavailable, ConfigError, DatabaseUnavailable, Sch
 from core.settings import DATABASE_URLS
 
 
-def database_engine(url: str, *, must_exist: bool = True) -> Engine:
+def database_engine(url: str, *, must_exist: bool = True, **engine_options: Any) -> Engine:
     """An engine for ``url`` that has connected once, or an error saying what to do.
 
     SQLite creates an empty file on connect; with ``must_exist`` a missing file is reported
@@ -33,7 +34,7 @@ def database_engine(url: str, *, must_exist: bool = True) -> Engine:
         if must_exist and not sqlite_file.exists():
             raise SchemaNotReady(f"there is no database at {sqlite_file} yet")
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, **engine_options)
     except ImportError as error:  # e.g. postgresql:// names psycopg2, which is not installed
         raise ConfigError(
             f"KOPPEL_DATABASE_URL needs the database driver {error.name!r}, which is not installed",

@@ -129,6 +129,20 @@ class Settings(BaseSettings):
         "--metrics-port option wins.",
     )
     # Logins (core/login, api/): who may call the API, which proxies to believe, what to shadow.
+    api_access_log: bool = Field(
+        default=False,
+        description="Log one line per HTTP request (uvicorn's access log) from 'koppel api'. "
+        "Off by default: every login already logs its own line (login_evaluated), and request "
+        "counts and times per route are in the metrics.",
+    )
+    api_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Requests one 'koppel api' process works on at once (its thread pool, and "
+        "as many pooled database connections); more wait their turn. More threads than this "
+        "only make them take turns at Python's lock (docs/benchmarks.md, 'Logins').",
+    )
     api_tokens: list[ApiToken] = Field(
         default_factory=list,
         description="Bearer tokens the LVS uses for the HTTP API, a JSON list; empty means "

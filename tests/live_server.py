@@ -7,20 +7,21 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import uvicorn
 from fastapi import FastAPI
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
+def serve(app: FastAPI, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yield its base URL."""
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listener
     # says so; without it every response waits 40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, lifespan="off", timeout_keep_alive=60)
+    config = uvicorn.Config(app, log_config=None, lifespan=lifespan, timeout_keep_alive=60)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.models import Pupil, School, Staff
@@ -70,27 +71,46 @@ def find_school(session: Session, identity: LoginIdentity) -> School | None:
     """The school with the given reference and/or source id; when both are given, both match."""
     if not identity.school_ref and not identity.school_id:
         return None
-    query = select(School).where(School.source == identity.source)
-    if identity.school_ref:
-        query = query.where(School.source_ref == identity.school_ref)
-    if identity.school_id:
-        query = query.where(School.source_school_id == identity.school_id)
-    schools = list(session.scalars(query.limit(3)))
+    query = _school_query(bool(identity.school_ref), bool(identity.school_id))
+    values = {"source": identity.source, "ref": identity.school_ref, "id": identity.school_id}
+    schools = list(session.scalars(query, values))
     # A reference can outlive a merger: then the school still in use is the one meant.
     if len(schools) > 1:
         schools = [s for s in schools if s.merged_into_source_id is None]
     return schools[0] if len(schools) == 1 else None
 
 
+# The queries of a login are built once, with bound parameters: building a statement and its
+# cache key anew at every login cost more than running it (docs/benchmarks.md, 'Logins').
+@cache
+def _school_query(by_ref: bool, by_id: bool) -> Select[tuple[School]]:
+    query = select(School).where(School.source == bindparam("source"))
+    if by_ref:
+        query = query.where(School.source_ref == bindparam("ref"))
+    if by_id:
+        query = query.where(School.source_school_id == bindparam("id"))
+    return query.limit(3)
+
+
+@cache
+def _people_query(model: type[Pupil | Staff], column: str) -> Select[tuple[Pupil | Staff]]:
+    return (
+        select(model)
+        .where(
+            model.school_id == bindparam("school_id"),
+            model.source == bindparam("source"),
+            getattr(model, column) == bindparam("value"),
+        )
+        .limit(3)
+    )
+
+
 def _people(
     session: Session, school_id: int, source: str, column: str, value: str
 ) -> list[tuple[PersonKind, Pupil | Staff]]:
     found: list[tuple[PersonKind, Pupil | Staff]] = []
+    values = {"school_id": school_id, "source": source, "value": value}
     for kind, model in (("pupil", Pupil), ("staff", Staff)):
-        query = select(model).where(
-            model.school_id == school_id,
-            model.source == source,
-            getattr(model, column) == value,
-        )
-        found.extend((kind, person) for person in session.scalars(query.limit(3)))  # type: ignore[misc]
+        people = session.scalars(_people_query(model, column), values)
+        found.extend((kind, person) for person in people)  # type: ignore[misc]
     return found

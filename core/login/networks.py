@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import KoppelError
@@ -134,14 +134,17 @@ def _unwrap_mapped(network: IPNetwork) -> IPNetwork:
     return network
 
 
+# Built once: every pupil's login reads it (see core/login/identity.py).
+_SCHOOL_NETWORKS = (
+    select(SchoolNetwork)
+    .where(SchoolNetwork.school_id == bindparam("school_id"))
+    .order_by(SchoolNetwork.origin, SchoolNetwork.network)
+)
+
+
 def school_networks(session: Session, school_id: int) -> list[SchoolNetwork]:
     """Every network of the school, all origins, in a stable order."""
-    query = (
-        select(SchoolNetwork)
-        .where(SchoolNetwork.school_id == school_id)
-        .order_by(SchoolNetwork.origin, SchoolNetwork.network)
-    )
-    return list(session.scalars(query))
+    return list(session.scalars(_SCHOOL_NETWORKS, {"school_id": school_id}))
 
 
 def allowed_networks(session: Session, school_id: int) -> list[IPNetwork]:
