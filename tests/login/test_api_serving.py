@@ -18,6 +18,7 @@ from core.db import make_engine, make_sessionmaker
 from core.models import SchoolNetwork
 from core.settings import load_settings
 from tests.cli_process import migrated_database
+from tests.live_server import serve
 from tests.login.conftest import (
     INSIDE,
     SCHOOL_NET,
@@ -26,7 +27,6 @@ from tests.login.conftest import (
     add_school,
     login_body,
     login_plugins,
-    serve,
 )
 
 
