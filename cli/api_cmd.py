@@ -33,13 +33,15 @@ def api(host: str, port: int, metrics_port: int | None) -> None:
 
     from api.app import create_app, engine_options
 
+    # The port first: a port in use is then the one line said, before the app has its say.
+    with listening("the API", host, port):
+        sock = listening_socket(host, port)
     try:
         settings = get_settings()
         app = create_app(settings, session_factory(**engine_options(settings)), plugins())
     except KoppelError as exc:
+        sock.close()
         fail(exc)
-    with listening("the API", host, port):
-        sock = listening_socket(host, port)
     # log_config=None: uvicorn's lines go through koppel's structlog set-up like everything else.
     # proxy_headers=False: the caller is the LVS; the pupil's address arrives in the request body.
     config = uvicorn.Config(
