@@ -58,12 +58,16 @@ _svc_wait_port() {
 # ------------------------------------------------------ browser and SAML tools
 
 # Debian's chromium for the page tests (Playwright's own browser download cannot be reached
-# here) and xmlsec1, which pysaml2 (the tests' SAML identity provider) signs with.
-# Sets CHROMIUM to the browser's path.
+# here), xmlsec1, which pysaml2 (the tests' SAML identity provider) signs with, and wrk, the
+# load generator of bench/logins. Sets CHROMIUM to the browser's path.
 install_test_tools() {
-    if ! command -v chromium >/dev/null 2>&1 || ! command -v xmlsec1 >/dev/null 2>&1; then
-        _svc_apt_install chromium xmlsec1 fonts-dejavu-core \
-            || { _svc_log "apt-get install chromium xmlsec1 failed"; return 1; }
+    local tool missing=0
+    for tool in chromium xmlsec1 wrk; do
+        command -v "$tool" >/dev/null 2>&1 || missing=1
+    done
+    if [ "$missing" = 1 ]; then
+        _svc_apt_install chromium xmlsec1 wrk fonts-dejavu-core \
+            || { _svc_log "apt-get install chromium xmlsec1 wrk failed"; return 1; }
     fi
     CHROMIUM=$(command -v chromium)
     export CHROMIUM
