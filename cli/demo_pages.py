@@ -90,7 +90,7 @@ def serve_pages(console: Console, koppel: Served, school_id: int, idp_url: str) 
     one-time links into the school's tab, minted as the LVS does, until Ctrl-C."""
     name, brin6 = _school(school_id)
     base = koppel.url
-    console.rule(f"5. The pages, served on {base}")
+    console.rule(f"6. The pages, served on {base}")
     console.print(
         "In production 'koppel api' serves these pages.\n\n"
         f"[bold]The operator's console[/]: {base}/console\n"
