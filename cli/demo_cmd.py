@@ -52,20 +52,41 @@ def demo(schools: int, seed: int, database: str, verbose: bool, serve: bool, por
     from plugins.basispoort.simulator import SimulatorServer, World, make_test_pki
 
     world = World(seed=seed, schools=schools)
-    with SimulatorServer(world, tls=make_test_pki(pki_dir), ipadressen=True) as sim:
-        _configure(f"sqlite:///{db_file}", sim.url, pki_dir)
+    # Basispoort's identity provider is another host than its API, reached by browsers: no mTLS.
+    with (
+        SimulatorServer(world, tls=make_test_pki(pki_dir), ipadressen=True) as sim,
+        SimulatorServer(world) as idp,
+    ):
+        _configure(f"sqlite:///{db_file}", sim.url, pki_dir, f"{idp.url}idp/metadata")
         console.print(
-            f"[bold]Basispoort simulator[/] on {sim.url} (mutual TLS, test CA in {pki_dir})"
+            f"[bold]Basispoort simulator[/] on {sim.url} (mutual TLS, test CA in {pki_dir}); "
+            f"its identity provider on {idp.url}"
         )
         console.print(f"[bold]Database[/] {db_file}; broker: in-process\n")
-        school_id = _run(console, world, db_file)
-        from cli.demo_pages import offer_pages, serve_pages
+        school_id, at_school = _run(console, world, db_file)
+        from cli.demo_pages import offer_pages, serve_pages, served_koppel
+        from cli.demo_sso import show_sign_ins
 
-        if serve or offer_pages(console, school_id):
-            serve_pages(console, school_id, port)
+        with served_koppel(port if serve else 0) as koppel:
+            console.rule(
+                "5. Signing in to the LVS through Basispoort (SAML in, OpenID Connect out)"
+            )
+            console.print(
+                f"koppel on {koppel.url}; a demo LVS registered as 'koppel oidc clients add' "
+                "does; each person clicked at the simulator's identity provider, koppel judges "
+                "the browser's own address (X-Forwarded-For through a proxy koppel trusts)."
+            )
+            show_sign_ins(console, koppel.url, school_id, at_school, HOME)
+            _look_around(console, db_file, school_id)
+            if serve:
+                serve_pages(console, koppel, school_id, idp.url)
+                return
+        if offer_pages(console, school_id):
+            with served_koppel(port) as koppel:
+                serve_pages(console, koppel, school_id, idp.url)
 
 
-def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
+def _configure(database_url: str, sim_url: str, pki_dir: Path, idp_metadata: str) -> None:
     """Point every part of koppel at the demo's database and simulator, in-process broker."""
     os.environ.update(
         KOPPEL_DATABASE_URL=database_url,
@@ -73,6 +94,7 @@ def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
         KOPPEL_BASISPOORT_CERT=str(pki_dir / "client.pem"),
         KOPPEL_BASISPOORT_CA=str(pki_dir / "ca.pem"),
         KOPPEL_BASISPOORT_IPADRESSEN="true",
+        KOPPEL_BASISPOORT_SSO_METADATA=idp_metadata,
     )
     os.environ.pop("KOPPEL_BROKER_URL", None)
     from cli import runtime
@@ -84,8 +106,8 @@ def _configure(database_url: str, sim_url: str, pki_dir: Path) -> None:
     set_plugins(None)
 
 
-def _run(console: Console, world, db_file: Path) -> int:  # type: ignore[no-untyped-def]
-    """The demo's steps; returns the id of the school whose logins it showed."""
+def _run(console: Console, world, db_file: Path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """The demo's steps; the id of the school whose logins it showed, an address inside it."""
     from cli.runtime import plugins, session, upgrade_database
     from core.linking import link_school
 
@@ -115,9 +137,7 @@ def _run(console: Console, world, db_file: Path) -> int:  # type: ignore[no-unty
     console.print("Schools whose data did not change were not fetched again ('unchanged').\n")
 
     console.rule("4. The next morning: the LVS asks koppel at every login")
-    _logins(console, linked[0])
-    _look_around(console, db_file, linked[0])
-    return linked[0]
+    return linked[0], _logins(console, linked[0])
 
 
 def _consenting() -> list[int]:
@@ -231,8 +251,9 @@ def _changes(counts: dict[str, int], kind: str) -> str:
     return " ".join(parts) or "-"
 
 
-def _logins(console: Console, school_id: int) -> None:
-    """Ask the HTTP API the LVS uses (in-process) about a few logins at one school."""
+def _logins(console: Console, school_id: int) -> str:
+    """Ask the HTTP API the LVS uses (in-process) about a few logins at one school; returns the
+    address inside the school's network it asked about."""
     import httpx
 
     from api.app import create_app
@@ -261,7 +282,9 @@ def _logins(console: Console, school_id: int) -> None:
         )
     token = secrets.token_urlsafe(24)
     app = create_app(
-        load_settings(api_tokens=[token]), session_factory=session_factory(), plugins=plugins()
+        load_settings(api_tokens=[token], web_secret=secrets.token_urlsafe(32)),
+        session_factory=session_factory(),
+        plugins=plugins(),
     )
     cases = [
         ("pupil", pupil.source_id, at_school, "from the school network"),
@@ -297,3 +320,4 @@ def _logins(console: Console, school_id: int) -> None:
         allowed = "yes" if answer.get("allowed") else "no"
         table.add_row(who, f"{address} ({where})", allowed, reasons)
     console.print(table)
+    return at_school

@@ -13,15 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.oidc.core import CodeIDToken
 from fastapi import FastAPI
-from joserfc import jwt
-from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from cli.demo_lvs import StockClient
 from core.models import Group, Pupil, Staff, StaffGroup, utcnow
 from core.oidc.clients import add_client
 from core.settings import load_settings
@@ -146,67 +142,21 @@ def koppel(db: Session) -> Iterator[Koppel]:
         yield running
 
 
-@dataclass
-class Lvs:
+class Lvs(StockClient):
     """The LVS's side, as any LVS would write it with a stock OIDC client library."""
 
-    koppel: Koppel
-    registered: Registered
-    auth_method: str = "client_secret_basic"
-    metadata: dict[str, Any] = field(init=False)
-    client: OAuth2Client = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.metadata = httpx.get(f"{self.koppel.url}/.well-known/openid-configuration").json()
-        self.client = OAuth2Client(
-            client_id=self.registered.client_id,
-            client_secret=self.registered.secret,
-            scope="openid",
-            redirect_uri=self.registered.redirect_uri,
-            code_challenge_method="S256",
-            token_endpoint_auth_method=self.auth_method,
+    def __init__(
+        self, koppel: Koppel, registered: Registered, auth_method: str = "client_secret_basic"
+    ) -> None:
+        super().__init__(
+            koppel.url,
+            registered.client_id,
+            registered.secret,
+            registered.redirect_uri,
+            auth_method,
         )
-
-    def start(self, **extra: str) -> Login:
-        verifier = secrets.token_urlsafe(48)
-        nonce = secrets.token_urlsafe(16)
-        url, state = self.client.create_authorization_url(
-            self.metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce, **extra
-        )
-        return Login(url, state, verifier, nonce)
-
-    def exchange(self, callback: str, login: Login, **extra: Any) -> dict[str, Any]:
-        """The code for tokens at the token endpoint (authlib checks the state)."""
-        extra.setdefault("code_verifier", login.verifier)
-        return dict(
-            self.client.fetch_token(
-                self.metadata["token_endpoint"],
-                authorization_response=callback,
-                state=login.state,
-                **extra,
-            )
-        )
-
-    def verify(self, token: dict[str, Any], login: Login) -> dict[str, Any]:
-        """The id_token checked as authlib's OpenID client checks it: JWKS, iss, aud, nonce."""
-        jwks = httpx.get(self.metadata["jwks_uri"]).json()
-        decoded = jwt.decode(
-            token["id_token"],
-            KeySet.import_key_set(jwks),
-            registry=JWSRegistry(algorithms=self.metadata["id_token_signing_alg_values_supported"]),
-        )
-        claims = CodeIDToken(
-            decoded.claims,
-            decoded.header,
-            {"iss": {"values": [self.metadata["issuer"]]}},
-            {
-                "nonce": login.nonce,
-                "client_id": self.registered.client_id,
-                "access_token": token["access_token"],
-            },
-        )
-        claims.validate(leeway=120)
-        return dict(claims)
+        self.koppel = koppel
+        self.registered = registered
 
     def sign_in(self, person: Pupil | Staff) -> tuple[dict[str, Any], dict[str, Any]]:
         """The whole login: the token response and the verified id_token's claims."""
@@ -215,14 +165,6 @@ class Lvs:
         assert callback.status_code == 302, callback.text
         token = self.exchange(callback.headers["location"], login)
         return token, self.verify(token, login)
-
-
-@dataclass(frozen=True)
-class Login:
-    url: str
-    state: str
-    verifier: str
-    nonce: str
 
 
 def query_of(response: httpx.Response) -> dict[str, str]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from html import unescape
 from typing import Any
 
 import httpx
@@ -20,6 +18,7 @@ import plugins.basispoort.hooks as basispoort_hooks
 import plugins.ip_restriction.hooks as ip_restriction_hooks
 from api.app import create_app
 from api.signin import SignedIn, add_continuation
+from cli.demo_sso import hidden_fields, person_buttons
 from core.linking import link_school
 from core.models import School, SchoolNetwork
 from core.plugins import Plugins, make_plugin_manager
@@ -95,23 +94,6 @@ def serve_koppel(db: Session, plugins: Plugins, **settings: Any) -> Iterator[Ser
         for prefix in ("", "x"):
             add_continuation(app, prefix, served.record)
         yield served
-
-
-def person_buttons(page: str) -> dict[str, str]:
-    """The simulator login page's buttons: label → person id."""
-    return {
-        unescape(label): value
-        for value, label in re.findall(
-            r'<button name="person" value="(\d+)">([^<]+)</button>', page
-        )
-    }
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    return {
-        name: unescape(value)
-        for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page)
-    }
 
 
 def sign_in_at_simulator(sim: SimulatorServer, page: str, label_part: str) -> dict[str, str]:
