@@ -144,8 +144,8 @@ class FullLogins:
             auth=(self.client.client_id, self.client.secret),
         )
         assert token.status_code == 200, token.text[:500]
-        if len(self.tokens) < SAMPLED:
-            with self._lock:
+        with self._lock:
+            if len(self.tokens) < SAMPLED:
                 self.tokens.append((token.json()["id_token"], nonce))
 
     def check_tokens(self, url: str) -> int:
