@@ -15,8 +15,8 @@ drives each scenario after a short warm-up, cycling through the seeded pupils:
 - ``evaluate_denied``: the same pupils from home: refused by the IP rule and audited (the
   audit rows written are counted and must cover every answer);
 - ``bare``: the ceiling;
-- ``full_logins``: a signed SAML assertion in, the code exchanged for an id_token (the slot
-  ``full_logins`` below; not measured until the SAML and OIDC parts are there).
+- ``full_logins``: a signed SAML assertion in (Basispoort's deep link), the code exchanged for
+  an id_token: three requests per login on ``--connections`` threads (bench/full_login.py).
 
 Printed and written as JSON to bench/results/logins-<timestamp>.json: requests/s, p50 and p99
 latency, the API's and PostgreSQL's CPU per request, ratios to the ceiling, PASS/FAIL per target.
@@ -45,6 +45,7 @@ import httpx
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 
 from bench.database import drop_database
+from bench.full_login import FullLogins
 from bench.national import _env
 from bench.nightly_throughput import fresh_database
 from bench.processes import (
@@ -78,6 +79,7 @@ class Figures:
     api_cpu_ms_per_request: float | None = None
     database_cpu_ms_per_request: float | None = None
     audit_rows: int | None = None
+    id_tokens_checked: int | None = None  # full logins: sampled id_tokens verified by the JWKS
 
 
 @dataclass
@@ -100,6 +102,7 @@ class LoginBench:
         self.logins: list[dict[str, Any]] = []  # school_ref, user_id, inside address
         self.servers: dict[str, Server] = {}
         self.postmaster: int | None = None
+        self.full = FullLogins(logs)
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -158,17 +161,20 @@ class LoginBench:
                     for p in range(self.args.pupils)
                 )
             conn.execute(text("ANALYZE"))
+        self.full.register(self.engine)
 
     def start_servers(self) -> None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
         env = {
             "KOPPEL_DATABASE_URL": self.database_url,
             "KOPPEL_API_TOKENS": json.dumps([self.token]),
             "KOPPEL_LOG_FORMAT": "json",
             "KOPPEL_LOG_LEVEL": "INFO",
+            **self.full.env(url),
         }
-        port = free_port()
         koppel = Service("api", ["api", "--port", str(port)], env, self.logs)
-        self.servers["koppel"] = Server("koppel", f"http://127.0.0.1:{port}", koppel)
+        self.servers["koppel"] = Server("koppel", url, koppel)
         port = free_port()
         bare = Service(
             "bare",
@@ -256,23 +262,40 @@ class LoginBench:
         drop_database(self.base_db, self.database_url)
 
 
-def full_logins(run: LoginBench) -> Figures | None:
-    """The full login: a signed SAML assertion posted in, the code exchanged for an id_token.
+def full_logins(run: LoginBench) -> Figures:
+    """Full logins back to back on ``--connections`` threads (bench/full_login.py): the
+    assertions signed first, one login checked, a warm-up, then the measured part."""
+    full, server = run.full, run.servers["koppel"]
+    full.sign(server.url, run.logins, run.args.warmup + run.args.seconds, FULL_LOGINS_PER_SECOND)
 
-    The slot for the SSO parts (SAML service provider, OpenID Connect provider): until they are
-    merged there is nothing to measure, and the scenario is reported as not measured. To fill
-    it, register a client and signing key in ``run.database_url``, pre-sign assertions (unique
-    ids: replays are refused), and return ``closed_loop(one_login, ...)`` where ``one_login``
-    posts one assertion to ``run.servers['koppel'].url`` and redeems the code.
-    """
-    return None
+    def one(client: httpx.Client) -> None:
+        full.one(server.url, client)
+
+    with httpx.Client(timeout=30) as client:
+        try:
+            one(client)
+        except AssertionError as exc:
+            raise SystemExit(f"full login: not signed in: {exc}") from None
+    closed_loop(one, run.args.connections, run.args.warmup)
+    api_pid = server.service.pid
+    profilers = start_profilers(run.args.profile, "full_logins", {"koppel": api_pid})
+    before = (cpu_seconds(api_pid), run.database_cpu())
+    figures = closed_loop(one, run.args.connections, run.args.seconds)
+    after = (cpu_seconds(api_pid), run.database_cpu())
+    stop_profilers(profilers)
+    done = max(figures.requests, 1)
+    figures.api_cpu_ms_per_request = round((after[0] - before[0]) * 1000 / done, 3)
+    figures.database_cpu_ms_per_request = round((after[1] - before[1]) * 1000 / done, 3)
+    figures.id_tokens_checked = full.check_tokens(server.url)
+    return figures
 
 
 def closed_loop(one: Callable[[httpx.Client], None], connections: int, seconds: float) -> Figures:
     """Run ``one`` back to back on ``connections`` threads for ``seconds``; per-call latency.
 
     For scenarios of several requests each (wrk measures single requests). An exception in
-    ``one`` counts as an error; the loop goes on.
+    ``one`` counts as an error; the loop goes on. StopIteration (its inputs ran out) ends
+    the thread.
     """
     latencies: list[float] = []
     errors = [0]
@@ -285,6 +308,8 @@ def closed_loop(one: Callable[[httpx.Client], None], connections: int, seconds: 
                 started = time.monotonic()
                 try:
                     one(client)
+                except StopIteration:
+                    return
                 except Exception:
                     with lock:
                         errors[0] += 1
@@ -426,7 +451,7 @@ def print_report(result: dict[str, Any]) -> None:
     print(
         f"\n{settings['schools']} schools x {settings['pupils']} pupils, "
         f"wrk {settings['connections']} connections x {settings['seconds']} s per scenario, "
-        f"{settings['cores']} cores"
+        f"{settings['cores']} cores, load average {settings['load_average']}"
     )
     for name, figures in result["scenarios"].items():
         if figures is None:
@@ -439,7 +464,13 @@ def print_report(result: dict[str, Any]) -> None:
             f"errors {figures['errors']}  CPU/request: api {figures['api_cpu_ms_per_request']} ms"
             + (f", database {db} ms" if db is not None else "")
             + (f"  audit rows {figures['audit_rows']}" if figures["audit_rows"] else "")
+            + (
+                f"  id_tokens verified {figures['id_tokens_checked']}"
+                if name == "full_logins"
+                else ""
+            )
         )
+    print("  (full_logins: each 'request' is one whole login, three HTTP requests)")
     print(f"ratios: {result['ratios']}")
     for name, target in result["targets"].items():
         verdict = {True: "PASS", False: "FAIL", None: "n/a "}[target["pass"]]
@@ -490,6 +521,8 @@ def main() -> None:
             "schools": args.schools,
             "pupils": args.pupils,
             "cores": os.cpu_count(),
+            # The machine is shared: its load (1, 5, 15 minutes) as the run ended.
+            "load_average": [round(n, 2) for n in os.getloadavg()],
             "api_workers": os.environ.get("KOPPEL_API_WORKERS"),
         },
         "scenarios": {k: asdict(v) if v else None for k, v in scenarios.items()},

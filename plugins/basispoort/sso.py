@@ -6,14 +6,25 @@ and the person (plugins/basispoort/assumptions.py holds the names no public sour
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from koppel.plugin import Asserted, AssertedIdentity
 from plugins.basispoort import assumptions
-from plugins.basispoort.settings import load_basispoort_settings
+from plugins.basispoort.settings import BasispoortSettings, load_basispoort_settings
 
 SOURCE = "basispoort"
 
 
-class BasispoortLogin:
+class _ReadsSettings:
+    @cached_property
+    def settings(self) -> BasispoortSettings:
+        """Read at the first sign-in and kept, as koppel keeps its own settings: reading the
+        environment at every sign-in cost each login about 3 ms of CPU (bench/logins). One
+        that cannot be read is not kept: the next sign-in reports it again."""
+        return load_basispoort_settings()
+
+
+class BasispoortLogin(_ReadsSettings):
     """Basispoort's identity provider: deep links (IdP-initiated) and koppel's AuthnRequests."""
 
     name = "basispoort"
@@ -24,7 +35,7 @@ class BasispoortLogin:
         self._metadata = metadata  # tests and embedded runs; otherwise the setting
 
     def metadata(self) -> str | None:
-        return self._metadata or load_basispoort_settings().sso_metadata
+        return self._metadata or self.settings.sso_metadata
 
     def identity(self, asserted: Asserted) -> AssertedIdentity | None:
         school_ref = asserted.first(*assumptions.BASISPOORT_SCHOOL_REF_ATTRIBUTES)
@@ -37,7 +48,7 @@ class BasispoortLogin:
         return AssertedIdentity(school_ref=school_ref, user_id=user_id, eckid=eckid)
 
 
-class EntreeLogin:
+class EntreeLogin(_ReadsSettings):
     """Kennisnet's Entree Federatie: the school by BRIN, the person by ECK iD."""
 
     name = "entree"
@@ -48,7 +59,7 @@ class EntreeLogin:
         self._metadata = metadata
 
     def metadata(self) -> str | None:
-        return self._metadata or load_basispoort_settings().entree_metadata
+        return self._metadata or self.settings.entree_metadata
 
     def identity(self, asserted: Asserted) -> AssertedIdentity | None:
         brin = asserted.first(*assumptions.ENTREE_BRIN_ATTRIBUTES)

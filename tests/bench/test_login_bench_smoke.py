@@ -1,7 +1,8 @@
 """The login benchmark (bench/logins) for a second per scenario: it runs and reports each figure.
 
 No rate is asserted (this machine is shared); only that each figure is there and sane, that
-every answer was the expected one, and that every denial left an audit row.
+every answer was the expected one, that every denial left an audit row, and that full logins
+ended in id_tokens koppel's JWKS verifies.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests.servers import postgres_url
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[2]
-MEASURED = ("bare", "evaluate_allowed", "evaluate_denied")
+MEASURED = ("bare", "evaluate_allowed", "evaluate_denied", "full_logins")
 
 
 def test_a_short_login_run_reports_every_figure(tmp_path: Path) -> None:
@@ -54,7 +55,9 @@ def test_a_short_login_run_reports_every_figure(tmp_path: Path) -> None:
     denied = scenarios["evaluate_denied"]
     assert denied["audit_rows"] >= denied["requests"]
     assert scenarios["evaluate_allowed"]["audit_rows"] == 0
-    assert scenarios["full_logins"] is None  # the slot the SSO parts fill
+    full = scenarios["full_logins"]
+    assert full["database_cpu_ms_per_request"] is not None
+    assert full["id_tokens_checked"] > 0  # the logins' id_tokens, verified against /oidc/jwks
     assert all(ratio > 0 for ratio in result["ratios"].values())
     assert {name for name in result["targets"]} == {
         "full logins >= 250/s",
@@ -62,4 +65,6 @@ def test_a_short_login_run_reports_every_figure(tmp_path: Path) -> None:
         "evaluate (allowed) >= 0.5 of the bare endpoint",
         "evaluate (denied, audited) >= 0.5 of the bare endpoint",
     }
+    assert all(target["pass"] is not None for target in result["targets"].values())
+    assert len(result["settings"]["load_average"]) == 3
     assert "PASS" in done.stdout or "FAIL" in done.stdout
