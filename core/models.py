@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,8 +20,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -97,6 +100,18 @@ class School(Base):
     @property
     def brin6(self) -> str:
         return f"{self.brin}{self.location_code}"
+
+    @hybrid_property
+    def syncable(self) -> bool:
+        """Is the school synced? Linked with consent, active at its source, not merged."""
+        return self.consent == "granted" and self.active and self.merged_into_source_id is None
+
+    @syncable.inplace.expression
+    @classmethod
+    def _syncable(cls) -> Any:
+        return and_(
+            cls.consent == "granted", cls.active.is_(True), cls.merged_into_source_id.is_(None)
+        )
 
 
 class Group(Base):
@@ -200,6 +215,17 @@ class SchoolNetwork(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Outcome(StrEnum):
+    """How a sync run ended (or that it is running); stored as its string value."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    UNCHANGED = "unchanged"  # the source's change stamp did not move: nothing fetched
+    SKIPPED = "skipped"  # no consent, inactive, merged, ...: the reason is in the run's error
+    HELD = "held"  # over the safety budget: the plan waits for a person (core/plans.py)
+    FAILED = "failed"
+
+
 _RUNNING_ONLY = text("outcome = 'running'")  # the partial index's rows, on either backend
 
 
@@ -226,8 +252,7 @@ class SyncRun(Base):
     worker: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # running | succeeded | unchanged | failed | held | skipped
-    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    outcome: Mapped[str] = mapped_column(String(16), default=Outcome.RUNNING)  # an Outcome
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
 

@@ -22,20 +22,21 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core import lease
-from core.db import make_sessionmaker
+from core.db import make_sessionmaker, single_statements
 from core.errors import KoppelError, PlanError, PlanStale
 from core.lease_heartbeat import Heartbeat
-from core.models import Group, HeldPlan, Pupil, School, Staff, SyncRun, utcnow
+from core.models import Group, HeldPlan, Outcome, Pupil, School, Staff, SyncRun, utcnow
 from core.plugins import Plugins
 from core.settings import get_settings
 from core.sources import as_promised
 from core.sync.apply import apply_plan, chunks
 from core.sync.engine import move_people, sync_school, update_school
 from core.sync.held import retire_held
+from core.sync.life import RunLife, run_life
 from core.sync.merge import is_merge_plan, plan_move
 from core.sync.plan import SyncPlan, make_plan
 from core.sync.records import group_ref
-from core.sync.runs import describe_error, finish_run, record_failure
+from core.sync.runs import finish_run, start_run
 from core.sync.safety import APPROVAL_TRIGGER
 
 log = structlog.get_logger()
@@ -113,9 +114,8 @@ def approve_plan(
     school = session.get(School, held.school_id)
     assert school is not None
     merge = is_merge_plan(held.plan)
-    if school.consent != "granted" or (
-        not merge and (school.merged_into_source_id or not school.active)
-    ):
+    # A merged school's held move is approved while it consents; any other plan, while syncable.
+    if not (school.syncable or (merge and school.consent == "granted")):
         raise PlanError(
             f"plan {plan_id} is for school {school.brin6}, which cannot be synced now "
             f"(consent {school.consent}, active {school.active}, merged into "
@@ -156,34 +156,16 @@ def _approve(
     worker: str,
     held_lease: lease.Lease,
 ) -> Decision:
-    run = SyncRun(
-        school_id=school.id,
-        trigger=APPROVAL_TRIGGER,
-        worker=worker[:200],
-        started_at=utcnow(),
-        outcome="running",
-        counts={},
-    )
-    session.add(run)
-    session.commit()
-    plugins.before_school_sync(school_id=school.id, source=school.source, run_id=run.id)
-    outcome, counts = "failed", {}
+    with single_statements(session):
+        run = start_run(session, school.id, APPROVAL_TRIGGER, worker[:200])
+    life = RunLife(school.id, school.source, run.id, APPROVAL_TRIGGER)
     apply = _apply_move if is_merge_plan(held.plan) else _apply_sync
-    try:
+    with run_life(session, plugins, life):
         counts, reason = apply(session, plugins, _Approval(held, school, run, by, held_lease))
         if reason is not None:
-            outcome, counts = "skipped", {}
+            life.end(Outcome.SKIPPED, {}, f"plan {held.id} was not applied: {reason}")
             return _stale(session, plugins, held, school, run, by, reason, held_lease)
-        outcome = "succeeded"
-    except BaseException as exc:
-        if outcome == "failed":
-            session.rollback()
-            record_failure(session, run.id, describe_error(exc))
-        raise
-    finally:
-        plugins.after_school_sync(
-            school_id=school.id, source=school.source, run_id=run.id, outcome=outcome, counts=counts
-        )
+        life.end(Outcome.SUCCEEDED, counts)
     log.info("plan_approved", plan_id=held.id, run_id=run.id, counts=_nonzero(counts))
     return Decision(held, True, run)
 
@@ -222,7 +204,7 @@ def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Appl
         return {}, reason
     update_school(school, snapshot, None, now)
     counts = dict(stored.counts)
-    finish_run(run, "succeeded", counts)
+    finish_run(run, Outcome.SUCCEEDED, counts)
     _approved(session, approval, now)
     approval.held_lease.fence(session)
     session.commit()
@@ -238,7 +220,7 @@ def _apply_move(session: Session, plugins: Plugins, approval: _Approval) -> Appl
     _approved(session, approval, utcnow())
     fence = approval.held_lease.fence
     outcome, counts, reason = move_people(session, plugins, school, approval.run, move, fence)
-    if outcome != "succeeded":
+    if outcome != Outcome.SUCCEEDED:
         return {}, reason or "the move could not be applied"
     return counts, None
 
@@ -272,7 +254,7 @@ def _stale(
     session.rollback()
     now = utcnow()
     held.status, held.decided_at, held.decided_by = "stale", now, by[:200]
-    finish_run(run, "skipped", {}, f"plan {held.id} was not applied: {reason}")
+    finish_run(run, Outcome.SKIPPED, {}, f"plan {held.id} was not applied: {reason}")
     session.commit()
     log.warning("plan_stale", plan_id=held.id, reason=reason)
     try:
@@ -283,12 +265,12 @@ def _stale(
             trigger=APPROVAL_TRIGGER,
             worker=run.worker,
             force=True,
-            fence=held_lease.fence,
+            held=held_lease,
         )
     except KoppelError:
         new_run = _latest_run(session, school.id)
     new_plan = None
-    if new_run is not None and new_run.outcome == "held":
+    if new_run is not None and new_run.outcome == Outcome.HELD:
         new_plan = session.scalar(select(HeldPlan.id).where(HeldPlan.run_id == new_run.id))
         if new_plan is None:  # the same plan as one already held keeps that one's id
             new_plan = session.scalar(

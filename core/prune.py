@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.db import constant
-from core.models import HeldPlan, LoginDenial, SchedulerTick, SyncRun, utcnow
+from core.models import HeldPlan, LoginDenial, Outcome, SchedulerTick, SyncRun, utcnow
 from core.settings import Settings
 
 log = structlog.get_logger()
@@ -83,7 +83,7 @@ def _run_expired(cutoff: datetime) -> ColumnElement[bool]:
     newer = aliased(SyncRun)
     return and_(
         SyncRun.started_at < cutoff,
-        SyncRun.outcome != constant("running"),
+        SyncRun.outcome != constant(Outcome.RUNNING),
         ~exists().where(HeldPlan.run_id == SyncRun.id),
         # A later run of the same school and outcome exists: this one is not the latest.
         exists().where(

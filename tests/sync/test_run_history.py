@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.db import constant
 from core.models import SyncRun, utcnow
-from core.sync.unchanged import _CONFIRM_KNOWN, _PROBE
+from core.sync.unchanged import DECISION
 from tests.workers.factories import add_school
 
 NIGHTS = 400  # more than a year of nightly runs
@@ -48,15 +48,10 @@ def test_the_latest_run_and_a_running_one_are_found_without_reading_the_history(
         ],
     )
     db.execute(text("ANALYZE"))
-    params = {"school_id": school.id, "since": now, "now": now}
-    for statement, extra in (
-        (_PROBE, {}),
-        (
-            _CONFIRM_KNOWN,
-            {"known_source": "basispoort", "known_source_school_id": "1", "stamp": now},
-        ),
-    ):
-        plan = _plan(db, statement, {**params, **extra})
+    params = {"school_id": school.id, "since": now, "now": now, "token": None}
+    known = {"known_source": "basispoort", "known_source_school_id": "1", "stamp": now}
+    for statement in (DECISION,):
+        plan = _plan(db, statement, {**params, **known})
         assert "ix_sync_run_school_latest" in plan, plan  # the latest run, read backwards
         assert "ix_sync_run_running" in plan, plan  # only running rows are looked at
         assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan  # no sort of all runs
@@ -67,7 +62,7 @@ def test_outcomes_are_written_into_the_statements_not_sent_as_parameters() -> No
     # 'running' is in the SQL itself; as a parameter PostgreSQL re-planned every execution
     # (measured: 0.68-0.82 ms of its CPU per unchanged message after a year of runs, 0.27-0.31
     # with the generic plan that this allows).
-    for statement in (_PROBE, _CONFIRM_KNOWN):
+    for statement in (DECISION,):
         sql = str(statement.compile(dialect=postgresql.dialect()))
         assert "sync_run.outcome = 'running'" in sql
         assert "sync_run.outcome != 'running'" in sql
