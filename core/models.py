@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+if TYPE_CHECKING:
+    from core.snapshot import SchoolInfo
 
 
 def utcnow() -> datetime:
@@ -100,6 +103,24 @@ class School(Base):
     @property
     def brin6(self) -> str:
         return f"{self.brin}{self.location_code}"
+
+    @classmethod
+    def granted_from(cls, info: SchoolInfo, source: str, now: datetime) -> School:
+        """A school to link as its source describes it, with consent (a source serves a
+        school's data only with it); ``info`` must give the school's BRIN and location."""
+        assert info.brin and info.location_code, "a school is linked by its BRIN6"
+        return cls(
+            brin=info.brin.upper(),
+            location_code=info.location_code,
+            name=info.name,
+            source=source,
+            source_school_id=info.source_school_id,
+            source_ref=info.ref,
+            consent="granted",
+            consent_changed_at=now,
+            active=info.active,
+            merged_into_source_id=info.merged_into,
+        )
 
     @hybrid_property
     def syncable(self) -> bool:

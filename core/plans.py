@@ -22,15 +22,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core import lease
-from core.db import make_sessionmaker, single_statements
+from core.db import make_sessionmaker
 from core.errors import KoppelError, PlanError, PlanStale
 from core.lease_heartbeat import Heartbeat
 from core.models import Group, HeldPlan, Outcome, Pupil, School, Staff, SyncRun, utcnow
 from core.plugins import Plugins
 from core.settings import get_settings
 from core.sources import as_promised
-from core.sync.apply import apply_plan, chunks
-from core.sync.engine import move_people, sync_school, update_school
+from core.sync.apply import apply_plan
+from core.sync.bulk import chunks
+from core.sync.engine import move_people, sync_school
 from core.sync.held import retire_held
 from core.sync.life import RunLife, run_life
 from core.sync.merge import is_merge_plan, plan_move
@@ -38,6 +39,8 @@ from core.sync.plan import SyncPlan, make_plan
 from core.sync.records import group_ref
 from core.sync.runs import finish_run, start_run
 from core.sync.safety import APPROVAL_TRIGGER
+from core.sync.state import update_school
+from core.sync.work import UnitOfWork
 
 log = structlog.get_logger()
 
@@ -156,15 +159,16 @@ def _approve(
     worker: str,
     held_lease: lease.Lease,
 ) -> Decision:
-    with single_statements(session):
+    work = UnitOfWork(session)
+    with work.step():
         run = start_run(session, school.id, APPROVAL_TRIGGER, worker[:200])
     life = RunLife(school.id, school.source, run.id, APPROVAL_TRIGGER)
     apply = _apply_move if is_merge_plan(held.plan) else _apply_sync
-    with run_life(session, plugins, life):
-        counts, reason = apply(session, plugins, _Approval(held, school, run, by, held_lease))
+    with run_life(work, plugins, life):
+        counts, reason = apply(work, plugins, _Approval(held, school, run, by, held_lease))
         if reason is not None:
             life.end(Outcome.SKIPPED, {}, f"plan {held.id} was not applied: {reason}")
-            return _stale(session, plugins, held, school, run, by, reason, held_lease)
+            return _stale(work, plugins, held, school, run, by, reason, held_lease)
         life.end(Outcome.SUCCEEDED, counts)
     log.info("plan_approved", plan_id=held.id, run_id=run.id, counts=_nonzero(counts))
     return Decision(held, True, run)
@@ -185,12 +189,12 @@ class _Approval:
 Applied = tuple[dict[str, int], str | None]
 
 
-def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Applied:
+def _apply_sync(work: UnitOfWork, plugins: Plugins, approval: _Approval) -> Applied:
     """Apply the stored sync plan itself, with a snapshot fetched now that it still fits."""
-    held, school, run = approval.held, approval.school, approval.run
+    session, held, school, run = work.session, approval.held, approval.school, approval.run
     stored = SyncPlan.from_dict(held.plan)
     source = plugins.source(school.source)
-    session.commit()  # no transaction stays open while the source is asked
+    work.commit()  # no transaction stays open while the source is asked
     snapshot = as_promised(source, source.fetch_snapshot(school.source_school_id))
     reason = _changed_since(session, school, held, snapshot)
     now = utcnow()
@@ -198,7 +202,7 @@ def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Appl
         try:
             apply_plan(session, school, stored, snapshot, now)
         except PlanStale as exc:
-            session.rollback()
+            work.rollback()
             reason = str(exc)
     if reason is not None:
         return {}, reason
@@ -207,19 +211,19 @@ def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Appl
     finish_run(run, Outcome.SUCCEEDED, counts)
     _approved(session, approval, now)
     approval.held_lease.fence(session)
-    session.commit()
+    work.commit()
     return counts, None
 
 
-def _apply_move(session: Session, plugins: Plugins, approval: _Approval) -> Applied:
+def _apply_move(work: UnitOfWork, plugins: Plugins, approval: _Approval) -> Applied:
     """Move a merged school's people as the held plan says, if a plan made now is the same."""
     school = approval.school
-    move = plan_move(session, plugins, school)
+    move = plan_move(work.session, plugins, school)
     if not move.possible or move.plan_hash != approval.held.plan_hash:
         return {}, move.reason or "the school's people changed since the plan was made"
-    _approved(session, approval, utcnow())
+    _approved(work.session, approval, utcnow())
     fence = approval.held_lease.fence
-    outcome, counts, reason = move_people(session, plugins, school, approval.run, move, fence)
+    outcome, counts, reason = move_people(work, plugins, school, approval.run, move, fence)
     if outcome != Outcome.SUCCEEDED:
         return {}, reason or "the move could not be applied"
     return counts, None
@@ -241,7 +245,7 @@ def _changed_since(session: Session, school: School, held: HeldPlan, snapshot: A
 
 
 def _stale(
-    session: Session,
+    work: UnitOfWork,
     plugins: Plugins,
     held: HeldPlan,
     school: School,
@@ -251,11 +255,12 @@ def _stale(
     held_lease: lease.Lease,
 ) -> Decision:
     """Mark the plan stale, record why, and sync anew (its plan may be held in turn)."""
-    session.rollback()
+    session = work.session
+    work.rollback()
     now = utcnow()
     held.status, held.decided_at, held.decided_by = "stale", now, by[:200]
     finish_run(run, Outcome.SKIPPED, {}, f"plan {held.id} was not applied: {reason}")
-    session.commit()
+    work.commit()
     log.warning("plan_stale", plan_id=held.id, reason=reason)
     try:
         new_run = sync_school(

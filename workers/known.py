@@ -34,13 +34,18 @@ _ONE = _SYNCABLE.where(
 
 
 class KnownSchools:
-    """The process's schools by id; thread-safe (a reload swaps the whole mapping)."""
+    """The process's schools by id; thread-safe (a reload swaps the whole mapping).
+
+    What it knows is of one database: a session of another engine (tests, a demo) starts it
+    afresh.
+    """
 
     def __init__(self, reload_seconds: float = RELOAD_SECONDS) -> None:
         self.reload_seconds = reload_seconds
         self._schools: dict[int, KnownSchool] = {}
         self._unstamped: set[int] = set()  # syncable, never synced: a first night
         self._loaded_at: float | None = None
+        self._engine: object = None
         self._lock = threading.Lock()
 
     def get(self, session: Session, school_id: int) -> KnownSchool | None:
@@ -49,6 +54,10 @@ class KnownSchools:
         An unknown one reloads all when the last read is old enough, else is read alone; one
         that was unstamped at the last reload is not read again (once: a repeat reads it).
         """
+        engine = session.get_bind().engine
+        if engine is not self._engine:
+            self.clear()
+            self._engine = engine
         known = self._schools.get(school_id)
         if known is not None:
             return known
@@ -98,6 +107,3 @@ class KnownSchools:
         self._schools = {row[0]: KnownSchool(*row) for row in rows if row[3] is not None}
         self._unstamped = {row[0] for row in rows if row[3] is None}
         self._loaded_at = time.monotonic()
-
-
-known_schools = KnownSchools()

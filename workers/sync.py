@@ -38,9 +38,10 @@ from core.sync.engine import sync_school
 from core.sync.runs import describe_error
 from core.sync.state import SchoolState, held_pending, state_columns
 from core.sync.unchanged import KnownSchool, confirm_unchanged, settled_since
+from core.sync.work import UnitOfWork
 from workers.broker import broker
-from workers.database import message_session, session_factory, single_statements
-from workers.known import known_schools
+from workers.database import message_session, session_factory
+from workers.known import KnownSchools
 
 log = structlog.get_logger()
 
@@ -51,6 +52,9 @@ _school = School.__table__
 # found the school leased waits out that and one lease more. Deferrals beyond it (and at least
 # this many) mean something is wrong: dead-letter it.
 MIN_DEFERRALS = 10
+
+# What this worker process knows of its schools (workers/known.py): kept between messages.
+known_schools = KnownSchools()
 
 # The message option in which a failed attempt passes its worker and error to its retry.
 FAILED_BEFORE = "failed_before"
@@ -104,9 +108,10 @@ def _leased(
     """The full way: take the lease, sync, let go; the run's id and outcome (None: nothing
     to do, or the message was sent again for later)."""
     settings = get_settings()
+    work = UnitOfWork(session)
     try:
         # One UPDATE takes the lease and reads all the sync needs to know first.
-        with single_statements(session):
+        with work.step():
             held, row = lease.acquire_reading(
                 session, school_id, owner, settings.lease_seconds, ASKED, params={"since": since}
             )
@@ -120,7 +125,7 @@ def _leased(
             log.info("sync_already_done", since=since.isoformat())
             return None
         if stale:
-            with single_statements(session):
+            with work.step():
                 lease.abandon_stale_runs(session, held, _failed_before(message.options))
         if not _same_school(known, state):
             asked = None  # what was asked was asked of another school: ask again
@@ -158,7 +163,7 @@ def _leased(
             defer(session, school_id)
         return None
     finally:
-        _release(session, held)
+        _release(work, held)
 
 
 def _failed_before(options: dict[str, Any]) -> tuple[str, str] | None:
@@ -229,11 +234,11 @@ def _leased_by_another(session: Session, school_id: int, owner: str) -> bool:
     return holder[0] not in (None, owner) and holder[1] is not None and holder[1] > utcnow()
 
 
-def _release(session: Session, held: lease.Lease) -> None:
+def _release(work: UnitOfWork, held: lease.Lease) -> None:
     # A failed release must not hide the run's own error; the lease lapses by itself anyway.
     try:
-        session.rollback()
-        with single_statements(session):
-            lease.release(session, held)
+        work.rollback()
+        with work.step():
+            lease.release(work.session, held)
     except Exception as exc:
         log.warning("lease_release_failed", lease_token=held.token, error=describe_error(exc))

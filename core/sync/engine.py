@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.db import single_statements, transaction
 from core.errors import KoppelError, SchoolNotFound
 from core.lease import Lease, write_school
 from core.models import Outcome, School, SyncRun, utcnow
@@ -24,8 +23,9 @@ from core.sync.merge import MergePlan, apply_move, plan_move
 from core.sync.plan import make_plan
 from core.sync.runs import GOOD_OUTCOMES, attach_run, end_run, finish_run, start_run
 from core.sync.safety import check_merge, check_plan
-from core.sync.state import SchoolState, read_state
+from core.sync.state import SchoolState, read_state, school_values
 from core.sync.unchanged import KnownSchool, confirm_unchanged
+from core.sync.work import UnitOfWork
 
 # Called right before the apply is committed, with the school's columns to write (in the same
 # statement, see core.lease.write_school); returns the school's consent as it is now, or raises
@@ -68,8 +68,9 @@ def sync_school(
     ``budget``: the safety check's limits (by default those of the settings).
     """
     fence = fence or (held.fence if held is not None else None)
+    work = UnitOfWork(session)
     if state is None:
-        with single_statements(session):
+        with work.step():
             state = read_state(session, school_id)
     stamp = checked_stamp
     if not force and _may_be_unchanged(state, plugins):
@@ -84,11 +85,11 @@ def sync_school(
             return attach_run(session, SyncRun(**verdict.run), verdict.run_id)
         stamp = verdict.stamp
     budget = budget or Budget.from_settings(get_settings())
-    with single_statements(session):
+    with work.step():
         run = start_run(session, school_id, trigger, worker)
     life = RunLife(state.id, state.source, run.id, trigger)
-    with run_life(session, plugins, life):
-        life.end(*_sync(session, state, run.id, plugins, fence, stamp, budget))
+    with run_life(work, plugins, life):
+        life.end(*_sync(work, state, run.id, plugins, fence, stamp, budget))
     return run
 
 
@@ -116,7 +117,7 @@ def _skip_reason(school: School | SchoolState) -> str | None:
 
 
 def _merged(
-    session: Session,
+    work: UnitOfWork,
     plugins: Plugins,
     school: School,
     run: SyncRun,
@@ -131,26 +132,27 @@ def _merged(
     for a person to approve. ``create``: the target school may be linked (looked up at the
     source) if it is not yet.
     """
+    session = work.session
     move = plan_move(session, plugins, school, create=create)
     if not move.possible:
-        return _finish(session, run, Outcome.SKIPPED, {}, move.reason)
+        return _finish(work, run, Outcome.SKIPPED, {}, move.reason)
     if not any(move.counts.values()):
         moved = "nobody is left to move"
         if move.target_id is not None:
             moved = f"its people were moved to school {move.target_id}"
-        return _finish(session, run, Outcome.SKIPPED, {}, f"{_skip_reason(school)}; {moved}")
+        return _finish(work, run, Outcome.SKIPPED, {}, f"{_skip_reason(school)}; {moved}")
     target = f"source school {move.target_source_id}"
     if move.target_id is not None:
         target = f"school {move.target_id} ({target})"
     reasons = check_merge(session, school, move.leaving, target, budget)
     if reasons:
         hold_plan(session, school, run, move, reasons, None)
-        return _finish(session, run, Outcome.HELD, {}, "; ".join(reasons))
-    return move_people(session, plugins, school, run, move, fence)
+        return _finish(work, run, Outcome.HELD, {}, "; ".join(reasons))
+    return move_people(work, plugins, school, run, move, fence)
 
 
 def move_people(
-    session: Session,
+    work: UnitOfWork,
     plugins: Plugins,
     school: School,
     run: SyncRun,
@@ -158,19 +160,19 @@ def move_people(
     fence: Fence | None,
 ) -> Result:
     """Apply a merge ``move`` as ``run`` (committed): succeeded, or skipped saying why not."""
-    result = apply_move(session, plugins, school, move, utcnow())
+    result = apply_move(work.session, plugins, school, move, utcnow())
     if not result.moved:
-        return _finish(session, run, Outcome.SKIPPED, {}, result.reason)
+        return _finish(work, run, Outcome.SKIPPED, {}, result.reason)
     if fence is not None:
-        fence(session, {})
-    outcome = _finish(session, run, Outcome.SUCCEEDED, result.counts)
+        fence(work.session, {})
+    outcome = _finish(work, run, Outcome.SUCCEEDED, result.counts)
     if result.target_created and result.target_id is not None:
         plugins.consent_changed(school_id=result.target_id, source=school.source, granted=True)
     return outcome
 
 
 def _sync(
-    session: Session,
+    work: UnitOfWork,
     state: SchoolState,
     run_id: int,
     plugins: Plugins,
@@ -181,18 +183,20 @@ def _sync(
     reason = _skip_reason(state)
     if reason is not None and state.consent == "granted" and state.merged_into_source_id:
         # Known merged before: no fetch of its own; the people move once the target is linked.
-        with transaction(session):
-            school, run = _load(session, state.id, run_id)
-            return _merged(session, plugins, school, run, fence, budget, create=False)
+        with work.writing():
+            school, run = _load(work.session, state.id, run_id)
+            return _merged(work, plugins, school, run, fence, budget, create=False)
     if reason is not None:
-        return _finish_by_id(session, run_id, Outcome.SKIPPED, reason)
+        with work.step():
+            end_run(work.session, run_id, Outcome.SKIPPED, error=reason)
+        return Outcome.SKIPPED, {}, reason
     snapshot = plugins.source(state.source).fetch_snapshot(state.source_school_id)
-    with transaction(session):
-        return _apply_snapshot(session, state, run_id, plugins, snapshot, stamp, fence, budget)
+    with work.writing():
+        return _apply_snapshot(work, state, run_id, plugins, snapshot, stamp, fence, budget)
 
 
 def _apply_snapshot(
-    session: Session,
+    work: UnitOfWork,
     state: SchoolState,
     run_id: int,
     plugins: Plugins,
@@ -202,6 +206,7 @@ def _apply_snapshot(
     budget: Budget,
 ) -> Result:
     """Plan, check and apply a fetched snapshot, in one transaction; held when over budget."""
+    session = work.session
     snapshot = as_promised(plugins.source(state.source), snapshot)
     info = snapshot.school
     if info.merged_into or not info.active:
@@ -210,9 +215,9 @@ def _apply_snapshot(
         school.active = info.active
         school.merged_into_source_id = info.merged_into
         if info.merged_into:
-            return _merged(session, plugins, school, run, fence, budget, create=True)
+            return _merged(work, plugins, school, run, fence, budget, create=True)
         return _finish(
-            session,
+            work,
             run,
             Outcome.SKIPPED,
             {},
@@ -225,10 +230,10 @@ def _apply_snapshot(
     plan = make_plan(session, school, snapshot)
     reasons = check_plan(session, school, plan, snapshot, budget)
     if reasons:
-        session.rollback()  # the plan only read; nothing of it may stay
+        work.rollback()  # the plan only read; nothing of it may stay
         _, run = _load(session, state.id, run_id)
         hold_plan(session, school, run, plan, reasons, snapshot)
-        return _finish(session, run, Outcome.HELD, {}, "; ".join(reasons))
+        return _finish(work, run, Outcome.HELD, {}, "; ".join(reasons))
 
     apply_plan(session, school, plan, snapshot, now)
     if state.held is not False:  # False: read with the lease, no plan of the school is held
@@ -246,12 +251,12 @@ def _apply_snapshot(
         raise SchoolNotFound(f"school {school.id} disappeared during run {run_id}")
     if consent != "granted":
         # Revoked while this run worked: nothing of it may stay.
-        session.rollback()
+        work.rollback()
         reason = "consent was revoked while the run worked"
         end_run(session, run_id, Outcome.SKIPPED, error=reason)
-        session.commit()
+        work.commit()
         return Outcome.SKIPPED, {}, reason
-    session.commit()
+    work.commit()
     return Outcome.SUCCEEDED, counts, None
 
 
@@ -264,46 +269,13 @@ def _load(session: Session, school_id: int, run_id: int) -> tuple[School, SyncRu
     return school, run
 
 
-def _finish_by_id(session: Session, run_id: int, outcome: Outcome, error: str | None) -> Result:
-    with single_statements(session):
-        end_run(session, run_id, outcome, error=error)
-    return outcome, {}, error
-
-
 def _finish(
-    session: Session,
+    work: UnitOfWork,
     run: SyncRun,
     outcome: Outcome,
     counts: dict[str, int],
     error: str | None = None,
 ) -> Result:
     finish_run(run, outcome, counts, error)
-    session.commit()
+    work.commit()
     return outcome, counts, error
-
-
-def update_school(
-    school: School, snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
-) -> None:
-    """Store what the snapshot says of the school itself, after its plan was applied."""
-    for column, value in school_values(snapshot, stamp, now).items():
-        setattr(school, column, value)
-
-
-def school_values(
-    snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
-) -> dict[str, Any]:
-    """The school's columns to write after its plan was applied (a missing name or reference
-    keeps the stored one: it is left out)."""
-    info = snapshot.school
-    values: dict[str, Any] = {}
-    if info.name:
-        values["name"] = info.name
-    if info.ref:
-        values["source_ref"] = info.ref
-    values["active"] = info.active
-    values["merged_into_source_id"] = info.merged_into
-    # The data fetched is at least as new as a stamp read before the fetch.
-    values["source_mutated_at"] = snapshot.mutated_at or stamp
-    values["last_synced_at"] = now
-    return values

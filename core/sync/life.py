@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from core.errors import DatabaseUnavailable, InternalError, KoppelError, StorageError
 from core.models import Outcome
 from core.plugins import Plugins
 from core.sync.runs import describe_error, record_failure
+from core.sync.work import UnitOfWork
 
 log = structlog.get_logger()
 
@@ -41,7 +41,7 @@ class RunLife:
 
 @contextmanager
 def run_life(
-    session: Session,
+    work: UnitOfWork,
     plugins: Plugins,
     life: RunLife,
     *,
@@ -68,9 +68,9 @@ def run_life(
                 raise
             life.outcome, life.counts, life.error = Outcome.FAILED, {}, describe_error(exc)
             try:
-                session.rollback()
+                work.rollback()
             finally:
-                record_failure(session, life.run_id, life.error)
+                record_failure(work.session, life.run_id, life.error)
             if isinstance(exc, KoppelError) or not isinstance(exc, Exception):
                 raise
             raise wrapped(exc)(f"run {life.run_id} failed: {life.error}") from None

@@ -25,6 +25,7 @@ from core.models import Group, Outcome, Pupil, School, Staff, SyncRun, utcnow
 from core.snapshot import SchoolSnapshot
 from core.sync.budget import Budget, Limits
 from core.sync.changes import Changes
+from core.sync.counts import KindCounts
 from core.sync.plan import SyncPlan
 
 KINDS = ("pupils", "staff", "groups")
@@ -216,5 +217,5 @@ def _removed_in_window(
         if after_approval and (trigger == APPROVAL_TRIGGER or started_at <= approved):
             continue
         for kind in KINDS:
-            removed[kind] += int((counts or {}).get(f"{kind}_left", 0))
+            removed[kind] += KindCounts.of(counts, kind).left
     return removed

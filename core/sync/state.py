@@ -1,4 +1,4 @@
-"""What a sync needs to know of a school before asking its source, read in one statement."""
+"""A school as a sync sees it: its state, read before the source is asked; its columns after."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.db import constant
 from core.errors import SchoolNotFound
 from core.models import HeldPlan, Outcome, School, SyncRun
+from core.snapshot import SchoolSnapshot
 
 _school = School.__table__
 _run = SyncRun.__table__
@@ -69,3 +70,30 @@ def read_state(session: Session, school_id: int) -> SchoolState:
             f"no school with id {school_id}", hint="check the id; 'koppel check BRIN6' links one"
         )
     return SchoolState(*row)
+
+
+def update_school(
+    school: School, snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
+) -> None:
+    """Store what the snapshot says of the school itself, after its plan was applied."""
+    for column, value in school_values(snapshot, stamp, now).items():
+        setattr(school, column, value)
+
+
+def school_values(
+    snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The school's columns to write after its plan was applied (a missing name or reference
+    keeps the stored one: it is left out)."""
+    info = snapshot.school
+    values: dict[str, Any] = {}
+    if info.name:
+        values["name"] = info.name
+    if info.ref:
+        values["source_ref"] = info.ref
+    values["active"] = info.active
+    values["merged_into_source_id"] = info.merged_into
+    # The data fetched is at least as new as a stamp read before the fetch.
+    values["source_mutated_at"] = snapshot.mutated_at or stamp
+    values["last_synced_at"] = now
+    return values

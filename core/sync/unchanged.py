@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Update, and_, bindparam, exists, insert, o
 from sqlalchemy.orm import Session
 
 from core import lease
-from core.db import constant, single_statements
+from core.db import constant
 from core.errors import KoppelError
 from core.hot import HotStatement
 from core.models import Outcome, School, SyncRun, utcnow
@@ -28,6 +28,7 @@ from core.plugins import Plugins
 from core.sync.life import RunLife, run_life
 from core.sync.runs import GOOD_OUTCOMES, end_run, insert_run_values, new_run_values
 from core.sync.state import state_columns
+from core.sync.work import UnitOfWork
 
 _school = School.__table__
 _run = SyncRun.__table__
@@ -170,23 +171,25 @@ def confirm_unchanged(
         "since": since,
         "token": token,
     }
-    run_id = _record(session, params, run)
+    work = UnitOfWork(session)
+    run_id = _record(work, params, run)
     if run_id is None:
         return Verdict(stamp)
     life = RunLife(school.id, school.source, run_id, trigger)
-    with run_life(session, plugins, life, started=clock):
+    with run_life(work, plugins, life, started=clock):
         if watched:
             run.update(outcome=Outcome.UNCHANGED, finished_at=utcnow())
-            with single_statements(session):
+            with work.step():
                 end_run(session, run_id, Outcome.UNCHANGED, finished_at=run["finished_at"])
         life.end(Outcome.UNCHANGED)
     return Verdict(stamp, run_id, run)
 
 
-def _record(session: Session, params: dict[str, Any], run: dict[str, object]) -> int | None:
+def _record(work: UnitOfWork, params: dict[str, Any], run: dict[str, object]) -> int | None:
     """The decision and the run's record (``run``: its values); the run's id, or None
     (nothing written) when the statement matched nothing."""
-    with single_statements(session):
+    session = work.session
+    with work.step():
         # On the connection, not through the session: no objects here, and the session's
         # execute adds about a tenth of an unchanged message's CPU.
         connection = session.connection()

@@ -24,7 +24,7 @@ from tests.workers.factories import SchoolsSource, lapse, linked_school, runs_of
 from workers import queues
 from workers.enqueue import send_nightly
 from workers.inprocess import drain
-from workers.known import known_schools
+from workers.sync import known_schools
 
 STAMP = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
