@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.db import single_statements
@@ -76,7 +77,7 @@ class KnownSchools:
             row = session.execute(_ONE, {"school_id": school_id}).first()
         if row is None:
             return None
-        known = self._schools[school_id] = KnownSchool(*row)
+        known = self._schools[school_id] = _known(row)
         return known
 
     def remember(self, known: KnownSchool) -> None:
@@ -104,6 +105,10 @@ class KnownSchools:
     def _reload(self, session: Session) -> None:
         with single_statements(session):
             rows = session.execute(_SYNCABLE).all()
-        self._schools = {row[0]: KnownSchool(*row) for row in rows if row[3] is not None}
-        self._unstamped = {row[0] for row in rows if row[3] is None}
+        self._schools = {r.id: _known(r) for r in rows if r.source_mutated_at is not None}
+        self._unstamped = {r.id for r in rows if r.source_mutated_at is None}
         self._loaded_at = time.monotonic()
+
+
+def _known(row: Row[Any]) -> KnownSchool:
+    return KnownSchool(row.id, row.source, row.source_school_id, row.source_mutated_at)
