@@ -26,7 +26,18 @@ from core.models import (
 )
 from core.sync.runs import GOOD_OUTCOMES
 
-OUTCOMES = tuple(Outcome)
+# Plain strings (a click.Choice names enum members by their names), in the order shown.
+OUTCOMES = tuple(
+    str(o)
+    for o in (
+        Outcome.SUCCEEDED,
+        Outcome.UNCHANGED,
+        Outcome.FAILED,
+        Outcome.HELD,
+        Outcome.SKIPPED,
+        Outcome.RUNNING,
+    )
+)
 
 # How far back "the last night" reaches by default: one day covers any nightly window.
 LAST_NIGHT = timedelta(hours=24)
