@@ -300,14 +300,4 @@ class NightlyScheduler:
 
 def eligible_school_ids(session: Session) -> list[int]:
     """Ids of schools to sync tonight: consent granted, active, not merged into another."""
-    return list(
-        session.scalars(
-            select(School.id)
-            .where(
-                School.consent == "granted",
-                School.active.is_(True),
-                School.merged_into_source_id.is_(None),
-            )
-            .order_by(School.id)
-        )
-    )
+    return list(session.scalars(select(School.id).where(School.syncable).order_by(School.id)))

@@ -13,10 +13,16 @@ from sqlalchemy.orm import Session
 from cli.runtime import emit_json, fail, local_time, plugins, progress, session
 from core.errors import KoppelError
 from core.linking import link_school
-from core.models import School, SyncRun
+from core.models import Outcome, School, SyncRun
 from core.schools import get_school
 
-SYNC_EXIT = {"succeeded": 0, "unchanged": 0, "skipped": 0, "held": 2, "failed": 1}
+SYNC_EXIT = {
+    Outcome.SUCCEEDED: 0,
+    Outcome.UNCHANGED: 0,
+    Outcome.SKIPPED: 0,
+    Outcome.HELD: 2,
+    Outcome.FAILED: 1,
+}
 
 
 def find_school(s: Session, brin6: str) -> School:

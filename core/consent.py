@@ -227,18 +227,7 @@ def _link(
         sweep.not_linked.append(source_school_id)
         session.rollback()
         return None
-    school = School(
-        brin=brin,
-        location_code=location,
-        name=info.name,
-        source=source.name,
-        source_school_id=source_school_id,
-        source_ref=info.ref,
-        consent="granted",
-        consent_changed_at=now,
-        active=info.active,
-        merged_into_source_id=info.merged_into,
-    )
+    school = School.granted_from(info, source.name, now)
     session.add(school)
     return school
 

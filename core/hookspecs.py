@@ -70,8 +70,8 @@ def koppel_before_school_sync(school_id: int, source: str, run_id: int) -> None:
     """Called when a school's sync run has started, before the source's data is fetched.
 
     A school confirmed unchanged by its change stamp alone (most schools on most nights) has
-    its run recorded once the stamp was read; this hook and koppel_after_school_sync are then
-    called one after the other.
+    its run started once the stamp was read and found in step: this hook sees it running, then
+    it ends unchanged and koppel_after_school_sync is called (core/sync/unchanged.py).
 
     ``school_id`` is koppel's id of the school, ``source`` the identity source's name,
     ``run_id`` the sync run's id. Every plugin is called; return values are ignored. An
@@ -85,7 +85,8 @@ def koppel_after_school_sync(
 ) -> None:
     """Called when a school's sync run has ended, whatever the outcome, after it is committed.
 
-    ``outcome`` is the run's outcome ("succeeded", "unchanged", "failed", "held", ...);
+    ``outcome`` is the run's outcome (a core.models.Outcome, a str: "succeeded", "unchanged",
+    "failed", "held", "skipped");
     ``counts`` maps what changed (e.g. "pupils_created") to how many. Every plugin is called,
     each in its own pluggy call; return values are ignored; an exception is logged, does not
     change the run and does not keep the other plugins from being called.

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.db import constant, follow_loaded
 from core.errors import LeaseLost, SchoolNotFound, SyncBusy
-from core.models import School, SyncRun, utcnow
+from core.models import Outcome, School, SyncRun, utcnow
 
 log = structlog.get_logger()
 
@@ -240,7 +240,7 @@ def release(session: Session, lease: Lease) -> bool:
 
 def stale_runs() -> ColumnElement[bool]:
     """The condition on sync_run rows left 'running' (to a new lease holder: by forerunners)."""
-    return _run.c.outcome == constant("running")
+    return _run.c.outcome == constant(Outcome.RUNNING)
 
 
 ABANDONED = "abandoned: its worker stopped or lost the lease before the run ended"
@@ -263,7 +263,7 @@ def abandon_stale_runs(session: Session, lease: Lease, known: tuple[str, str] | 
     stale = session.execute(
         update(_run)
         .where(_run.c.school_id == lease.school_id, stale_runs())
-        .values(outcome="failed", finished_at=lease.clock(), error=error)
+        .values(outcome=Outcome.FAILED, finished_at=lease.clock(), error=error)
     )
     session.commit()
     count = int(stale.rowcount)  # type: ignore[attr-defined]

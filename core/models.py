@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -19,9 +20,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+if TYPE_CHECKING:
+    from core.snapshot import SchoolInfo
 
 
 def utcnow() -> datetime:
@@ -97,6 +103,36 @@ class School(Base):
     @property
     def brin6(self) -> str:
         return f"{self.brin}{self.location_code}"
+
+    @classmethod
+    def granted_from(cls, info: SchoolInfo, source: str, now: datetime) -> School:
+        """A school to link as its source describes it, with consent (a source serves a
+        school's data only with it); ``info`` must give the school's BRIN and location."""
+        assert info.brin and info.location_code, "a school is linked by its BRIN6"
+        return cls(
+            brin=info.brin.upper(),
+            location_code=info.location_code,
+            name=info.name,
+            source=source,
+            source_school_id=info.source_school_id,
+            source_ref=info.ref,
+            consent="granted",
+            consent_changed_at=now,
+            active=info.active,
+            merged_into_source_id=info.merged_into,
+        )
+
+    @hybrid_property
+    def syncable(self) -> bool:
+        """Is the school synced? Linked with consent, active at its source, not merged."""
+        return self.consent == "granted" and self.active and self.merged_into_source_id is None
+
+    @syncable.inplace.expression
+    @classmethod
+    def _syncable(cls) -> Any:
+        return and_(
+            cls.consent == "granted", cls.active.is_(True), cls.merged_into_source_id.is_(None)
+        )
 
 
 class Group(Base):
@@ -200,6 +236,17 @@ class SchoolNetwork(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Outcome(StrEnum):
+    """How a sync run ended (or that it is running); stored as its string value."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    UNCHANGED = "unchanged"  # the source's change stamp did not move: nothing fetched
+    SKIPPED = "skipped"  # no consent, inactive, merged, ...: the reason is in the run's error
+    HELD = "held"  # over the safety budget: the plan waits for a person (core/plans.py)
+    FAILED = "failed"
+
+
 _RUNNING_ONLY = text("outcome = 'running'")  # the partial index's rows, on either backend
 
 
@@ -226,8 +273,7 @@ class SyncRun(Base):
     worker: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # running | succeeded | unchanged | failed | held | skipped
-    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    outcome: Mapped[str] = mapped_column(String(16), default=Outcome.RUNNING)  # an Outcome
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
 

@@ -25,18 +25,22 @@ from core import lease
 from core.db import make_sessionmaker
 from core.errors import KoppelError, PlanError, PlanStale
 from core.lease_heartbeat import Heartbeat
-from core.models import Group, HeldPlan, Pupil, School, Staff, SyncRun, utcnow
+from core.models import Group, HeldPlan, Outcome, Pupil, School, Staff, SyncRun, utcnow
 from core.plugins import Plugins
 from core.settings import get_settings
 from core.sources import as_promised
-from core.sync.apply import apply_plan, chunks
-from core.sync.engine import move_people, sync_school, update_school
+from core.sync.apply import apply_plan
+from core.sync.bulk import chunks
+from core.sync.engine import move_people, sync_school
 from core.sync.held import retire_held
+from core.sync.life import RunLife, run_life
 from core.sync.merge import is_merge_plan, plan_move
 from core.sync.plan import SyncPlan, make_plan
 from core.sync.records import group_ref
-from core.sync.runs import describe_error, finish_run, record_failure
+from core.sync.runs import finish_run, start_run
 from core.sync.safety import APPROVAL_TRIGGER
+from core.sync.state import update_school
+from core.sync.work import UnitOfWork
 
 log = structlog.get_logger()
 
@@ -113,9 +117,8 @@ def approve_plan(
     school = session.get(School, held.school_id)
     assert school is not None
     merge = is_merge_plan(held.plan)
-    if school.consent != "granted" or (
-        not merge and (school.merged_into_source_id or not school.active)
-    ):
+    # A merged school's held move is approved while it consents; any other plan, while syncable.
+    if not (school.syncable or (merge and school.consent == "granted")):
         raise PlanError(
             f"plan {plan_id} is for school {school.brin6}, which cannot be synced now "
             f"(consent {school.consent}, active {school.active}, merged into "
@@ -156,34 +159,17 @@ def _approve(
     worker: str,
     held_lease: lease.Lease,
 ) -> Decision:
-    run = SyncRun(
-        school_id=school.id,
-        trigger=APPROVAL_TRIGGER,
-        worker=worker[:200],
-        started_at=utcnow(),
-        outcome="running",
-        counts={},
-    )
-    session.add(run)
-    session.commit()
-    plugins.before_school_sync(school_id=school.id, source=school.source, run_id=run.id)
-    outcome, counts = "failed", {}
+    work = UnitOfWork(session)
+    with work.step():
+        run = start_run(session, school.id, APPROVAL_TRIGGER, worker[:200])
+    life = RunLife(school.id, school.source, run.id, APPROVAL_TRIGGER)
     apply = _apply_move if is_merge_plan(held.plan) else _apply_sync
-    try:
-        counts, reason = apply(session, plugins, _Approval(held, school, run, by, held_lease))
+    with run_life(work, plugins, life):
+        counts, reason = apply(work, plugins, _Approval(held, school, run, by, held_lease))
         if reason is not None:
-            outcome, counts = "skipped", {}
-            return _stale(session, plugins, held, school, run, by, reason, held_lease)
-        outcome = "succeeded"
-    except BaseException as exc:
-        if outcome == "failed":
-            session.rollback()
-            record_failure(session, run.id, describe_error(exc))
-        raise
-    finally:
-        plugins.after_school_sync(
-            school_id=school.id, source=school.source, run_id=run.id, outcome=outcome, counts=counts
-        )
+            life.end(Outcome.SKIPPED, {}, f"plan {held.id} was not applied: {reason}")
+            return _stale(work, plugins, held, school, run, by, reason, held_lease)
+        life.end(Outcome.SUCCEEDED, counts)
     log.info("plan_approved", plan_id=held.id, run_id=run.id, counts=_nonzero(counts))
     return Decision(held, True, run)
 
@@ -203,12 +189,12 @@ class _Approval:
 Applied = tuple[dict[str, int], str | None]
 
 
-def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Applied:
+def _apply_sync(work: UnitOfWork, plugins: Plugins, approval: _Approval) -> Applied:
     """Apply the stored sync plan itself, with a snapshot fetched now that it still fits."""
-    held, school, run = approval.held, approval.school, approval.run
+    session, held, school, run = work.session, approval.held, approval.school, approval.run
     stored = SyncPlan.from_dict(held.plan)
     source = plugins.source(school.source)
-    session.commit()  # no transaction stays open while the source is asked
+    work.commit()  # no transaction stays open while the source is asked
     snapshot = as_promised(source, source.fetch_snapshot(school.source_school_id))
     reason = _changed_since(session, school, held, snapshot)
     now = utcnow()
@@ -216,29 +202,29 @@ def _apply_sync(session: Session, plugins: Plugins, approval: _Approval) -> Appl
         try:
             apply_plan(session, school, stored, snapshot, now)
         except PlanStale as exc:
-            session.rollback()
+            work.rollback()
             reason = str(exc)
     if reason is not None:
         return {}, reason
     update_school(school, snapshot, None, now)
     counts = dict(stored.counts)
-    finish_run(run, "succeeded", counts)
+    finish_run(run, Outcome.SUCCEEDED, counts)
     _approved(session, approval, now)
     approval.held_lease.fence(session)
-    session.commit()
+    work.commit()
     return counts, None
 
 
-def _apply_move(session: Session, plugins: Plugins, approval: _Approval) -> Applied:
+def _apply_move(work: UnitOfWork, plugins: Plugins, approval: _Approval) -> Applied:
     """Move a merged school's people as the held plan says, if a plan made now is the same."""
     school = approval.school
-    move = plan_move(session, plugins, school)
+    move = plan_move(work.session, plugins, school)
     if not move.possible or move.plan_hash != approval.held.plan_hash:
         return {}, move.reason or "the school's people changed since the plan was made"
-    _approved(session, approval, utcnow())
+    _approved(work.session, approval, utcnow())
     fence = approval.held_lease.fence
-    outcome, counts, reason = move_people(session, plugins, school, approval.run, move, fence)
-    if outcome != "succeeded":
+    outcome, counts, reason = move_people(work, plugins, school, approval.run, move, fence)
+    if outcome != Outcome.SUCCEEDED:
         return {}, reason or "the move could not be applied"
     return counts, None
 
@@ -259,7 +245,7 @@ def _changed_since(session: Session, school: School, held: HeldPlan, snapshot: A
 
 
 def _stale(
-    session: Session,
+    work: UnitOfWork,
     plugins: Plugins,
     held: HeldPlan,
     school: School,
@@ -269,11 +255,12 @@ def _stale(
     held_lease: lease.Lease,
 ) -> Decision:
     """Mark the plan stale, record why, and sync anew (its plan may be held in turn)."""
-    session.rollback()
+    session = work.session
+    work.rollback()
     now = utcnow()
     held.status, held.decided_at, held.decided_by = "stale", now, by[:200]
-    finish_run(run, "skipped", {}, f"plan {held.id} was not applied: {reason}")
-    session.commit()
+    finish_run(run, Outcome.SKIPPED, {}, f"plan {held.id} was not applied: {reason}")
+    work.commit()
     log.warning("plan_stale", plan_id=held.id, reason=reason)
     try:
         new_run = sync_school(
@@ -283,12 +270,12 @@ def _stale(
             trigger=APPROVAL_TRIGGER,
             worker=run.worker,
             force=True,
-            fence=held_lease.fence,
+            held=held_lease,
         )
     except KoppelError:
         new_run = _latest_run(session, school.id)
     new_plan = None
-    if new_run is not None and new_run.outcome == "held":
+    if new_run is not None and new_run.outcome == Outcome.HELD:
         new_plan = session.scalar(select(HeldPlan.id).where(HeldPlan.run_id == new_run.id))
         if new_plan is None:  # the same plan as one already held keeps that one's id
             new_plan = session.scalar(

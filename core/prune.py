@@ -25,6 +25,7 @@ from core.db import constant
 from core.models import (
     HeldPlan,
     LoginDenial,
+    Outcome,
     SamlAssertionSeen,
     SamlRequest,
     SchedulerTick,
@@ -99,7 +100,7 @@ def _run_expired(cutoff: datetime) -> ColumnElement[bool]:
     newer = aliased(SyncRun)
     return and_(
         SyncRun.started_at < cutoff,
-        SyncRun.outcome != constant("running"),
+        SyncRun.outcome != constant(Outcome.RUNNING),
         ~exists().where(HeldPlan.run_id == SyncRun.id),
         # A later run of the same school and outcome exists: this one is not the latest.
         exists().where(

@@ -13,10 +13,31 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import Group, HeldPlan, Pupil, School, SchoolNetwork, Staff, SyncRun, utcnow
+from core.models import (
+    Group,
+    HeldPlan,
+    Outcome,
+    Pupil,
+    School,
+    SchoolNetwork,
+    Staff,
+    SyncRun,
+    utcnow,
+)
 from core.sync.runs import GOOD_OUTCOMES
 
-OUTCOMES = ("succeeded", "unchanged", "failed", "held", "skipped", "running")
+# Plain strings (a click.Choice names enum members by their names), in the order shown.
+OUTCOMES = tuple(
+    str(o)
+    for o in (
+        Outcome.SUCCEEDED,
+        Outcome.UNCHANGED,
+        Outcome.FAILED,
+        Outcome.HELD,
+        Outcome.SKIPPED,
+        Outcome.RUNNING,
+    )
+)
 
 # How far back "the last night" reaches by default: one day covers any nightly window.
 LAST_NIGHT = timedelta(hours=24)
@@ -81,7 +102,7 @@ def school_status(session: Session, school: School, *, runs: int = 5) -> dict[st
     """Everything an operator asks about one school, its latest ``runs`` runs included."""
     last = latest_run(session, school.id)
     success = latest_run(session, school.id, GOOD_OUTCOMES)
-    failure = latest_run(session, school.id, ("failed",))
+    failure = latest_run(session, school.id, (Outcome.FAILED,))
     held = session.scalars(
         select(HeldPlan)
         .where(HeldPlan.school_id == school.id, HeldPlan.status == "held")
@@ -149,11 +170,7 @@ def night_summary(
     ran = {run.school_id for run, _, _ in rows}
     due = session.execute(
         select(School.id, School.brin, School.location_code)
-        .where(
-            School.consent == "granted",
-            School.active.is_(True),
-            School.merged_into_source_id.is_(None),
-        )
+        .where(School.syncable)
         .order_by(School.brin, School.location_code)
     ).all()
     held_plans = (

@@ -16,7 +16,12 @@ from tests.servers import postgres_url
 
 pytest_plugins = ["tests.simulator_fixtures", "tests.browser_fixtures"]
 
-BACKENDS = ["sqlite", "postgres"]
+# Every test on PostgreSQL carries the ``postgres`` marker (-m "not postgres" leaves them out).
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+BACKENDS = ["sqlite", POSTGRES]
+
+# PostgreSQL databases this test session created: dropped when it ends.
+_created: list[str] = []
 
 
 def fresh_database_url(backend: str, tmp_dir) -> str:  # type: ignore[no-untyped-def]
@@ -29,7 +34,21 @@ def fresh_database_url(backend: str, tmp_dir) -> str:  # type: ignore[no-untyped
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    _created.append(name)
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the PostgreSQL databases the session created (connections left open included)."""
+    if not _created:
+        return
+    admin = create_engine(make_url(postgres_url()), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            while _created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -15,4 +15,4 @@ def test_migrations_match_models(db_engine):
 
 def test_upgrade_is_at_head_and_repeatable(db_engine):
     migrate.upgrade(db_engine)  # a second upgrade is a no-op, not an error
-    assert migrate.current(db_engine) is not None
+    assert migrate.current(db_engine) == migrate.head()

@@ -10,9 +10,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, make_sessionmaker, single_statements, use_autocommit
+from core.db import make_engine, make_sessionmaker, use_autocommit
 from core.settings import get_settings
-from workers.known import known_schools
 
 log = structlog.get_logger()
 
@@ -36,7 +35,6 @@ def set_session_factory(factory: sessionmaker[Session] | None) -> None:
     """Use ``factory`` for every message from now on (None: back to the settings)."""
     global _factory
     _factory = factory
-    known_schools.clear()  # what the process knew came from the other database
 
 
 def warm_up() -> None:
@@ -78,6 +76,5 @@ __all__ = [
     "message_session",
     "session_factory",
     "set_session_factory",
-    "single_statements",
     "warm_up",
 ]

@@ -1,22 +1,21 @@
-"""Schools this worker process knows (source id and stamp), so an unchanged one needs no probe.
+"""Schools this worker process knows (source id and stamp), so an unchanged one needs no read.
 
 A nightly message names only the school's id. To ask the source whether the school changed, a
 worker needs the school's id at its source and the stamp it holds, which costs a read of the
 school first. Most schools on most nights did not change, so a worker keeps what it read:
-all stamped schools at once, read again at most every ``RELOAD_SECONDS`` when a message names
-one it does not know. Nothing here is trusted: core.sync.unchanged.confirm_known compares all
-of it again in its one statement, and a school that moved on simply goes the usual way.
-
-The same read notes the linked schools that have no stamp yet (never synced: a first night),
-for which a message's first read could not find anything to confirm and is skipped once.
+all stamped schools at once, read again at most every ``RELOAD_SECONDS``; in between, a school
+it does not know is read alone (not one it saw unstamped, never synced: a first night). Nothing
+here is trusted: core.sync.unchanged.confirm_unchanged checks all of it again in its one
+statement, and a school that moved on simply goes the full way.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.db import single_statements
@@ -27,50 +26,63 @@ from core.sync.unchanged import KnownSchool
 RELOAD_SECONDS = 300.0
 
 _school = School.__table__
-_LINKED = select(
+_SYNCABLE = select(
     _school.c.id, _school.c.source, _school.c.source_school_id, _school.c.source_mutated_at
-).where(
-    _school.c.consent == "granted",
-    _school.c.active.is_(True),
-    _school.c.merged_into_source_id.is_(None),
+).where(School.syncable)
+_ONE = _SYNCABLE.where(
+    _school.c.id == bindparam("school_id"), _school.c.source_mutated_at.is_not(None)
 )
 
 
 class KnownSchools:
-    """The process's schools by id; thread-safe (a reload swaps the whole mapping)."""
+    """The process's schools by id; thread-safe (a reload swaps the whole mapping).
+
+    What it knows is of one database: a session of another engine (tests, a demo) starts it
+    afresh.
+    """
 
     def __init__(self, reload_seconds: float = RELOAD_SECONDS) -> None:
         self.reload_seconds = reload_seconds
         self._schools: dict[int, KnownSchool] = {}
-        self._unstamped: set[int] = set()
+        self._unstamped: set[int] = set()  # syncable, never synced: a first night
         self._loaded_at: float | None = None
+        self._engine: object = None
         self._lock = threading.Lock()
 
     def get(self, session: Session, school_id: int) -> KnownSchool | None:
-        """The school if known; an unknown one reloads all when the last read is old enough."""
+        """The school if it is stamped and syncable (None: it goes the full way).
+
+        An unknown one reloads all when the last read is old enough, else is read alone; one
+        that was unstamped at the last reload is not read again (once: a repeat reads it).
+        """
+        engine = session.get_bind().engine
+        if engine is not self._engine:
+            self.clear()
+            self._engine = engine
         known = self._schools.get(school_id)
-        if known is None and self._due():
+        if known is not None:
+            return known
+        reloaded = self._due()
+        if reloaded:
             with self._lock:
                 if self._due():  # another thread may have reloaded while this one waited
                     self._reload(session)
             known = self._schools.get(school_id)
+        if school_id in self._unstamped:
+            self._unstamped.discard(school_id)  # a repeat of the message reads it
+            return None
+        if known is not None or reloaded:
+            return known
+        with single_statements(session):
+            row = session.execute(_ONE, {"school_id": school_id}).first()
+        if row is None:
+            return None
+        known = self._schools[school_id] = _known(row)
         return known
 
     def remember(self, known: KnownSchool) -> None:
         """Keep a school the process just found in step (until the next reload)."""
         self._schools[known.id] = known
-
-    def never_stamped(self, school_id: int) -> bool:
-        """Had the school no stamp when the process last read its schools (see get)? True once.
-
-        A hint only (another process may have synced it since): a message that trusts it
-        skips its first read, and its read under the lease still sees everything.
-        """
-        unstamped = self._unstamped
-        if school_id not in unstamped:
-            return False
-        unstamped.discard(school_id)  # a repeat of the message reads first, as any other
-        return True
 
     def __contains__(self, school_id: int) -> bool:
         return school_id in self._schools
@@ -92,10 +104,11 @@ class KnownSchools:
 
     def _reload(self, session: Session) -> None:
         with single_statements(session):
-            rows = session.execute(_LINKED).all()
-        self._schools = {row[0]: KnownSchool(*row) for row in rows if row[3] is not None}
-        self._unstamped = {row[0] for row in rows if row[3] is None}
+            rows = session.execute(_SYNCABLE).all()
+        self._schools = {r.id: _known(r) for r in rows if r.source_mutated_at is not None}
+        self._unstamped = {r.id for r in rows if r.source_mutated_at is None}
         self._loaded_at = time.monotonic()
 
 
-known_schools = KnownSchools()
+def _known(row: Row[Any]) -> KnownSchool:
+    return KnownSchool(row.id, row.source, row.source_school_id, row.source_mutated_at)

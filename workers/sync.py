@@ -1,20 +1,17 @@
-"""What a sync message does: skip when done, confirm when unchanged, else lease, sync, let go.
+"""What a sync message does: confirm when unchanged, else lease, sync, let go.
 
 Every step is safe to repeat, because RabbitMQ redelivers a message whose worker died or held
 it too long, and the scheduler may send a school twice after a crash:
 
 - a message is *settled* by any finished run of the school that started after ``since`` (the
   start of the night, or when 'sync now' was asked), so a repeat does nothing;
-- the lease lets one worker sync a school at a time; a message that finds the school leased
-  is sent again for when the lease runs out (then it is settled, or the holder had died);
-- the fence stops a worker whose lease lapsed from committing over its successor;
-- a school whose source stamp did not move since a good sync is confirmed unchanged without
-  the lease, by one compare-and-set on its stamp and lease token (core/sync/unchanged.py): a
-  sync that started meanwhile moved the token, and then the message goes the full way;
-- a school the process already knows (workers/known.py) skips even the first read: its stamp
-  is asked at once and one statement checks all of the above; if that matches nothing, the
-  message reads the school and goes on as above, without asking the source again; one it
-  knows was never synced skips the first read too, and goes for the lease at once.
+- a school the process knows (workers/known.py), most schools on most nights, has its stamp
+  asked at once and one statement decides whether it is unchanged (core/sync/unchanged.py):
+  no lease, no first read;
+- every other message goes the full way: the lease lets one worker sync a school at a time
+  (one that finds the school leased is sent again for when the lease runs out), and the
+  engine decides "unchanged" the same way, before fetching;
+- the fence stops a worker whose lease lapsed from committing over its successor.
 """
 
 from __future__ import annotations
@@ -34,25 +31,17 @@ from sqlalchemy.orm import Session
 from core import lease
 from core.errors import KoppelError, LeaseLost, SyncBusy
 from core.lease_heartbeat import Heartbeat
-from core.models import School, SyncRun, utcnow
+from core.models import Outcome, School, SyncRun, utcnow
 from core.plugins import Plugins, get_plugins
 from core.settings import Settings, get_settings
 from core.sync.engine import sync_school
 from core.sync.runs import describe_error
 from core.sync.state import SchoolState, held_pending, state_columns
-from core.sync.unchanged import (
-    Asked,
-    KnownSchool,
-    Probe,
-    confirm_known,
-    confirm_unchanged_unleased,
-    may_be_unchanged,
-    read_probe,
-    settled_since,
-)
+from core.sync.unchanged import KnownSchool, confirm_unchanged, settled_since
+from core.sync.work import UnitOfWork
 from workers.broker import broker
-from workers.database import message_session, session_factory, single_statements
-from workers.known import known_schools
+from workers.database import message_session, session_factory
+from workers.known import KnownSchools
 
 log = structlog.get_logger()
 
@@ -63,6 +52,9 @@ _school = School.__table__
 # found the school leased waits out that and one lease more. Deferrals beyond it (and at least
 # this many) mean something is wrong: dead-letter it.
 MIN_DEFERRALS = 10
+
+# What this worker process knows of its schools (workers/known.py): kept between messages.
+known_schools = KnownSchools()
 
 # The message option in which a failed attempt passes its worker and error to its retry.
 FAILED_BEFORE = "failed_before"
@@ -79,115 +71,105 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     assert message is not None, "handle_sync runs inside an actor"
     since_at = datetime.fromisoformat(since) if since else message.message_datetime
     owner = f"{worker_id()}/{message.message_id[:8]}"
-    settings = get_settings()
     started = time.monotonic()
     plugins = get_plugins()
     with message_session() as session:
-        # Most schools on most nights: known to this process, the stamp asked, one statement.
-        run_id, known, asked = _confirm_known(session, plugins, school_id, since_at, trigger, owner)
-        if run_id is not None:
-            _done(run_id, "unchanged", started)
-            return
-        probe: Probe | None = None
-        # A school never synced (a first night) cannot be confirmed unchanged: no first read.
-        # The read under the lease still finds a message already settled.
-        if not known_schools.never_stamped(school_id):
-            with single_statements(session):
-                probe = read_probe(session, school_id, since_at)
-            if probe.settled:
-                log.info("sync_already_done", since=since_at.isoformat())
-                return
-        moved: datetime | None = None
-        if probe is not None and may_be_unchanged(probe, plugins):
-            # Most schools on most nights: no lease, no 'running' row, one compare-and-set.
-            state = probe.state
-            if not _same_school(known, state):
-                asked = None  # what was asked was asked of another school: ask again
-            run, stamp = confirm_unchanged_unleased(
-                session, plugins, probe, trigger=trigger, worker=owner, asked=asked
+        known = known_schools.get(session, school_id)
+        asked = None
+        if known is not None and _stamped(plugins, known):
+            verdict = confirm_unchanged(
+                session, plugins, known, since=since_at, trigger=trigger, worker=owner
             )
-            if run is not None:
-                assert stamp is not None  # confirmed against it
-                known_schools.remember(
-                    KnownSchool(state.id, state.source, state.source_school_id, stamp)
-                )
-                _done(run.id, run.outcome, started)
+            if verdict.run_id is not None:
+                _done(verdict.run_id, Outcome.UNCHANGED, started)
                 return
-            if stamp is not None and stamp != probe.state.source_mutated_at:
-                moved = stamp  # the engine fetches without asking again
-        try:
-            # One UPDATE takes the lease and reads all the sync needs to know first.
-            with single_statements(session):
-                held, row = lease.acquire_reading(
-                    session,
-                    school_id,
-                    owner,
-                    settings.lease_seconds,
-                    ASKED,
-                    params={"since": since_at},
-                )
-        except SyncBusy:
-            defer(session, school_id)
-            return
-        try:
-            # Under the lease: a holder we waited for may have finished the work.
-            settled, stale, state = bool(row[0]), bool(row[1]), SchoolState(*row[2:])
-            if settled:
-                log.info("sync_already_done", since=since_at.isoformat())
-                return
-            if stale:
-                with single_statements(session):
-                    lease.abandon_stale_runs(session, held, _failed_before(message.options))
-            # Renewed while the sync runs (a dead worker's lease lapses within a minute), up
-            # to the time limit: an uninterruptible thread does not keep the school for ever.
-            limit = timedelta(seconds=settings.sync_time_limit_seconds)
-            heartbeat = Heartbeat(
-                session_factory(), held, settings.lease_seconds, until=held.clock() + limit
+            asked = verdict.stamp
+            if asked != known.stamp:
+                known_schools.forget(school_id)  # it moved on: read it again at the next reload
+        ended = _leased(session, message, school_id, trigger, owner, since_at, known, asked)
+    if ended is not None:
+        _done(*ended, started)
+
+
+def _stamped(plugins: Plugins, known: KnownSchool) -> bool:
+    return plugins.source(known.source).capabilities.change_stamps
+
+
+def _leased(
+    session: Session,
+    message: Any,
+    school_id: int,
+    trigger: str,
+    owner: str,
+    since: datetime,
+    known: KnownSchool | None,
+    asked: datetime | None,
+) -> tuple[int, str] | None:
+    """The full way: take the lease, sync, let go; the run's id and outcome (None: nothing
+    to do, or the message was sent again for later)."""
+    settings = get_settings()
+    work = UnitOfWork(session)
+    try:
+        # One UPDATE takes the lease and reads all the sync needs to know first.
+        with work.step():
+            held, row = lease.acquire_reading(
+                session, school_id, owner, settings.lease_seconds, ASKED, params={"since": since}
             )
-            try:
-                with heartbeat.running():
-                    run = _run_engine(session, school_id, trigger, owner, held, state, moved)
-            except LeaseLost:
-                raise
-            except KoppelError as exc:
-                # Its run may still read 'running' (the database was down as it failed): the
-                # retry, carrying this, closes it with the reason.
-                message.options[FAILED_BEFORE] = [owner, describe_error(exc)]
-                raise
-            # Read before the release, whose rollback leaves the run's attributes unloaded.
-            run_id, outcome = run.id, run.outcome
+    except SyncBusy:
+        defer(session, school_id)
+        return None
+    try:
+        # Under the lease: a holder we waited for may have finished the work.
+        settled, stale, state = bool(row[0]), bool(row[1]), SchoolState(*row[2:])
+        if settled:
+            log.info("sync_already_done", since=since.isoformat())
+            return None
+        if stale:
+            with work.step():
+                lease.abandon_stale_runs(session, held, _failed_before(message.options))
+        if not _same_school(known, state):
+            asked = None  # what was asked was asked of another school: ask again
+        # Renewed while the sync runs (a dead worker's lease lapses within a minute), up
+        # to the time limit: an uninterruptible thread does not keep the school for ever.
+        limit = timedelta(seconds=settings.sync_time_limit_seconds)
+        heartbeat = Heartbeat(
+            session_factory(), held, settings.lease_seconds, until=held.clock() + limit
+        )
+        try:
+            with heartbeat.running():
+                run = sync_school(
+                    session, school_id, plugins=get_plugins(), trigger=trigger, worker=owner,
+                    held=held, state=state, checked_stamp=asked,
+                )  # fmt: skip
         except LeaseLost:
-            # Not a failure of this message: the worker that holds the lease now does the sync;
-            # if none does (this run outlived its lease), the message comes back for another go.
-            log.warning("sync_lease_lost", lease_token=held.token)
-            if not _leased_by_another(session, school_id, owner):
-                defer(session, school_id)
-            return
-        finally:
-            _release(session, held)
-    _done(run_id, outcome, started)
+            raise
+        except KoppelError as exc:
+            # Its run may still read 'running' (the database was down as it failed): the
+            # retry, carrying this, closes it with the reason.
+            message.options[FAILED_BEFORE] = [owner, describe_error(exc)]
+            raise
+        # Read before the release, whose rollback leaves the run's attributes unloaded.
+        ended = run.id, run.outcome
+        if run.outcome == Outcome.UNCHANGED and state.source_mutated_at is not None:
+            known_schools.remember(
+                KnownSchool(state.id, state.source, state.source_school_id, state.source_mutated_at)
+            )
+        return ended
+    except LeaseLost:
+        # Not a failure of this message: the worker that holds the lease now does the sync;
+        # if none does (this run outlived its lease), the message comes back for another go.
+        log.warning("sync_lease_lost", lease_token=held.token)
+        if not _leased_by_another(session, school_id, owner):
+            defer(session, school_id)
+        return None
+    finally:
+        _release(work, held)
 
 
 def _failed_before(options: dict[str, Any]) -> tuple[str, str] | None:
     """(worker, error) of this message's attempt that failed before, if it said so."""
     found = options.get(FAILED_BEFORE)
     return (str(found[0]), str(found[1])) if found else None
-
-
-def _confirm_known(
-    session: Session, plugins: Plugins, school_id: int, since: datetime, trigger: str, owner: str
-) -> tuple[int | None, KnownSchool | None, Asked | None]:
-    """The unchanged run's id when the school is known and in step; else what was known and
-    asked."""
-    known = known_schools.get(session, school_id)
-    if known is None or not plugins.source(known.source).capabilities.change_stamps:
-        return None, None, None
-    run_id, asked = confirm_known(
-        session, plugins, known, since=since, trigger=trigger, worker=owner
-    )
-    if run_id is None and asked.stamp != known.stamp:
-        known_schools.forget(school_id)  # it moved on: read it again at the next reload
-    return run_id, known, asked
 
 
 def _same_school(known: KnownSchool | None, state: SchoolState) -> bool:
@@ -245,29 +227,6 @@ def defer(session: Session, school_id: int) -> None:
     log.info("sync_deferred", delay_ms=int(delay.total_seconds() * 1000), deferrals=deferrals + 1)
 
 
-def _run_engine(
-    session: Session,
-    school_id: int,
-    trigger: str,
-    owner: str,
-    held: lease.Lease,
-    state: SchoolState,
-    moved: datetime | None,
-) -> SyncRun:
-    # The engine records the run (failed with the reason, when it raises) and binds its id
-    # to the log context while it runs.
-    return sync_school(
-        session,
-        school_id,
-        plugins=get_plugins(),
-        trigger=trigger,
-        worker=owner,
-        fence=held.fence,
-        state=state,
-        checked_stamp=moved,
-    )
-
-
 def _leased_by_another(session: Session, school_id: int, owner: str) -> bool:
     holder = session.execute(
         select(School.lease_owner, School.lease_expires_at).where(School.id == school_id)
@@ -275,11 +234,11 @@ def _leased_by_another(session: Session, school_id: int, owner: str) -> bool:
     return holder[0] not in (None, owner) and holder[1] is not None and holder[1] > utcnow()
 
 
-def _release(session: Session, held: lease.Lease) -> None:
+def _release(work: UnitOfWork, held: lease.Lease) -> None:
     # A failed release must not hide the run's own error; the lease lapses by itself anyway.
     try:
-        session.rollback()
-        with single_statements(session):
-            lease.release(session, held)
+        work.rollback()
+        with work.step():
+            lease.release(work.session, held)
     except Exception as exc:
         log.warning("lease_release_failed", lease_token=held.token, error=describe_error(exc))

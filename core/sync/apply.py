@@ -2,39 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from core.errors import PlanStale
-from core.models import Group, Pupil, PupilSubgroup, School, SchoolNetwork, Staff, StaffGroup
+from core.models import Pupil, PupilSubgroup, School, Staff, StaffGroup
 from core.snapshot import PupilRecord, SchoolSnapshot, StaffRecord
-from core.sync.bulk import insert_rows, update_rows
+from core.sync.apply_groups import (
+    BULK,
+    apply_groups,
+    apply_networks,
+    live_groups,
+    matching,
+    tombstone,
+)
+from core.sync.bulk import chunks, insert_rows, update_rows
 from core.sync.changes import Changes, Write
-from core.sync.digest import group_digest, pupil_digest, staff_digest
+from core.sync.digest import pupil_digest, staff_digest
 from core.sync.people import Hashed
 from core.sync.plan import Prepared, SyncPlan
-from core.sync.records import group_ref, resolve_pupil, resolve_staff, split_ref
+from core.sync.records import group_ref, resolve_pupil, resolve_staff
 
-# Ids per IN (...) list: far below SQLite's 32766 and PostgreSQL's 65535 bound parameters.
-CHUNK = 5000
-
-T = TypeVar("T")
-
-# ORM-enabled bulk statements without identity-map bookkeeping: apply loads no objects.
-_BULK = {"synchronize_session": False}
-
-# Reads every first sync makes, Core and built once (an ORM select costs several times more
-# client CPU). Parameters: school_id, source.
-_group = Group.__table__
-_LIVE_GROUPS = select(_group.c.id, _group.c.kind, _group.c.source_key).where(
-    _group.c.school_id == bindparam("school_id"),
-    _group.c.source == bindparam("source"),
-    _group.c.left_at.is_(None),
-)
 # The ids of the people an apply just inserted (parameter ``now``: their first_seen_at).
 _NEW_IDS = {
     table.name: select(table.c.id, table.c.source_id).where(
@@ -44,11 +37,6 @@ _NEW_IDS = {
     )
     for table in (Pupil.__table__, Staff.__table__)
 }
-
-
-def chunks(ids: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def apply_plan(
@@ -63,13 +51,13 @@ def apply_plan(
         raise PlanStale(f"the plan is for school {plan.school_id}, not for school {school.id}")
     if plan.is_empty:
         return
-    _apply_groups(session, school, plan.groups, snapshot, now)
+    apply_groups(session, school, plan.groups, snapshot, now)
     live: dict[str, int] | None = None
     if plan.pupils.create or plan.pupils.rewritten or plan.staff.create or plan.staff.rewritten:
-        live = _live_groups(session, school)
-    _apply_pupils(session, school, plan, snapshot, live, now)
-    _apply_staff(session, school, plan, snapshot, live, now)
-    _apply_networks(session, school, plan, now)
+        live = live_groups(session, school)
+    for kind in (_PUPILS, _STAFF):
+        _apply_people(session, school, plan, snapshot, live, now, kind)
+    apply_networks(session, school, plan, now)
 
 
 def _prepared(plan: SyncPlan, snapshot: SchoolSnapshot) -> Prepared | None:
@@ -97,80 +85,9 @@ def _records(
 
     def checked(write: Write) -> Any:
         found = by_key.get(write.key)
-        record = None if found is None else resolve(found)
-        if record is None or digest(record) != write.row_hash:
-            raise PlanStale(
-                f"school {school.id}: {what} {write.key!r} in the plan no longer matches "
-                "the snapshot"
-            )
-        return record
+        return matching(school, what, write, None if found is None else resolve(found), digest)
 
     return checked
-
-
-def _matching(school: School, what: str, write: Write, record: Any, digest: Callable[..., str]):
-    """The snapshot record a write refers to, if it still hashes to what the plan expects."""
-    if record is None or digest(record) != write.row_hash:
-        raise PlanStale(
-            f"school {school.id}: {what} {write.key!r} in the plan no longer matches the snapshot"
-        )
-    return record
-
-
-def _tombstone(session: Session, school: School, model: Any, ids: list[int], now: datetime) -> None:
-    for part in chunks(ids):
-        session.execute(
-            update(model)
-            .where(model.id.in_(part), model.school_id == school.id, model.left_at.is_(None))
-            .values(left_at=now, updated_at=now)
-            .execution_options(**_BULK)
-        )
-
-
-def _apply_groups(
-    session: Session, school: School, changes: Changes, snapshot: SchoolSnapshot, now: datetime
-) -> None:
-    records = {group_ref(str(g.kind), g.key): g for g in snapshot.groups}
-
-    def values(write: Write) -> dict[str, Any]:
-        group = _matching(school, "group", write, records.get(write.key), group_digest)
-        return {
-            "name": group.name,
-            "year_group": group.year_group,
-            "description": group.description,
-            "row_hash": write.row_hash,
-            "updated_at": now,
-            "left_at": None,
-        }
-
-    if changes.create:
-        rows = []
-        for write in changes.create:
-            kind, key = split_ref(write.key)
-            rows.append(
-                {
-                    "school_id": school.id,
-                    "source": school.source,
-                    "kind": kind,
-                    "source_key": key,
-                    "first_seen_at": now,
-                    **values(write),
-                }
-            )
-        insert_rows(session, Group, rows)
-    if rewritten := changes.rewritten:
-        session.execute(update(Group), [{"id": w.id, **values(w)} for w in rewritten])
-    _tombstone(session, school, Group, changes.tombstone, now)
-
-
-def _live_groups(session: Session, school: School) -> dict[str, int]:
-    """The school's groups that exist after the group writes, ref -> id (one select)."""
-    return {
-        group_ref(kind, key): gid
-        for gid, kind, key in session.execute(
-            _LIVE_GROUPS, {"school_id": school.id, "source": school.source}
-        )
-    }
 
 
 def _group_gone(school: School) -> PlanStale:
@@ -232,103 +149,84 @@ def _write_people(
         # Only the memberships of people written again are replaced; others are not touched.
         column = getattr(membership, owner)
         for part in chunks([w.id for w in rewritten if w.id is not None]):
-            session.execute(delete(membership).where(column.in_(part)).execution_options(**_BULK))
+            session.execute(delete(membership).where(column.in_(part)).execution_options(**BULK))
     insert_rows(session, membership, members)
-    _tombstone(session, school, model, changes.tombstone, now)
+    tombstone(session, school, model, changes.tombstone, now)
 
 
-def _apply_pupils(
+def _pupil_columns(pupil: PupilRecord, live: dict[str, int], row: dict[str, Any]) -> list[int]:
+    row["year_group"] = pupil.year_group
+    row["group_id"] = live[group_ref("group", pupil.group_key)] if pupil.group_key else None
+    return sorted({live[group_ref("subgroup", k)] for k in pupil.subgroup_keys})
+
+
+def _staff_columns(member: StaffRecord, live: dict[str, int], row: dict[str, Any]) -> list[int]:
+    row["email"] = member.email
+    row["end_date"] = member.end_date
+    row["roles"] = sorted(set(member.roles))
+    groups = {live[group_ref("group", k)] for k in member.group_keys}
+    groups.update(live[group_ref("subgroup", k)] for k in member.subgroup_keys)
+    return sorted(groups)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What differs between writing pupils and staff: the rest is one path."""
+
+    name: str  # the plan's, the snapshot's and Prepared's attribute
+    label: str  # in errors
+    model: Any
+    membership: Any
+    owner: str  # the membership's column naming the person
+    resolve: Callable[[Any, dict[str, int]], tuple[Any, Any]]
+    digest: Callable[[Any], str]
+    # Fills the kind's own columns of a row in; returns the person's group ids (KeyError: a
+    # group the plan counted on is gone).
+    columns: Callable[[Any, dict[str, int], dict[str, Any]], list[int]]
+
+
+_PUPILS = _Kind(
+    "pupils", "pupil", Pupil, PupilSubgroup, "pupil_id", resolve_pupil, pupil_digest,
+    _pupil_columns,
+)  # fmt: skip
+_STAFF = _Kind(
+    "staff", "staff member", Staff, StaffGroup, "staff_id", resolve_staff, staff_digest,
+    _staff_columns,
+)  # fmt: skip
+
+
+def _apply_people(
     session: Session,
     school: School,
     plan: SyncPlan,
     snapshot: SchoolSnapshot,
     live: dict[str, int] | None,
     now: datetime,
+    kind: _Kind,
 ) -> None:
-    changes = plan.pupils
+    changes: Changes = getattr(plan, kind.name)
     if not (changes.create or changes.rewritten):
-        _tombstone(session, school, Pupil, changes.tombstone, now)
+        tombstone(session, school, kind.model, changes.tombstone, now)
         return
     assert live is not None
-    pupil_of = _records(
+    prepared = _prepared(plan, snapshot)
+    record_of = _records(
         school,
-        "pupil",
-        prepared.pupils if (prepared := _prepared(plan, snapshot)) else None,
-        snapshot.pupils,
-        lambda p: resolve_pupil(p, live)[0],
-        pupil_digest,
+        kind.label,
+        getattr(prepared, kind.name) if prepared else None,
+        getattr(snapshot, kind.name),
+        lambda r: kind.resolve(r, live)[0],
+        kind.digest,
     )
+    columns = kind.columns
 
     def values(write: Write) -> tuple[dict[str, Any], list[int]]:
-        pupil = pupil_of(write)
-        row = _person(pupil, write, now)
-        row["year_group"] = pupil.year_group
-        # try/except rather than a context manager per row: this runs for every pupil.
+        record = record_of(write)
+        row = _person(record, write, now)
+        # try/except rather than a context manager per row: this runs for every person.
         try:
-            row["group_id"] = live[group_ref("group", pupil.group_key)] if pupil.group_key else None
-            subgroups = {live[group_ref("subgroup", k)] for k in pupil.subgroup_keys}
+            return row, columns(record, live, row)
         except KeyError:
             raise _group_gone(school) from None
-        return row, sorted(subgroups)
 
-    _write_people(session, school, Pupil, changes, values, PupilSubgroup, "pupil_id", now)
-
-
-def _apply_staff(
-    session: Session,
-    school: School,
-    plan: SyncPlan,
-    snapshot: SchoolSnapshot,
-    live: dict[str, int] | None,
-    now: datetime,
-) -> None:
-    changes = plan.staff
-    if not (changes.create or changes.rewritten):
-        _tombstone(session, school, Staff, changes.tombstone, now)
-        return
-    assert live is not None
-    member_of = _records(
-        school,
-        "staff member",
-        prepared.staff if (prepared := _prepared(plan, snapshot)) else None,
-        snapshot.staff,
-        lambda s: resolve_staff(s, live)[0],
-        staff_digest,
-    )
-
-    def values(write: Write) -> tuple[dict[str, Any], list[int]]:
-        member = member_of(write)
-        row = _person(member, write, now)
-        row["email"] = member.email
-        row["end_date"] = member.end_date
-        row["roles"] = sorted(set(member.roles))
-        try:
-            groups = {live[group_ref("group", k)] for k in member.group_keys}
-            groups.update(live[group_ref("subgroup", k)] for k in member.subgroup_keys)
-        except KeyError:
-            raise _group_gone(school) from None
-        return row, sorted(groups)
-
-    _write_people(session, school, Staff, changes, values, StaffGroup, "staff_id", now)
-
-
-def _apply_networks(session: Session, school: School, plan: SyncPlan, now: datetime) -> None:
-    # Only rows of this source's origin are in the plan; an admin's rows are never touched.
-    for part in chunks(plan.networks_remove):
-        session.execute(
-            delete(SchoolNetwork)
-            .where(
-                SchoolNetwork.id.in_(part),
-                SchoolNetwork.school_id == school.id,
-                SchoolNetwork.origin == school.source,
-            )
-            .execution_options(**_BULK)
-        )
-    if plan.networks_add:
-        session.execute(
-            insert(SchoolNetwork),
-            [
-                {"school_id": school.id, "network": n, "origin": school.source, "created_at": now}
-                for n in plan.networks_add
-            ],
-        )
+    _write_people(session, school, kind.model, changes, values, kind.membership, kind.owner, now)

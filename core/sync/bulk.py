@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, String, insert, update
 from sqlalchemy.orm import Session
 
 from core.db import uses_psycopg
+
+# Ids per IN (...) list: far below SQLite's 32766 and PostgreSQL's 65535 bound parameters.
+CHUNK = 5000
+
+T = TypeVar("T")
+
+
+def chunks(ids: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -2,44 +2,30 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import structlog
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core.db import single_statements, transaction
-from core.errors import (
-    DatabaseUnavailable,
-    InternalError,
-    KoppelError,
-    SchoolNotFound,
-    StorageError,
-)
-from core.lease import write_school
-from core.models import School, SyncRun, utcnow
+from core.errors import KoppelError, SchoolNotFound
+from core.lease import Lease, write_school
+from core.models import Outcome, School, SyncRun, utcnow
 from core.plugins import Plugins
+from core.settings import get_settings
 from core.snapshot import SchoolSnapshot
 from core.sources import as_promised
 from core.sync.apply import apply_plan
+from core.sync.budget import Budget
 from core.sync.held import hold_plan, retire_held
+from core.sync.life import RunLife, run_life
 from core.sync.merge import MergePlan, apply_move, plan_move
 from core.sync.plan import make_plan
-from core.sync.runs import (
-    GOOD_OUTCOMES,
-    describe_error,
-    end_run,
-    finish_run,
-    record_failure,
-    start_run,
-)
+from core.sync.runs import GOOD_OUTCOMES, attach_run, end_run, finish_run, start_run
 from core.sync.safety import check_merge, check_plan
-from core.sync.state import SchoolState, confirm_unchanged, read_state
-
-log = structlog.get_logger()
+from core.sync.state import SchoolState, read_state, school_values
+from core.sync.unchanged import KnownSchool, confirm_unchanged
+from core.sync.work import UnitOfWork
 
 # Called right before the apply is committed, with the school's columns to write (in the same
 # statement, see core.lease.write_school); returns the school's consent as it is now, or raises
@@ -47,7 +33,7 @@ log = structlog.get_logger()
 Fence = Callable[[Session, Mapping[str, Any]], str]
 
 # outcome, counts, error (or the reason a run was skipped or held)
-Result = tuple[str, dict[str, int], str | None]
+Result = tuple[Outcome, dict[str, int], str | None]
 
 
 def sync_school(
@@ -59,8 +45,10 @@ def sync_school(
     worker: str | None = None,
     force: bool = False,
     fence: Fence | None = None,
+    held: Lease | None = None,
     state: SchoolState | None = None,
     checked_stamp: datetime | None = None,
+    budget: Budget | None = None,
 ) -> SyncRun:
     """Sync one school now and return its recorded run (committed).
 
@@ -73,69 +61,49 @@ def sync_school(
     whether to retry. The whole apply is one transaction; the source is asked while no
     transaction is open.
 
-    An unchanged school, most schools on most nights, costs four small statements and one
-    request for the source's change stamp: everything else waits until data must be read.
+    An unchanged school is decided by core.sync.unchanged, before a run is started.
+    ``held``: the caller's lease on the school (its fence unless ``fence`` is given);
     ``state``: the school's state (core.sync.state) when the caller just read it;
-    ``checked_stamp``: the source's change stamp the caller just read and found moved (it is
-    not asked again; the school is fetched).
+    ``checked_stamp``: the source's change stamp the caller just read (it is not asked again);
+    ``budget``: the safety check's limits (by default those of the settings).
     """
-    with single_statements(session):
-        if state is None:
+    fence = fence or (held.fence if held is not None else None)
+    work = UnitOfWork(session)
+    if state is None:
+        with work.step():
             state = read_state(session, school_id)
+    stamp = checked_stamp
+    if not force and _may_be_unchanged(state, plugins):
+        assert state.source_mutated_at is not None
+        known = KnownSchool(state.id, state.source, state.source_school_id, state.source_mutated_at)
+        token = held.token if held is not None else None
+        verdict = confirm_unchanged(
+            session, plugins, known, since=utcnow(), trigger=trigger, worker=worker,
+            token=token, asked=checked_stamp,
+        )  # fmt: skip
+        if verdict.run_id is not None:
+            return attach_run(session, SyncRun(**verdict.run), verdict.run_id)
+        stamp = verdict.stamp
+    budget = budget or Budget.from_settings(get_settings())
+    with work.step():
         run = start_run(session, school_id, trigger, worker)
-    run_id = run.id
-    started = time.monotonic()
-    outcome, counts, error = "failed", {}, None
-    with structlog.contextvars.bound_contextvars(school_id=school_id, run_id=run_id):
-        try:
-            outcome, counts, error = _sync(
-                session, state, run_id, plugins, force, fence, checked_stamp
-            )
-        except BaseException as exc:
-            error = describe_error(exc)
-            try:
-                session.rollback()
-            finally:
-                record_failure(session, run_id, error)
-            if isinstance(exc, KoppelError) or not isinstance(exc, Exception):
-                raise
-            # Foreign exceptions carry SQL parameters or rows (names): re-raise without them.
-            raise _wrapped(exc)(f"run {run_id} failed: {error}") from None
-        finally:
-            plugins.after_school_sync(
-                school_id=school_id,
-                source=state.source,
-                run_id=run_id,
-                outcome=outcome,
-                counts=counts,
-            )
-            (log.info if outcome != "failed" else log.warning)(
-                "sync_run",
-                outcome=outcome,
-                trigger=trigger,
-                counts={k: v for k, v in counts.items() if v},
-                error=error,
-                duration_ms=round((time.monotonic() - started) * 1000),
-            )
+    life = RunLife(state.id, state.source, run.id, trigger)
+    with run_life(work, plugins, life):
+        life.end(*_sync(work, state, run.id, plugins, fence, stamp, budget))
     return run
 
 
-def _wrapped(exc: BaseException) -> type[KoppelError]:
-    """Our class for a foreign error: the database down (retried), else broken, else a bug."""
-    # COPY goes to the driver directly, so its errors are the driver's, not SQLAlchemy's.
-    driver = type(exc).__module__.partition(".")[0] in ("psycopg", "sqlite3")
-    if not (driver or isinstance(exc, SQLAlchemyError)):
-        return InternalError
-    # PEP 249 names a lost connection, a server shutting down, a deadlock or a lock timeout
-    # OperationalError, a broken client-side connection InterfaceError.
-    outage = isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-    if driver:
-        outage = any(
-            k.__name__ in ("OperationalError", "InterfaceError") for k in type(exc).__mro__
-        )
-    return DatabaseUnavailable if outage else StorageError
+def _may_be_unchanged(state: SchoolState, plugins: Plugins) -> bool:
+    """Could the school be confirmed unchanged? Only one stored in step before: for the others
+    (a first sync, a failed or held last run) the stamp request would be wasted."""
+    if _skip_reason(state) is not None or state.source_mutated_at is None:
+        return False
+    if state.last_outcome not in GOOD_OUTCOMES:
+        return False
+    try:
+        return plugins.source(state.source).capabilities.change_stamps
+    except KoppelError:
+        return False  # an unknown source: the run records it
 
 
 def _skip_reason(school: School | SchoolState) -> str | None:
@@ -149,11 +117,12 @@ def _skip_reason(school: School | SchoolState) -> str | None:
 
 
 def _merged(
-    session: Session,
+    work: UnitOfWork,
     plugins: Plugins,
     school: School,
     run: SyncRun,
     fence: Fence | None,
+    budget: Budget,
     *,
     create: bool,
 ) -> Result:
@@ -163,26 +132,27 @@ def _merged(
     for a person to approve. ``create``: the target school may be linked (looked up at the
     source) if it is not yet.
     """
+    session = work.session
     move = plan_move(session, plugins, school, create=create)
     if not move.possible:
-        return _finish(session, run, "skipped", {}, move.reason)
+        return _finish(work, run, Outcome.SKIPPED, {}, move.reason)
     if not any(move.counts.values()):
         moved = "nobody is left to move"
         if move.target_id is not None:
             moved = f"its people were moved to school {move.target_id}"
-        return _finish(session, run, "skipped", {}, f"{_skip_reason(school)}; {moved}")
+        return _finish(work, run, Outcome.SKIPPED, {}, f"{_skip_reason(school)}; {moved}")
     target = f"source school {move.target_source_id}"
     if move.target_id is not None:
         target = f"school {move.target_id} ({target})"
-    reasons = check_merge(session, school, move.leaving, target)
+    reasons = check_merge(session, school, move.leaving, target, budget)
     if reasons:
         hold_plan(session, school, run, move, reasons, None)
-        return _finish(session, run, "held", {}, "; ".join(reasons))
-    return move_people(session, plugins, school, run, move, fence)
+        return _finish(work, run, Outcome.HELD, {}, "; ".join(reasons))
+    return move_people(work, plugins, school, run, move, fence)
 
 
 def move_people(
-    session: Session,
+    work: UnitOfWork,
     plugins: Plugins,
     school: School,
     run: SyncRun,
@@ -190,71 +160,53 @@ def move_people(
     fence: Fence | None,
 ) -> Result:
     """Apply a merge ``move`` as ``run`` (committed): succeeded, or skipped saying why not."""
-    result = apply_move(session, plugins, school, move, utcnow())
+    result = apply_move(work.session, plugins, school, move, utcnow())
     if not result.moved:
-        return _finish(session, run, "skipped", {}, result.reason)
+        return _finish(work, run, Outcome.SKIPPED, {}, result.reason)
     if fence is not None:
-        fence(session, {})
-    outcome = _finish(session, run, "succeeded", result.counts)
+        fence(work.session, {})
+    outcome = _finish(work, run, Outcome.SUCCEEDED, result.counts)
     if result.target_created and result.target_id is not None:
         plugins.consent_changed(school_id=result.target_id, source=school.source, granted=True)
     return outcome
 
 
 def _sync(
-    session: Session,
+    work: UnitOfWork,
     state: SchoolState,
     run_id: int,
     plugins: Plugins,
-    force: bool,
     fence: Fence | None,
-    checked_stamp: datetime | None = None,
+    stamp: datetime | None,
+    budget: Budget,
 ) -> Result:
-    plugins.before_school_sync(school_id=state.id, source=state.source, run_id=run_id)
     reason = _skip_reason(state)
     if reason is not None and state.consent == "granted" and state.merged_into_source_id:
         # Known merged before: no fetch of its own; the people move once the target is linked.
-        with transaction(session):
-            school, run = _load(session, state.id, run_id)
-            return _merged(session, plugins, school, run, fence, create=False)
+        with work.writing():
+            school, run = _load(work.session, state.id, run_id)
+            return _merged(work, plugins, school, run, fence, budget, create=False)
     if reason is not None:
-        return _finish_by_id(session, run_id, "skipped", reason)
-    source = plugins.source(state.source)
-
-    stamp = checked_stamp
-    # Only a school stored in step before can be confirmed unchanged; for the others (a first
-    # sync, a failed or held last run) the stamp request would be wasted: fetch at once.
-    if (
-        checked_stamp is None
-        and source.capabilities.change_stamps
-        and not force
-        and state.source_mutated_at is not None
-        and state.last_outcome in GOOD_OUTCOMES
-    ):
-        stamp = source.latest_change(state.source_school_id)
-        if (
-            stamp is not None
-            and stamp == state.source_mutated_at
-            and confirm_unchanged(session, state.id, run_id, stamp)
-        ):
-            # The stored data is what the source holds: confirmed in step, nothing fetched.
-            return "unchanged", {}, None
-
-    snapshot = source.fetch_snapshot(state.source_school_id)
-    with transaction(session):
-        return _apply_snapshot(session, state, run_id, plugins, snapshot, stamp, fence)
+        with work.step():
+            end_run(work.session, run_id, Outcome.SKIPPED, error=reason)
+        return Outcome.SKIPPED, {}, reason
+    snapshot = plugins.source(state.source).fetch_snapshot(state.source_school_id)
+    with work.writing():
+        return _apply_snapshot(work, state, run_id, plugins, snapshot, stamp, fence, budget)
 
 
 def _apply_snapshot(
-    session: Session,
+    work: UnitOfWork,
     state: SchoolState,
     run_id: int,
     plugins: Plugins,
     snapshot: SchoolSnapshot,
     stamp: datetime | None,
     fence: Fence | None,
+    budget: Budget,
 ) -> Result:
     """Plan, check and apply a fetched snapshot, in one transaction; held when over budget."""
+    session = work.session
     snapshot = as_promised(plugins.source(state.source), snapshot)
     info = snapshot.school
     if info.merged_into or not info.active:
@@ -263,28 +215,32 @@ def _apply_snapshot(
         school.active = info.active
         school.merged_into_source_id = info.merged_into
         if info.merged_into:
-            return _merged(session, plugins, school, run, fence, create=True)
+            return _merged(work, plugins, school, run, fence, budget, create=True)
         return _finish(
-            session, run, "skipped", {}, "the source reports the school inactive; nothing applied"
+            work,
+            run,
+            Outcome.SKIPPED,
+            {},
+            "the source reports the school inactive; nothing applied",
         )
     # Planning and applying need only who the school is, which the state holds: no load. The
     # object stays out of the session; the school row is written by one statement below.
     school = School(id=state.id, source=state.source, source_school_id=state.source_school_id)
     now = utcnow()
     plan = make_plan(session, school, snapshot)
-    reasons = check_plan(session, school, plan, snapshot)
+    reasons = check_plan(session, school, plan, snapshot, budget)
     if reasons:
-        session.rollback()  # the plan only read; nothing of it may stay
+        work.rollback()  # the plan only read; nothing of it may stay
         _, run = _load(session, state.id, run_id)
         hold_plan(session, school, run, plan, reasons, snapshot)
-        return _finish(session, run, "held", {}, "; ".join(reasons))
+        return _finish(work, run, Outcome.HELD, {}, "; ".join(reasons))
 
     apply_plan(session, school, plan, snapshot, now)
     if state.held is not False:  # False: read with the lease, no plan of the school is held
         retire_held(session, school.id, "superseded by a sync that applied", now=now)
     counts = dict(plan.counts)
     counts.update((f"note_{name}", n) for name, n in {**snapshot.notes, **plan.notes}.items())
-    end_run(session, run_id, "succeeded", counts)
+    end_run(session, run_id, Outcome.SUCCEEDED, counts)
     values = school_values(snapshot, stamp, now)
     # One statement writes the school, checks the lease and reads the consent again.
     if fence is not None:
@@ -295,13 +251,13 @@ def _apply_snapshot(
         raise SchoolNotFound(f"school {school.id} disappeared during run {run_id}")
     if consent != "granted":
         # Revoked while this run worked: nothing of it may stay.
-        session.rollback()
+        work.rollback()
         reason = "consent was revoked while the run worked"
-        end_run(session, run_id, "skipped", error=reason)
-        session.commit()
-        return "skipped", {}, reason
-    session.commit()
-    return "succeeded", counts, None
+        end_run(session, run_id, Outcome.SKIPPED, error=reason)
+        work.commit()
+        return Outcome.SKIPPED, {}, reason
+    work.commit()
+    return Outcome.SUCCEEDED, counts, None
 
 
 def _load(session: Session, school_id: int, run_id: int) -> tuple[School, SyncRun]:
@@ -313,42 +269,13 @@ def _load(session: Session, school_id: int, run_id: int) -> tuple[School, SyncRu
     return school, run
 
 
-def _finish_by_id(session: Session, run_id: int, outcome: str, error: str | None) -> Result:
-    with single_statements(session):
-        end_run(session, run_id, outcome, error=error)
-    return outcome, {}, error
-
-
 def _finish(
-    session: Session, run: SyncRun, outcome: str, counts: dict[str, int], error: str | None = None
+    work: UnitOfWork,
+    run: SyncRun,
+    outcome: Outcome,
+    counts: dict[str, int],
+    error: str | None = None,
 ) -> Result:
     finish_run(run, outcome, counts, error)
-    session.commit()
+    work.commit()
     return outcome, counts, error
-
-
-def update_school(
-    school: School, snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
-) -> None:
-    """Store what the snapshot says of the school itself, after its plan was applied."""
-    for column, value in school_values(snapshot, stamp, now).items():
-        setattr(school, column, value)
-
-
-def school_values(
-    snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
-) -> dict[str, Any]:
-    """The school's columns to write after its plan was applied (a missing name or reference
-    keeps the stored one: it is left out)."""
-    info = snapshot.school
-    values: dict[str, Any] = {}
-    if info.name:
-        values["name"] = info.name
-    if info.ref:
-        values["source_ref"] = info.ref
-    values["active"] = info.active
-    values["merged_into_source_id"] = info.merged_into
-    # The data fetched is at least as new as a stamp read before the fetch.
-    values["source_mutated_at"] = snapshot.mutated_at or stamp
-    values["last_synced_at"] = now
-    return values

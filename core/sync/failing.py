@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.db import constant
-from core.models import School, SyncRun
+from core.models import Outcome, School, SyncRun
 from core.sync.state import state_columns
 
 _school = School.__table__
@@ -30,7 +30,7 @@ def failing_schools(session: Session) -> list[FailingSchool]:
         select(func.max(ended.c.started_at))
         .where(
             ended.c.school_id == _school.c.id,
-            ended.c.outcome.not_in((constant("failed"), constant("running"))),
+            ended.c.outcome.not_in((constant(Outcome.FAILED), constant(Outcome.RUNNING))),
         )
         .correlate_except(ended)  # the school two levels up
         .scalar_subquery()
@@ -39,14 +39,14 @@ def failing_schools(session: Session) -> list[FailingSchool]:
         select(func.count())
         .where(
             _run.c.school_id == _school.c.id,
-            _run.c.outcome == constant("failed"),
+            _run.c.outcome == constant(Outcome.FAILED),
             or_(last_not_failed.is_(None), _run.c.started_at > last_not_failed),
         )
         .scalar_subquery()
     )
     rows = session.execute(
         select(_school.c.brin, _school.c.location_code, failures).where(
-            _last_outcome == constant("failed")
+            _last_outcome == constant(Outcome.FAILED)
         )
     )
     found = [FailingSchool(f"{brin}{location}", int(n)) for brin, location, n in rows]

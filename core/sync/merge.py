@@ -27,11 +27,10 @@ import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import SourceRefused
 from core.models import Group, Pupil, PupilSubgroup, School, Staff, StaffGroup
 from core.plugins import Plugins
-from core.snapshot import SchoolInfo
-from core.sync.apply import chunks
+from core.sync.bulk import chunks
+from core.sync.merge_target import create_target, linked_target, target_info
 
 log = structlog.get_logger()
 
@@ -131,7 +130,7 @@ def plan_move(
         return MergePlan("", reason="the school is no longer merged at its source; nothing moved")
     if target_source_id == school.source_school_id:
         return MergePlan(target_source_id, reason="the school is said to be merged into itself")
-    target = _linked(session, school.source, target_source_id)
+    target = linked_target(session, school.source, target_source_id)
     if target is None and not create:
         return MergePlan(
             target_source_id,
@@ -140,7 +139,7 @@ def plan_move(
             "consent, or with 'koppel check BRIN6')",
         )
     if target is None:
-        _, why = _target_info(session, plugins, school, target_source_id)
+        _, why = target_info(session, plugins, school, target_source_id)
         if why:
             return MergePlan(target_source_id, reason=why)
     elif target.consent != "granted":
@@ -177,9 +176,9 @@ def apply_move(
     created = False
     target_id = move.target_id
     if target_id is None:
-        if _linked(session, school.source, move.target_source_id) is not None:
+        if linked_target(session, school.source, move.target_source_id) is not None:
             return MergeResult(False, {}, "the target school was linked since the plan was made")
-        target, why = _create_target(session, plugins, school, move.target_source_id, now)
+        target, why = create_target(session, plugins, school, move.target_source_id, now)
         if target is None:
             return MergeResult(False, {}, why)
         target_id, created = target.id, True
@@ -189,75 +188,6 @@ def apply_move(
     counts = move.counts
     log.info("school_merged", target_school_id=target_id, target_created=created, counts=counts)
     return MergeResult(True, counts, None, target_id, created)
-
-
-def _linked(session: Session, source: str, source_school_id: str) -> School | None:
-    return session.scalars(
-        select(School).where(School.source == source, School.source_school_id == source_school_id)
-    ).first()
-
-
-def _target_info(
-    session: Session, plugins: Plugins, school: School, target_source_id: str
-) -> tuple[SchoolInfo | None, str]:
-    """The unlinked target as the source describes it, or why it cannot be linked."""
-    source = plugins.source(school.source)
-    session.commit()  # no transaction stays open while the source is asked
-    try:
-        info = source.fetch_snapshot(target_source_id).school
-    except SourceRefused as exc:
-        return None, (
-            f"the school was merged into source school {target_source_id}, which koppel has "
-            f"not linked and the source does not serve ({type(exc).__name__}); its people stay "
-            "here until that school grants consent"
-        )
-    if info.source_school_id != target_source_id:
-        return None, (
-            f"the source answered for another school when asked for source school "
-            f"{target_source_id}, the school this one was merged into; nothing moved"
-        )
-    if not info.brin or not info.location_code:
-        return None, (
-            f"the school was merged into source school {target_source_id}, whose BRIN the "
-            "source does not give; link it with 'koppel check BRIN6'"
-        )
-    taken = session.scalars(
-        select(School.id).where(
-            School.brin == info.brin.upper(), School.location_code == info.location_code
-        )
-    ).first()
-    if taken is not None:
-        return None, (
-            f"the school was merged into source school {target_source_id}, whose BRIN6 "
-            f"{info.brin.upper()}{info.location_code} koppel already links as school {taken}; "
-            "check that link with 'koppel check BRIN6'"
-        )
-    return info, ""
-
-
-def _create_target(
-    session: Session, plugins: Plugins, school: School, target_source_id: str, now: datetime
-) -> tuple[School | None, str]:
-    info, why = _target_info(session, plugins, school, target_source_id)
-    if info is None:
-        return None, why
-    assert info.brin is not None and info.location_code is not None
-    target = School(
-        brin=info.brin.upper(),
-        location_code=info.location_code,
-        name=info.name,
-        source=school.source,
-        source_school_id=target_source_id,
-        source_ref=info.ref,
-        # The source served the target's data, which it only does with the target's consent.
-        consent="granted",
-        consent_changed_at=now,
-        active=info.active,
-        merged_into_source_id=info.merged_into,
-    )
-    session.add(target)
-    session.flush()
-    return target, ""
 
 
 def _who_moves(

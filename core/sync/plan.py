@@ -15,6 +15,7 @@ from core.errors import PlanError, SourceDataError
 from core.models import Group, Pupil, School, SchoolNetwork, Staff
 from core.snapshot import SchoolSnapshot
 from core.sync.changes import Changes, Write
+from core.sync.counts import KindCounts
 from core.sync.digest import group_digest, pupil_digest, staff_digest
 from core.sync.people import Hashed, diff_people, moved_pupils
 from core.sync.records import (
@@ -234,12 +235,14 @@ def _canonical_or_none(network: str) -> str | None:
 def _counts(plan: SyncPlan, moved: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     for kind, changes in (("groups", plan.groups), ("pupils", plan.pupils), ("staff", plan.staff)):
-        counts[f"{kind}_created"] = len(changes.create)
-        counts[f"{kind}_updated"] = len(changes.update)
-        counts[f"{kind}_left"] = len(changes.tombstone)
-        counts[f"{kind}_restored"] = len(changes.restore)
-        if kind != "groups":
-            counts[f"{kind}_rekeyed"] = len(changes.rekey)
+        made = KindCounts(
+            created=len(changes.create),
+            updated=len(changes.update),
+            left=len(changes.tombstone),
+            restored=len(changes.restore),
+            rekeyed=len(changes.rekey),
+        )
+        counts.update(made.as_counts(kind, rekeys=kind != "groups"))
     counts["pupils_moved"] = moved
     counts["networks_added"] = len(plan.networks_add)
     counts["networks_removed"] = len(plan.networks_remove)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.db import follow_loaded
 from core.errors import KoppelError
-from core.models import SyncRun, utcnow
+from core.models import Outcome, SyncRun, utcnow
 
 log = structlog.get_logger()
 
@@ -21,7 +21,7 @@ _INSERT = insert(_run).returning(_run.c.id)
 _END = update(_run).where(_run.c.id == bindparam("run_id"))
 
 # Outcomes after which the stored data is what the source served at the stored mutation stamp.
-GOOD_OUTCOMES = ("succeeded", "unchanged")
+GOOD_OUTCOMES = (Outcome.SUCCEEDED, Outcome.UNCHANGED)
 
 ERROR_LIMIT = 500
 
@@ -45,12 +45,12 @@ def describe_error(exc: BaseException) -> str:
 
 def finish_run(
     run: SyncRun,
-    outcome: str,
+    outcome: Outcome,
     counts: dict[str, int] | None = None,
     error: str | None = None,
 ) -> None:
     """Set the run's outcome, counts, error and finish time (the caller commits)."""
-    run.outcome = outcome
+    run.outcome = str(outcome)
     run.counts = dict(counts or {})
     run.error = error
     run.finished_at = utcnow()
@@ -79,7 +79,7 @@ def new_run_values(
     school_id: int,
     trigger: str,
     worker: str | None,
-    outcome: str = "running",
+    outcome: Outcome = Outcome.RUNNING,
     started_at: datetime | None = None,
     finished_at: datetime | None = None,
 ) -> dict[str, object]:
@@ -90,7 +90,7 @@ def new_run_values(
         "worker": worker,
         "started_at": started_at or utcnow(),
         "finished_at": finished_at,
-        "outcome": outcome,
+        "outcome": str(outcome),
         "counts": {},
         "error": None,
     }
@@ -112,14 +112,14 @@ def attach_run(session: Session, run: SyncRun, run_id: int) -> SyncRun:
 def end_run(
     session: Session,
     run_id: int,
-    outcome: str,
+    outcome: Outcome,
     counts: dict[str, int] | None = None,
     error: str | None = None,
     finished_at: datetime | None = None,
 ) -> None:
     """Finish a run by id with one UPDATE (the caller commits); a loaded copy follows suit."""
     values = {
-        "outcome": outcome,
+        "outcome": str(outcome),
         "counts": dict(counts or {}),
         "error": error,
         "finished_at": finished_at or utcnow(),
@@ -131,7 +131,7 @@ def end_run(
 def record_failure(session: Session, run_id: int, error: str) -> None:
     """After a rollback: store the run as failed and commit; never mask the original error."""
     try:
-        end_run(session, run_id, "failed", error=error)
+        end_run(session, run_id, Outcome.FAILED, error=error)
         session.commit()
     except Exception as exc:
         # The database is down, most likely: the run stays 'running' until the message's retry

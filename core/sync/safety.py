@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import Group, Pupil, School, Staff, SyncRun, utcnow
-from core.settings import get_settings
+from core.models import Group, Outcome, Pupil, School, Staff, SyncRun, utcnow
 from core.snapshot import SchoolSnapshot
 from core.sync.budget import Budget, Limits
 from core.sync.changes import Changes
+from core.sync.counts import KindCounts
 from core.sync.plan import SyncPlan
 
 KINDS = ("pupils", "staff", "groups")
@@ -39,16 +39,15 @@ def check_plan(
     school: School,
     plan: SyncPlan,
     snapshot: SchoolSnapshot,
+    budget: Budget,
     *,
-    budget: Budget | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Reasons not to apply ``plan`` now (e.g. it would tombstone too many people); [] to apply.
 
-    ``budget`` defaults to the one in the settings, ``now`` to the current time. Reasons are
-    shown to an operator: ids and counts only, never names.
+    ``budget``: the limits (Budget.from_settings); ``now`` defaults to the current time.
+    Reasons are shown to an operator: ids and counts only, never names.
     """
-    budget = budget or Budget.from_settings(get_settings())
     now = now or utcnow()
     limits = budget.limits_at(now)
     kinds = (plan.pupils, plan.staff, plan.groups)
@@ -71,8 +70,8 @@ def check_merge(
     school: School,
     leaving: dict[str, list[int]],
     target: str,
+    budget: Budget,
     *,
-    budget: Budget | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Reasons not to move a merged school's rows (``leaving``, ids per kind) to ``target``.
@@ -80,7 +79,6 @@ def check_merge(
     For the merged school a move is a removal, so the removal rules of ``check_plan`` decide,
     with the same budget and window; [] to move now.
     """
-    budget = budget or Budget.from_settings(get_settings())
     changes = {kind: Changes(tombstone=list(leaving[kind])) for kind in KINDS}
     # None served: "the source served none" is no reason here, a merger empties the school.
     reasons = _reasons(session, school, changes, None, True, budget, now or utcnow())
@@ -204,14 +202,14 @@ def _removed_in_window(
         select(func.max(SyncRun.started_at)).where(
             SyncRun.school_id == school_id,
             SyncRun.trigger == APPROVAL_TRIGGER,
-            SyncRun.outcome == "succeeded",
+            SyncRun.outcome == Outcome.SUCCEEDED,
         )
     )
     after_approval = approved is not None and approved >= since
     rows = session.execute(
         select(SyncRun.started_at, SyncRun.trigger, SyncRun.counts).where(
             SyncRun.school_id == school_id,
-            SyncRun.outcome == "succeeded",
+            SyncRun.outcome == Outcome.SUCCEEDED,
             SyncRun.started_at >= (approved if after_approval else since),
         )
     )
@@ -219,5 +217,5 @@ def _removed_in_window(
         if after_approval and (trigger == APPROVAL_TRIGGER or started_at <= approved):
             continue
         for kind in KINDS:
-            removed[kind] += int((counts or {}).get(f"{kind}_left", 0))
+            removed[kind] += KindCounts.of(counts, kind).left
     return removed

@@ -1,4 +1,4 @@
-"""What a sync needs to know of a school before asking its source, read in one statement."""
+"""A school as a sync sees it: its state, read before the source is asked; its columns after."""
 
 from __future__ import annotations
 
@@ -6,23 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
-from core.db import constant, single_statements
+from core.db import constant
 from core.errors import SchoolNotFound
-from core.models import HeldPlan, School, SyncRun, utcnow
-from core.sync.runs import end_run
+from core.models import HeldPlan, Outcome, School, SyncRun
+from core.snapshot import SchoolSnapshot
 
 _school = School.__table__
 _run = SyncRun.__table__
 _held = HeldPlan.__table__
-# Built once (it runs for every unchanged school); last_synced_at comes as a parameter.
-_CONFIRM = update(_school).where(
-    _school.c.id == bindparam("school_id"),
-    _school.c.source_mutated_at == bindparam("stamp"),
-    _school.c.consent == "granted",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +40,7 @@ def state_columns() -> tuple[ColumnElement[Any], ...]:
     """The school-table expressions a SchoolState is made of, in its field order."""
     last_outcome = (
         select(_run.c.outcome)
-        .where(_run.c.school_id == _school.c.id, _run.c.outcome != constant("running"))
+        .where(_run.c.school_id == _school.c.id, _run.c.outcome != constant(Outcome.RUNNING))
         .order_by(_run.c.started_at.desc(), _run.c.id.desc())
         .limit(1)
         .scalar_subquery()
@@ -78,19 +72,28 @@ def read_state(session: Session, school_id: int) -> SchoolState:
     return SchoolState(*row)
 
 
-def confirm_unchanged(session: Session, school_id: int, run_id: int, stamp: datetime) -> bool:
-    """Record the run as unchanged if the school still holds ``stamp`` and consent; committed.
+def update_school(
+    school: School, snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
+) -> None:
+    """Store what the snapshot says of the school itself, after its plan was applied."""
+    for column, value in school_values(snapshot, stamp, now).items():
+        setattr(school, column, value)
 
-    The stamp is compared again in the UPDATE itself, so a sync that stored newer data after
-    the state was read is never overwritten by an "in step" verdict about the older data.
-    Returns False (nothing written) when the school moved on: then the caller fetches.
-    """
-    now = utcnow()
-    with single_statements(session):
-        confirmed = session.execute(
-            _CONFIRM, {"school_id": school_id, "stamp": stamp, "last_synced_at": now}
-        )
-        if confirmed.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        end_run(session, run_id, "unchanged", finished_at=now)
-    return True
+
+def school_values(
+    snapshot: SchoolSnapshot, stamp: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The school's columns to write after its plan was applied (a missing name or reference
+    keeps the stored one: it is left out)."""
+    info = snapshot.school
+    values: dict[str, Any] = {}
+    if info.name:
+        values["name"] = info.name
+    if info.ref:
+        values["source_ref"] = info.ref
+    values["active"] = info.active
+    values["merged_into_source_id"] = info.merged_into
+    # The data fetched is at least as new as a stamp read before the fetch.
+    values["source_mutated_at"] = snapshot.mutated_at or stamp
+    values["last_synced_at"] = now
+    return values

@@ -113,4 +113,6 @@ def test_a_tiny_national_run_reports_every_figure(tmp_path: Path) -> None:
     assert orm["schools"] == 2 and orm["people"] > 0 and orm["people_per_second"] > 0
     assert set(result["targets"]) == TARGETS
     assert all(isinstance(t["pass"], bool) for t in result["targets"].values())
-    assert "PASS" in done.stdout or "FAIL" in done.stdout
+    for name, target in result["targets"].items():  # each verdict printed as it was judged
+        verdict = "PASS" if target["pass"] else "FAIL"
+        assert f"  {verdict}  {name}: {target['value']} (limit {target['limit']})" in done.stdout

@@ -28,7 +28,7 @@ from tests.chaos.night import (
 )
 from tests.deploy.processes import wait_for
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 
 FAULT_SHARE = 0.10
 # Answers that another try gets right: an error status, a body cut short; and a slow one.

@@ -17,8 +17,7 @@ from core.db import make_engine, make_sessionmaker
 from core.hookspecs import hookimpl
 from core.models import LoginDenial, School
 from core.plugins import Plugins, make_plugin_manager, set_plugins
-from core.settings import Settings, load_settings
-from core.sync import safety
+from core.settings import Settings, get_settings, load_settings
 from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
@@ -56,7 +55,9 @@ def budget(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
 
     def use(**overrides: Any) -> Settings:
         settings = load_settings(**{**off_season(), **overrides})
-        monkeypatch.setattr(safety, "get_settings", lambda: settings)
+        for name in Settings.model_fields:
+            if name.startswith("safety_"):
+                monkeypatch.setattr(get_settings(), name, getattr(settings, name))
         return settings
 
     use()

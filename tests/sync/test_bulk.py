@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.export import export_school
-from core.settings import load_settings
-from core.sync import safety
+from core.settings import get_settings
 from core.sync.engine import sync_school
 from tests.fakes import FakeSource, fake_plugins, make_snapshot
 from tests.sync.conftest import new_school, recording
@@ -31,7 +30,7 @@ def _statements(db, pupils: int) -> tuple[int, int]:  # type: ignore[no-untyped-
 
 def test_statement_count_does_not_grow_with_pupils(db, monkeypatch):
     # Every pupil is rewritten on purpose, above the safety budget's update share: lift it.
-    monkeypatch.setattr(safety, "get_settings", lambda: load_settings(safety_update_share=1.0))
+    monkeypatch.setattr(get_settings(), "safety_update_share", 1.0)
     # On SQLite every statement passes SQLAlchemy's events; on PostgreSQL COPY and the
     # UPDATE ... FROM unnest go straight to psycopg (one per table), so there it is a lower bound.
     small = _statements(db, 150)

@@ -93,7 +93,7 @@ def _synced_with_stamp(db, school, source, plugins) -> datetime:  # type: ignore
     return stamp
 
 
-def test_an_unchanged_school_costs_four_statements_and_loads_nothing(db, school, source, plugins):
+def test_an_unchanged_school_costs_three_statements_and_loads_nothing(db, school, source, plugins):
     _synced_with_stamp(db, school, source, plugins)
     db.expunge_all()  # as a worker starts a message: nothing of the school in memory
 
@@ -101,10 +101,11 @@ def test_an_unchanged_school_costs_four_statements_and_loads_nothing(db, school,
         run = sync_school(db, school.id, plugins=plugins)
 
     assert run.outcome == "unchanged" and run.finished_at is not None
-    # Read the school's state, insert the run, stamp the school, finish the run (plus the
-    # savepoint bookkeeping of the test's outer transaction).
+    # Read the school's state, the decision with the run's insert (one statement on
+    # PostgreSQL, two elsewhere), finish the run (the start hook saw it running); plus the
+    # savepoint bookkeeping of the test's outer transaction.
     work = [s for s in statements.sql if "SAVEPOINT" not in s.upper()]
-    assert len(work) == 4, work
+    assert len(work) == (3 if db.get_bind().dialect.name == "postgresql" else 4), work
     assert db.get(type(school), school.id).last_synced_at is not None
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import School, SyncRun
+from core.models import School, SyncRun, utcnow
 from core.snapshot import SchoolSnapshot
 from tests.fakes import FakeSource, make_snapshot
 
@@ -62,3 +62,26 @@ class SchoolsSource(FakeSource):
     def latest_change(self, source_school_id: str) -> datetime | None:
         self._call("latest_change", source_school_id)
         return None  # unknown: always fetch
+
+
+class FakeClock:
+    """A clock the test moves by hand, so expiry needs no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def lapse(sessions: sessionmaker[Session], school_id: int, owner: str) -> None:
+    """Let ``owner``'s lease on the school lapse now, as its clock says (no waiting)."""
+    from core import lease
+
+    clock = FakeClock()
+    clock.advance(-3600)
+    with sessions() as s:
+        lease.acquire(s, school_id, owner, 1, clock=clock)

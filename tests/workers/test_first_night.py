@@ -13,7 +13,7 @@ from tests.sync.conftest import recording
 from tests.workers.factories import SchoolsSource, linked_school, runs_of
 from workers.enqueue import send_nightly
 from workers.inprocess import drain
-from workers.known import known_schools
+from workers.sync import known_schools
 
 
 def _night(school_id: int, since=None) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -13,21 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import lease
 from core.errors import LeaseLost, SchoolNotFound, SyncBusy
 from core.lease_heartbeat import Heartbeat
-from core.models import School, SyncRun, utcnow
-from tests.workers.factories import add_school
-
-
-class FakeClock:
-    """A clock the test moves by hand, so expiry needs no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from core.models import School, SyncRun
+from tests.workers.factories import FakeClock, add_school
 
 
 @pytest.fixture

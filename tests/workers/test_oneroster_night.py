@@ -20,7 +20,7 @@ from core.plugins import Plugins, make_plugin_manager, set_plugins
 from tests.workers.factories import runs_of
 from workers.enqueue import send_nightly
 from workers.inprocess import drain
-from workers.known import known_schools
+from workers.sync import known_schools
 
 hooks = pytest.importorskip(
     "koppel_oneroster.hooks", reason="pip install -e contrib/koppel-oneroster (scripts/test does)"

@@ -1,4 +1,4 @@
-"""Unchanged schools confirmed without the lease, and every case that must go the full way."""
+"""Unchanged schools decided by one statement, and every case that must go the full way."""
 
 from __future__ import annotations
 
@@ -14,23 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import lease
 from core.models import School, SyncRun, utcnow
-from core.plugins import get_plugins
+from core.plugins import Plugins, get_plugins, make_plugin_manager, set_plugins
+from core.settings import get_settings
 from core.snapshot import SchoolSnapshot, SourceCapabilities
-from core.sync.engine import sync_school
-from core.sync.unchanged import (
-    KnownSchool,
-    Probe,
-    confirm_known,
-    confirm_unchanged_unleased,
-    read_probe,
-)
+from core.sync.unchanged import KnownSchool, confirm_unchanged
 from tests.fakes import FakeSourcePlugin, make_snapshot
 from tests.sync.conftest import recording
-from tests.workers.factories import SchoolsSource, linked_school, runs_of
+from tests.workers.factories import SchoolsSource, lapse, linked_school, runs_of
 from workers import queues
 from workers.enqueue import send_nightly
 from workers.inprocess import drain
-from workers.known import known_schools
+from workers.sync import known_schools
 
 STAMP = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
@@ -61,14 +55,6 @@ def source() -> StampedSource:
 def _night(school_id: int, minutes_ago: float = 0) -> None:
     send_nightly(school_id, utcnow() - timedelta(minutes=minutes_ago))
     drain()
-
-
-def _synced_and_probed(sessions: sessionmaker[Session]) -> tuple[int, Probe]:
-    """A school synced once (in step with the source) and the probe a message reads of it."""
-    school_id = linked_school(sessions)
-    with sessions() as s:
-        sync_school(s, school_id, plugins=get_plugins())
-        return school_id, read_probe(s, school_id, utcnow())
 
 
 def _known(sessions: sessionmaker[Session], school_id: int) -> KnownSchool:
@@ -133,50 +119,59 @@ def test_a_moved_stamp_is_fetched_without_asking_for_it_twice(
         )
 
 
-@pytest.mark.parametrize("known", [False, True], ids=["read-first", "known"])
+@pytest.mark.parametrize("known", [False, True], ids=["read-alone", "known"])
 def test_a_school_leased_by_another_is_not_confirmed_but_waits_for_the_lease(
     worker,
     stub_broker: StubBroker,
     sessions: sessionmaker[Session],
     source: StampedSource,
     known: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(get_settings(), "lease_seconds", 1)  # a deferral waits a second
     school_id = linked_school(sessions)
     _night(school_id, minutes_ago=1)
     if known:
         _known(sessions, school_id)
     with sessions() as s:
-        lease.acquire(s, school_id, "another-worker", 1.5)
+        lease.acquire(s, school_id, "another-worker", 3600)  # held until it is made to lapse
 
     send_nightly(school_id, utcnow())
     deferred = stub_broker.queues[dq_name(queues.SYNC_NIGHTLY)]
-    deadline = time.monotonic() + 10
     while deferred.unfinished_tasks == 0:  # the worker found the lease taken and deferred
-        assert time.monotonic() < deadline, "the message was not deferred"
         time.sleep(0.02)
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded"]
-    # Read first: not asked while another holds the lease; known: asked once, before it is seen.
-    assert source.called("latest_change") == (1 if known else 0)
+    assert source.called("latest_change") == 1  # asked once; the statement saw the lease
 
-    drain()  # the holder's lease lapses; then the school is confirmed in step
+    lapse(sessions, school_id, "another-worker")  # the holder died: then it is confirmed
+    drain()
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
 
 
-def test_a_sync_started_after_the_probe_stops_the_confirmation(
-    sessions: sessionmaker[Session], source: StampedSource, plugin: FakeSourcePlugin
+def test_a_school_leased_by_another_or_running_is_not_confirmed(
+    worker, sessions: sessionmaker[Session], source: StampedSource
 ) -> None:
-
-    school_id, probe = _synced_and_probed(sessions)
+    school_id = _synced_and_known(sessions)
+    known = _known(sessions, school_id)
     with sessions() as s:
-        # Another worker takes and gives back the lease in between: the token moved.
-        lease.release(s, lease.acquire(s, school_id, "another-worker", 60))
+        held = lease.acquire(s, school_id, "another-worker", 60)
+        verdict = _decide(s, known)
+        assert verdict.run_id is None and verdict.stamp == STAMP
+        # The holder itself may confirm it (the engine does, under the worker's lease).
+        assert _decide(s, known, token=held.token).run_id is not None
+        lease.release(s, held)
+        s.add(SyncRun(school_id=school_id, worker="dead:1/x", outcome="running"))
+        s.commit()
+        assert _decide(s, known).run_id is None
 
-        run, stamp = confirm_unchanged_unleased(
-            s, get_plugins(), probe, trigger="nightly", worker="w"
-        )
+    outcomes = [r.outcome for r in runs_of(sessions, school_id)]
+    assert outcomes == ["succeeded", "unchanged", "running"]
 
-    assert run is None and stamp == STAMP
-    assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded"]
+
+def _decide(s: Session, known: KnownSchool, token: int | None = None):  # type: ignore[no-untyped-def]
+    return confirm_unchanged(
+        s, get_plugins(), known, since=utcnow(), trigger="nightly", worker="w", token=token
+    )
 
 
 def test_a_run_left_running_sends_the_school_the_full_way_and_is_abandoned(
@@ -196,40 +191,27 @@ def test_a_run_left_running_sends_the_school_the_full_way_and_is_abandoned(
     assert _token(sessions, school_id) == token + 1  # it took the lease to clean up
 
 
-def test_a_failing_start_hook_fails_the_unchanged_run_too(
-    sessions: sessionmaker[Session], source: StampedSource, plugin: FakeSourcePlugin
-) -> None:
-    from core.errors import InternalError
-    from core.hookspecs import hookimpl
-
-    school_id, probe = _synced_and_probed(sessions)
-    with sessions() as s:
-
-        class Refusing:
-            @hookimpl
-            def koppel_before_school_sync(self, school_id: int, source: str, run_id: int) -> None:
-                raise RuntimeError("a plugin that refuses")
-
-        get_plugins().pm.register(Refusing())
-        with pytest.raises(InternalError, match="RuntimeError"):
-            confirm_unchanged_unleased(s, get_plugins(), probe, trigger="nightly", worker="w")
-
-    runs = runs_of(sessions, school_id)
-    assert [r.outcome for r in runs] == ["succeeded", "failed"]
-    assert "a plugin that refuses" in (runs[1].error or "")
-    assert plugin.events[-1][1]["outcome"] == "failed"
-
-
 # -- a school the worker process already knows (workers/known.py) -----------------------------
 
 
-def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_probe(
+class _EndsOnly(FakeSourcePlugin):
+    """The fake source with no plugin watching runs start (as in most deployments)."""
+
+    koppel_before_school_sync = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("watched", [False, True], ids=["unwatched", "start-hook"])
+def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_read(
     worker,
     sessions: sessionmaker[Session],
     db_engine: Engine,
     source: StampedSource,
     plugin: FakeSourcePlugin,
+    watched: bool,
 ) -> None:
+    if not watched:
+        plugin = _EndsOnly(source)
+        set_plugins(Plugins(make_plugin_manager(entry_points=False, extra=[plugin])))
     school_id = linked_school(sessions)
     _night(school_id, minutes_ago=1)
     token = _token(sessions, school_id)
@@ -240,13 +222,15 @@ def test_a_known_unchanged_school_is_confirmed_by_one_statement_and_no_probe(
 
     runs = runs_of(sessions, school_id)
     assert [r.outcome for r in runs] == ["succeeded", "unchanged"]
-    assert _token(sessions, school_id) == token
+    assert _token(sessions, school_id) == token  # the lease was never taken
     assert source.called("latest_change") == 1 and source.called("fetch_snapshot") == 1
+    assert [e for e, _ in plugin.events[-2:]] == (["before", "after"] if watched else ["after"] * 2)
     assert plugin.events[-1][1]["outcome"] == "unchanged"
-    work = [s for s in statements.sql if "school" in s]
+    work = [s for s in statements.sql if "school" in s or "sync_run" in s]
     assert not any(s.lstrip().upper().startswith("SELECT") for s in work), work
-    # PostgreSQL: the compare-and-set and the run's insert in one statement; SQLite: two.
-    assert len(work) == (1 if db_engine.dialect.name == "postgresql" else 2), work
+    # PostgreSQL: the decision and the run's insert in one statement; SQLite: two. A start
+    # hook sees the run running: then its end is one statement more.
+    assert len(work) == (1 if db_engine.dialect.name == "postgresql" else 2) + watched, work
 
 
 def test_a_known_school_that_moved_is_fetched_without_asking_twice(
@@ -303,28 +287,45 @@ def test_what_a_process_knows_is_checked_again_by_the_statement(
 
     assert [r.outcome for r in runs_of(sessions, school_id)] == ["succeeded", "unchanged"]
     assert source.called("latest_change") == 2  # the wrong id was asked, then the right one
-    assert school_id in known_schools  # learnt again from the probe
+    assert school_id in known_schools  # learnt again from the full way
 
 
-def test_a_failing_start_hook_fails_the_known_schools_run_too(
-    sessions: sessionmaker[Session], source: StampedSource, plugin: FakeSourcePlugin
+def test_a_failing_start_hook_fails_the_unchanged_run(
+    worker, sessions: sessionmaker[Session], source: StampedSource, plugin: FakeSourcePlugin
 ) -> None:
     from core.errors import InternalError
-    from core.hookspecs import hookimpl
 
-    school_id, _probe = _synced_and_probed(sessions)
+    school_id = _synced_and_known(sessions)
     known = _known(sessions, school_id)
 
-    class Refusing:
-        @hookimpl
-        def koppel_before_school_sync(self, school_id: int, source: str, run_id: int) -> None:
-            raise RuntimeError("a plugin that refuses")
+    def refuse() -> None:
+        raise RuntimeError("a plugin that refuses")
 
-    get_plugins().pm.register(Refusing())
+    plugin.on_before = refuse
     with sessions() as s, pytest.raises(InternalError, match="RuntimeError"):
-        confirm_known(s, get_plugins(), known, since=utcnow(), trigger="nightly", worker="w")
+        _decide(s, known)
 
     runs = runs_of(sessions, school_id)
     assert [r.outcome for r in runs] == ["succeeded", "failed"]
     assert "a plugin that refuses" in (runs[1].error or "")
     assert plugin.events[-1][1]["outcome"] == "failed"
+
+
+def test_the_start_hook_sees_an_unchanged_run_running_and_the_end_hook_sees_it_ended(
+    worker, sessions: sessionmaker[Session], source: StampedSource, plugin: FakeSourcePlugin
+) -> None:
+    """koppel_before_school_sync is called when the run has started, not after it ended."""
+    school_id = _synced_and_known(sessions)
+    seen: list[str] = []
+
+    def look() -> None:
+        seen.append(runs_of(sessions, school_id)[-1].outcome)
+
+    plugin.on_before = look
+    _night(school_id)
+
+    runs = runs_of(sessions, school_id)
+    assert [r.outcome for r in runs] == ["succeeded", "unchanged"]
+    assert seen == ["running"]
+    assert [e for e, _ in plugin.events[-2:]] == ["before", "after"]
+    assert plugin.events[-1][1] == {"run_id": runs[1].id, "outcome": "unchanged", "counts": {}}
