@@ -40,6 +40,11 @@ def _json(event: dict, **_: object) -> str:
         return json.dumps(event, default=str)
 
 
+# A logger is bound to the configuration in force when it first logs. Tests that run the CLI
+# in-process turn this off, so structlog.testing.capture_logs sees later tests' lines.
+CACHE_LOGGERS = True
+
+
 def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
     """Configure structlog and stdlib logging once, at a process entry point."""
     stream = stream or sys.stderr
@@ -59,7 +64,7 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=CACHE_LOGGERS,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED,

@@ -10,9 +10,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from tests.servers import chromium_path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One browser for the session; each test gets its own context (cookies, storage)."""
+    """One browser per test module; each test gets its own context (cookies, storage).
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread while
+    it is open, and later modules' asyncio.run() would find it.
+    """
     executable = chromium_path()
     with sync_playwright() as playwright:
         # As root the sandbox must be off; the pages are our own.
