@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.models import Outcome
 from core.nights import Night
 
 # Stacked from the bottom; the classes are the outcomes' colours in console.css.
-ORDER = ("succeeded", "unchanged", "skipped", "held", "failed", "running")
+ORDER = (
+    Outcome.SUCCEEDED,
+    Outcome.UNCHANGED,
+    Outcome.SKIPPED,
+    Outcome.HELD,
+    Outcome.FAILED,
+    Outcome.RUNNING,
+)
 WIDTH, HEIGHT = 900, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 844, 16, 210
 

@@ -12,7 +12,7 @@ from api.console.chart import ORDER, nights_chart
 from api.console.page import page
 from api.console.session import HOME, SignedInOperator, require_operator
 from api.services import services
-from core.models import HeldPlan, SyncRun
+from core.models import HeldPlan, Outcome, SyncRun
 from core.nights import recent_nights
 from core.roster import NEVER, roster
 from core.status import night_summary
@@ -81,7 +81,7 @@ def _latest_failures(session, school_ids: list[int]) -> dict[int, SyncRun]:  # t
         return {}
     latest = (
         select(SyncRun.school_id, func.max(SyncRun.id).label("run_id"))
-        .where(SyncRun.outcome == "failed", SyncRun.school_id.in_(school_ids))
+        .where(SyncRun.outcome == Outcome.FAILED, SyncRun.school_id.in_(school_ids))
         .group_by(SyncRun.school_id)
         .subquery()
     )

@@ -14,6 +14,7 @@ from api.console.session import HOME, SignedInOperator, require_operator
 from api.services import services
 from api.web.csrf import require_csrf
 from core.errors import KoppelError
+from core.models import Outcome as RunOutcome
 from core.operator_audit import Action, Outcome
 from core.roster import roster
 from core.schools import get_school
@@ -28,7 +29,7 @@ def failed_page(
     request: Request, operator: Annotated[SignedInOperator, Depends(require_operator)]
 ) -> Response:
     with services(request).session() as session:
-        entries = roster(session, consent=("granted",), outcomes=("failed",))
+        entries = roster(session, consent=("granted",), outcomes=(RunOutcome.FAILED,))
     return page(request, operator, "console/failed.html", {"entries": entries})
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from core.admin_links import LinkProblem
+from core.models import Outcome
 
 Words = tuple[str, str]  # (Dutch, English)
 
 RUN_OUTCOMES: dict[str, Words] = {
-    "succeeded": ("gelukt", "succeeded"),
-    "unchanged": ("niets veranderd", "unchanged"),
-    "failed": ("mislukt", "failed"),
-    "held": ("tegengehouden", "held"),
-    "skipped": ("overgeslagen", "skipped"),
-    "running": ("bezig", "running"),
+    Outcome.SUCCEEDED: ("gelukt", "succeeded"),
+    Outcome.UNCHANGED: ("niets veranderd", "unchanged"),
+    Outcome.FAILED: ("mislukt", "failed"),
+    Outcome.HELD: ("tegengehouden", "held"),
+    Outcome.SKIPPED: ("overgeslagen", "skipped"),
+    Outcome.RUNNING: ("bezig", "running"),
 }
 
 CONSENT: dict[str, Words] = {
