@@ -10,15 +10,23 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from core.api_token import ApiToken
+from core.plugins import Plugins, get_plugins, make_plugin_manager
 from core.settings import Settings, read_settings
 
 
-def settings_classes() -> list[type[BaseSettings]]:
-    """The core's settings and the built-in plugins' own."""
-    from plugins.basispoort.settings import BasispoortSettings
-    from plugins.ip_restriction.settings import IpRestrictionSettings
+def settings_classes(plugins: Plugins | None = None) -> list[type[BaseSettings]]:
+    """Core's settings, then every plugin's (koppel_register_settings), by module.
 
-    return [Settings, BasispoortSettings, IpRestrictionSettings]
+    Without ``plugins``, the plugins koppel ships: the reference in docs/configuration.md is
+    then the same wherever it is generated, whatever else is installed.
+    """
+    if plugins is None:
+        from plugins.basispoort import hooks as basispoort
+        from plugins.ip_restriction import hooks as ip_restriction
+
+        shipped = make_plugin_manager(entry_points=False, extra=[basispoort, ip_restriction])
+        plugins = Plugins(shipped)
+    return [Settings, *sorted(plugins.settings_classes, key=lambda cls: cls.__module__)]
 
 
 def describe(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
@@ -55,14 +63,18 @@ def markdown() -> str:
 def config(as_markdown: bool) -> None:
     """Check the configuration and print every setting in force (secrets hidden).
 
+    Core's settings and those of every installed plugin that registers its own.
+
     A wrong value stops with one line naming the variable, so this is also the way to
     check a deployment's environment before starting it.
     """
     if as_markdown:
         click.echo(markdown())
         return
-    # All read before any is printed: a wrong value stops with its one line, not halfway.
-    read = [(cls, read_settings(cls)) for cls in settings_classes()]
+    # All read before any is printed: a wrong value stops with its one line, not halfway. Core's
+    # first, since the installed plugins are found through them (KOPPEL_DISABLED_PLUGINS).
+    read_settings(Settings)
+    read = [(cls, read_settings(cls)) for cls in settings_classes(get_plugins())]
     for cls, values in read:
         prefix = cls.model_config.get("env_prefix", "")
         for name in cls.model_fields:

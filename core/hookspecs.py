@@ -66,6 +66,21 @@ def koppel_register_login_methods(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def koppel_register_settings(register: Callable[[type], None]) -> None:
+    """Register the plugin's settings classes by calling ``register(cls)``.
+
+    Called once, the first time the settings in force are listed (``koppel config``). ``cls``
+    is a pydantic-settings ``BaseSettings`` subclass whose ``env_prefix`` starts with
+    ``KOPPEL_`` and whose fields each have a description. ``koppel config`` then checks and
+    prints its variables with core's, so an operator sees every setting in force in one place
+    and a wrong value stops with the variable's name before anything starts. Registering does
+    not read the settings; the plugin still reads them itself (koppel.plugin.read_settings).
+    A class registered twice counts once; anything else is a ConfigError naming it. Returns
+    nothing.
+    """
+
+
+@hookspec
 def koppel_before_school_sync(school_id: int, source: str, run_id: int) -> None:
     """Called when a school's sync run has started, before the source's data is fetched.
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pluggy
 import structlog
+from pydantic_settings import BaseSettings
 
 from core import hookspecs
 from core.errors import ConfigError, UnknownSource
@@ -44,6 +45,7 @@ class Plugins:
         self._sources: dict[str, IdentitySource] | None = None
         self._policies: list[Any] | None = None
         self._login_methods: dict[str, LoginMethod] | None = None
+        self._settings_classes: list[type[BaseSettings]] | None = None
         # Per observer hook: its implementations when last called, and a caller per observer.
         self._observer_calls: dict[str, tuple[list[Any], list[tuple[str, Any]]]] = {}
 
@@ -72,6 +74,33 @@ class Plugins:
                 self.pm.hook.koppel_register_login_methods, "login method", LoginMethod
             )
         return self._login_methods
+
+    @property
+    def settings_classes(self) -> list[type[BaseSettings]]:
+        """The plugins' settings classes (koppel_register_settings), in registration order."""
+        if self._settings_classes is None:
+            found: list[type[BaseSettings]] = []
+
+            def register(cls: Any) -> None:
+                if not (isinstance(cls, type) and issubclass(cls, BaseSettings)):
+                    raise ConfigError(
+                        f"a plugin registered settings that are not a pydantic-settings "
+                        f"BaseSettings class: {cls!r}",
+                        hint=BROKEN_PLUGIN,
+                    )
+                prefix = str(cls.model_config.get("env_prefix", ""))
+                if not prefix.upper().startswith("KOPPEL_"):
+                    raise ConfigError(
+                        f"the settings {cls.__module__}.{cls.__qualname__} read variables "
+                        f"prefixed {prefix!r}; a plugin's variables start with KOPPEL_",
+                        hint=BROKEN_PLUGIN,
+                    )
+                if cls not in found:
+                    found.append(cls)
+
+            self.pm.hook.koppel_register_settings(register=register)
+            self._settings_classes = found
+        return self._settings_classes
 
     def source(self, name: str) -> IdentitySource:
         try:

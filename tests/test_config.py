@@ -60,3 +60,24 @@ def test_every_setting_has_a_meaning():
 
     empty = [v for cls in settings_classes() for v, _d, meaning in describe(cls) if not meaning]
     assert empty == []
+
+
+def test_config_checks_and_prints_an_installed_plugins_settings(monkeypatch):
+    # The OneRoster plugin in contrib/ is installed as a plugin author's would be (scripts/test).
+    pytest.importorskip(
+        "koppel_oneroster", reason="pip install -e contrib/koppel-oneroster (scripts/test does)"
+    )
+    from core.plugins import set_plugins
+
+    set_plugins(None)
+    monkeypatch.setenv("KOPPEL_ONEROSTER_REST_CLIENT_SECRET", "hush-Hush-1")
+    shown = CliRunner().invoke(cli, ["config"])
+    assert shown.exit_code == 0, shown.output
+    assert "KOPPEL_ONEROSTER_REST_CLIENT_SECRET=***" in shown.output
+    assert "hush-Hush-1" not in shown.output
+
+    monkeypatch.setenv("KOPPEL_ONEROSTER_REST_DEADLINE", "soon")
+    refused = CliRunner().invoke(cli, ["config"])
+    assert refused.exit_code != 0
+    assert "KOPPEL_ONEROSTER_REST_DEADLINE" in refused.output
+    assert "Traceback" not in refused.output

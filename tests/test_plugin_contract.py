@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from structlog.testing import capture_logs
 
 from core import hookspecs
@@ -274,3 +276,39 @@ def test_an_observer_registered_later_is_called_too():
     plugins.pm.register(_Seen(seen, "c"))
     plugins.after_school_sync(school_id=1, source="x", run_id=2, outcome="held", counts={})
     assert seen == [("b", 1), ("a", 1), ("c", 2), ("b", 2), ("a", 2)]
+
+
+class _PluginSettings(BaseSettings):
+    """A plugin's own settings."""
+
+    model_config = SettingsConfigDict(env_prefix="KOPPEL_EXAMPLE_")
+    colour: str = Field("blue", description="The example's colour.")
+
+
+def _settings_plugin(*classes):
+    class P:
+        @hookimpl
+        def koppel_register_settings(self, register):
+            for cls in classes:
+                register(cls)
+
+    return P()
+
+
+def test_a_plugin_settings_class_is_listed_once():
+    plugin = _settings_plugin(_PluginSettings, _PluginSettings)
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[plugin]))
+    assert plugins.settings_classes == [_PluginSettings]
+
+
+@pytest.mark.parametrize(
+    ("registered", "said"),
+    [
+        (dict, "not a pydantic-settings BaseSettings class"),
+        (type("Stray", (BaseSettings,), {"model_config": {"env_prefix": "APP_"}}), "'APP_'"),
+    ],
+)
+def test_settings_that_are_not_koppel_settings_are_refused(registered, said):
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[_settings_plugin(registered)]))
+    with pytest.raises(ConfigError, match=said):
+        _ = plugins.settings_classes

@@ -1,4 +1,4 @@
-"""The Basispoort plugin's hooks: the identity source "basispoort" and its two login methods."""
+"""The Basispoort plugin's hooks: the identity source "basispoort", its login methods, settings."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from koppel.plugin import hookimpl
+from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.source import BasispoortSource
 from plugins.basispoort.sso import BasispoortLogin, EntreeLogin
 
@@ -21,3 +22,8 @@ def koppel_register_login_methods(register: Callable[[Any], None]) -> None:
     # Metadata is read when a sign-in needs it, so an unconfigured provider never stops koppel.
     register(BasispoortLogin())
     register(EntreeLogin())
+
+
+@hookimpl
+def koppel_register_settings(register: Callable[[type], None]) -> None:
+    register(BasispoortSettings)

@@ -90,3 +90,8 @@ def koppel_register_identity_sources(register: Callable[[Any], None]) -> None:
         register(OneRosterSource(settings.dir))
     if settings.rest_url is not None:
         register(OneRosterRestSource(settings.rest_client()))
+
+
+@hookimpl
+def koppel_register_settings(register: Callable[[type], None]) -> None:
+    register(OneRosterSettings)
