@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Row,
     Select,
     Update,
     and_,
@@ -144,21 +145,23 @@ def acquire_reading(
     *,
     params: Mapping[str, Any] | None = None,
     clock: Clock = utcnow,
-) -> tuple[Lease, Sequence[Any]]:
+) -> tuple[Lease, Row[Any]]:
     """acquire(), also returning ``columns`` of the school row, read by the same UPDATE.
 
-    ``columns`` are expressions on the school table (subqueries may correlate with it); the
-    values come back in their order. One round trip instead of one per question. Pass the
-    same ``columns`` object every time: its statement is built once and kept (it runs for
-    every message). Their bindparams get ``params``, and may use ``owner`` too.
+    ``columns`` are expressions on the school table (subqueries may correlate with it); read
+    them from the row by name (label them; the row may hold the lease token too). One round
+    trip instead of one per question. Pass the same ``columns`` object every time: its
+    statement is built once and kept (it runs for every message). Their bindparams get
+    ``params``, and may use ``owner`` too.
     """
     now = clock()
     expires_at = now + timedelta(seconds=seconds)
     taking, reading = _acquire_statements(columns, _returning_misreads(session))
     values = {**(params or {}), "school_id": school_id, "owner": owner, "now": now}
     taken = session.execute(taking, {**values, "expires_at": expires_at}).first()
+    read = taken
     if taken is not None and reading is not None:
-        taken = (taken[0], *session.execute(reading, values).one())
+        read = session.execute(reading, values).one()
     session.commit()
     if taken is None:
         holder = session.execute(
@@ -168,8 +171,11 @@ def acquire_reading(
         ).first()
         if holder is None:
             raise SchoolNotFound(f"no school with id {school_id}")
-        raise SyncBusy(f"school {school_id} is leased by {holder.lease_owner} until {holder[1]}")
-    return Lease(school_id, owner, int(taken[0]), expires_at, clock), tuple(taken[1:])
+        raise SyncBusy(
+            f"school {school_id} is leased by {holder.lease_owner} until {holder.lease_expires_at}"
+        )
+    assert read is not None
+    return Lease(school_id, owner, int(taken.lease_token), expires_at, clock), read
 
 
 # Built statements by id(columns) and backend quirk; the columns are kept to keep their id.

@@ -36,7 +36,7 @@ from core.sync.held import retire_held
 from core.sync.life import RunLife, run_life
 from core.sync.merge import is_merge_plan, plan_move
 from core.sync.plan import SyncPlan, make_plan
-from core.sync.records import group_ref
+from core.sync.records import GroupRef
 from core.sync.runs import finish_run, start_run
 from core.sync.safety import APPROVAL_TRIGGER
 from core.sync.state import update_school
@@ -341,10 +341,10 @@ def _records(session: Session, stored: dict[str, Any]) -> dict[str, Any]:
         key = "ref" if model is Group else "source_id"
         source_ids = _source_ids(session, model, changes.tombstone)
         found[kind] = {
-            "create": [{key: w.key} for w in changes.create],
-            "update": [{"id": w.id, key: w.key} for w in changes.update],
-            "restore": [{"id": w.id, key: w.key} for w in changes.restore],
-            "rekey": [{"id": w.id, key: w.key} for w in changes.rekey],
+            "create": [{key: str(w.key)} for w in changes.create],
+            "update": [{"id": w.id, key: str(w.key)} for w in changes.update],
+            "restore": [{"id": w.id, key: str(w.key)} for w in changes.restore],
+            "rekey": [{"id": w.id, key: str(w.key)} for w in changes.rekey],
             "remove": [{"id": i, key: source_ids.get(i)} for i in changes.tombstone],
         }
         if model is Group:
@@ -378,8 +378,8 @@ def _source_ids(session: Session, model: Any, ids: list[int]) -> dict[int, str]:
             rows = session.execute(
                 select(Group.id, Group.kind, Group.source_key).where(Group.id.in_(part))
             )
-            found.update((gid, group_ref(kind, key)) for gid, kind, key in rows)
+            found.update((row.id, str(GroupRef(row.kind, row.source_key))) for row in rows)
         else:
             rows = session.execute(select(model.id, model.source_id).where(model.id.in_(part)))
-            found.update((pid, source_id) for pid, source_id in rows)
+            found.update((row.id, row.source_id) for row in rows)
     return found

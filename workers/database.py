@@ -10,8 +10,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, make_sessionmaker, use_autocommit
+from core.db import make_engine, make_sessionmaker
 from core.settings import get_settings
+from core.sync.work import UnitOfWork
 
 log = structlog.get_logger()
 
@@ -58,8 +59,8 @@ def message_session() -> Iterator[Session]:
 
     A sync commits several times (lease, run row, apply, release); a plain session hands its
     connection back to the pool at every commit and checks one out (with a ping) for the next
-    statement. Held for the message, the connection is checked once; on PostgreSQL it runs in
-    autocommit, and the engine opens real transactions where it writes people (db.transaction).
+    statement. Held for the message, the connection is checked once; how its transactions are
+    arranged is the unit of work's business (UnitOfWork.for_message).
     """
     factory = session_factory()
     bind = factory.kw.get("bind")
@@ -68,7 +69,7 @@ def message_session() -> Iterator[Session]:
             yield session
         return
     with bind.connect() as connection, factory(bind=connection) as session:
-        use_autocommit(connection)
+        UnitOfWork.for_message(connection)
         yield session
 
 

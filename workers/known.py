@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from core.db import single_statements
 from core.models import School
 from core.sync.unchanged import KnownSchool
+from core.sync.work import UnitOfWork
 
 # A process reads its schools at most this often (about 6,500 rows, a few tens of ms).
 RELOAD_SECONDS = 300.0
@@ -73,7 +73,7 @@ class KnownSchools:
             return None
         if known is not None or reloaded:
             return known
-        with single_statements(session):
+        with UnitOfWork(session).step():
             row = session.execute(_ONE, {"school_id": school_id}).first()
         if row is None:
             return None
@@ -103,7 +103,7 @@ class KnownSchools:
         return loaded is None or time.monotonic() - loaded >= self.reload_seconds
 
     def _reload(self, session: Session) -> None:
-        with single_statements(session):
+        with UnitOfWork(session).step():
             rows = session.execute(_SYNCABLE).all()
         self._schools = {r.id: _known(r) for r in rows if r.source_mutated_at is not None}
         self._unstamped = {r.id for r in rows if r.source_mutated_at is None}

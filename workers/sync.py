@@ -120,11 +120,11 @@ def _leased(
         return None
     try:
         # Under the lease: a holder we waited for may have finished the work.
-        settled, stale, state = bool(row[0]), bool(row[1]), SchoolState(*row[2:])
-        if settled:
+        state = SchoolState.from_row(row)
+        if row.settled:
             log.info("sync_already_done", since=since.isoformat())
             return None
-        if stale:
+        if row.stale:
             with work.step():
                 lease.abandon_stale_runs(session, held, _failed_before(message.options))
         if not _same_school(known, state):
@@ -197,7 +197,12 @@ def _asked() -> tuple[ColumnElement[Any], ...]:
     Built once (see lease.acquire_reading); ``since`` is filled per message.
     """
     stale = exists().where(_run.c.school_id == _school.c.id, lease.stale_runs())
-    return (settled_since(), stale, *state_columns(), held_pending())
+    return (
+        settled_since().label("settled"),
+        stale.label("stale"),
+        *state_columns(),
+        held_pending(),
+    )
 
 
 ASKED = _asked()
@@ -231,7 +236,10 @@ def _leased_by_another(session: Session, school_id: int, owner: str) -> bool:
     holder = session.execute(
         select(School.lease_owner, School.lease_expires_at).where(School.id == school_id)
     ).one()
-    return holder[0] not in (None, owner) and holder[1] is not None and holder[1] > utcnow()
+    expires_at = holder.lease_expires_at
+    return (
+        holder.lease_owner not in (None, owner) and expires_at is not None and expires_at > utcnow()
+    )
 
 
 def _release(work: UnitOfWork, held: lease.Lease) -> None:

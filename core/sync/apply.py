@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import PlanStale
 from core.models import Pupil, PupilSubgroup, School, Staff, StaffGroup
-from core.snapshot import PupilRecord, SchoolSnapshot, StaffRecord
+from core.snapshot import GroupKind, PupilRecord, SchoolSnapshot, StaffRecord
 from core.sync.apply_groups import (
     BULK,
     apply_groups,
@@ -26,7 +26,7 @@ from core.sync.changes import Changes, Write
 from core.sync.digest import pupil_digest, staff_digest
 from core.sync.people import Hashed
 from core.sync.plan import Prepared, SyncPlan
-from core.sync.records import group_ref, resolve_pupil, resolve_staff
+from core.sync.records import resolve_pupil, resolve_staff
 
 # The ids of the people an apply just inserted (parameter ``now``: their first_seen_at).
 _NEW_IDS = {
@@ -52,7 +52,7 @@ def apply_plan(
     if plan.is_empty:
         return
     apply_groups(session, school, plan.groups, snapshot, now)
-    live: dict[str, int] | None = None
+    live: _Live | None = None
     if plan.pupils.create or plan.pupils.rewritten or plan.staff.create or plan.staff.rewritten:
         live = live_groups(session, school)
     for kind in (_PUPILS, _STAFF):
@@ -123,7 +123,7 @@ def _write_people(
     now: datetime,
 ) -> None:
     """Insert, update and re-member one kind of person; ``values`` gives columns and groups."""
-    members: list[dict[str, int]] = []
+    members: list[_Live] = []
     if changes.create:
         rows, groups = [], {}
         for write in changes.create:
@@ -154,18 +154,24 @@ def _write_people(
     tombstone(session, school, model, changes.tombstone, now)
 
 
-def _pupil_columns(pupil: PupilRecord, live: dict[str, int], row: dict[str, Any]) -> list[int]:
+_GROUP, _SUBGROUP = GroupKind.GROUP.value, GroupKind.SUBGROUP.value
+# Group ids by (kind, key): GroupRef keys, looked up with plain tuples (equal, and cheaper to
+# make for every person).
+_Live = dict[tuple[str, str], int]
+
+
+def _pupil_columns(pupil: PupilRecord, live: _Live, row: dict[str, Any]) -> list[int]:
     row["year_group"] = pupil.year_group
-    row["group_id"] = live[group_ref("group", pupil.group_key)] if pupil.group_key else None
-    return sorted({live[group_ref("subgroup", k)] for k in pupil.subgroup_keys})
+    row["group_id"] = live[(_GROUP, pupil.group_key)] if pupil.group_key else None
+    return sorted({live[(_SUBGROUP, k)] for k in pupil.subgroup_keys})
 
 
-def _staff_columns(member: StaffRecord, live: dict[str, int], row: dict[str, Any]) -> list[int]:
+def _staff_columns(member: StaffRecord, live: _Live, row: dict[str, Any]) -> list[int]:
     row["email"] = member.email
     row["end_date"] = member.end_date
     row["roles"] = sorted(set(member.roles))
-    groups = {live[group_ref("group", k)] for k in member.group_keys}
-    groups.update(live[group_ref("subgroup", k)] for k in member.subgroup_keys)
+    groups = {live[(_GROUP, k)] for k in member.group_keys}
+    groups.update(live[(_SUBGROUP, k)] for k in member.subgroup_keys)
     return sorted(groups)
 
 
@@ -178,11 +184,11 @@ class _Kind:
     model: Any
     membership: Any
     owner: str  # the membership's column naming the person
-    resolve: Callable[[Any, dict[str, int]], tuple[Any, Any]]
+    resolve: Callable[[Any, _Live], tuple[Any, Any]]
     digest: Callable[[Any], str]
     # Fills the kind's own columns of a row in; returns the person's group ids (KeyError: a
     # group the plan counted on is gone).
-    columns: Callable[[Any, dict[str, int], dict[str, Any]], list[int]]
+    columns: Callable[[Any, _Live, dict[str, Any]], list[int]]
 
 
 _PUPILS = _Kind(
@@ -200,7 +206,7 @@ def _apply_people(
     school: School,
     plan: SyncPlan,
     snapshot: SchoolSnapshot,
-    live: dict[str, int] | None,
+    live: _Live | None,
     now: datetime,
     kind: _Kind,
 ) -> None:

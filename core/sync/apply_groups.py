@@ -16,7 +16,7 @@ from core.sync.bulk import chunks, insert_rows
 from core.sync.changes import Changes, Write
 from core.sync.digest import group_digest
 from core.sync.plan import SyncPlan
-from core.sync.records import group_ref, split_ref
+from core.sync.records import GroupRef
 
 # ORM-enabled bulk statements without identity-map bookkeeping: apply loads no objects.
 BULK = {"synchronize_session": False}
@@ -34,8 +34,9 @@ _LIVE_GROUPS = select(_group.c.id, _group.c.kind, _group.c.source_key).where(
 def matching(school: School, what: str, write: Write, record: Any, digest: Callable[..., str]):
     """The snapshot record a write refers to, if it still hashes to what the plan expects."""
     if record is None or digest(record) != write.row_hash:
+        key = str(write.key)  # a group's ref as the plan stores it: "group:5A"
         raise PlanStale(
-            f"school {school.id}: {what} {write.key!r} in the plan no longer matches the snapshot"
+            f"school {school.id}: {what} {key!r} in the plan no longer matches the snapshot"
         )
     return record
 
@@ -53,7 +54,7 @@ def tombstone(session: Session, school: School, model: Any, ids: list[int], now:
 def apply_groups(
     session: Session, school: School, changes: Changes, snapshot: SchoolSnapshot, now: datetime
 ) -> None:
-    records = {group_ref(str(g.kind), g.key): g for g in snapshot.groups}
+    records = {(str(g.kind), g.key): g for g in snapshot.groups}
 
     def values(write: Write) -> dict[str, Any]:
         group = matching(school, "group", write, records.get(write.key), group_digest)
@@ -67,32 +68,28 @@ def apply_groups(
         }
 
     if changes.create:
-        rows = []
-        for write in changes.create:
-            kind, key = split_ref(write.key)
-            rows.append(
-                {
-                    "school_id": school.id,
-                    "source": school.source,
-                    "kind": kind,
-                    "source_key": key,
-                    "first_seen_at": now,
-                    **values(write),
-                }
-            )
+        rows = [
+            {
+                "school_id": school.id,
+                "source": school.source,
+                "kind": write.key.kind,
+                "source_key": write.key.key,
+                "first_seen_at": now,
+                **values(write),
+            }
+            for write in changes.create
+        ]
         insert_rows(session, Group, rows)
     if rewritten := changes.rewritten:
         session.execute(update(Group), [{"id": w.id, **values(w)} for w in rewritten])
     tombstone(session, school, Group, changes.tombstone, now)
 
 
-def live_groups(session: Session, school: School) -> dict[str, int]:
+def live_groups(session: Session, school: School) -> dict[tuple[str, str], int]:
     """The school's groups that exist after the group writes, ref -> id (one select)."""
     return {
-        group_ref(kind, key): gid
-        for gid, kind, key in session.execute(
-            _LIVE_GROUPS, {"school_id": school.id, "source": school.source}
-        )
+        GroupRef(row.kind, row.source_key): row.id
+        for row in session.execute(_LIVE_GROUPS, {"school_id": school.id, "source": school.source})
     }
 
 

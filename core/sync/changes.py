@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from core.sync.records import GroupRef
 
 
 class Write(NamedTuple):
     """One row to write: its id (None when it is to be created), its source key, its new hash."""
 
     id: int | None
-    key: str  # a person's source id, or a group's ref ("group:5A")
+    key: str | GroupRef  # a person's source id, or a group's ref
     row_hash: str
 
 
@@ -46,20 +49,24 @@ class Changes:
         self.tombstone.sort()
 
     def to_dict(self) -> dict[str, list[Any]]:
+        # Keys as text: a group's ref as "group:5A", as plans have always been stored (their
+        # hashes, and the plans held before refs became values, stay what they were).
         return {
-            "create": [[w.key, w.row_hash] for w in self.create],
-            "update": [list(w) for w in self.update],
-            "restore": [list(w) for w in self.restore],
-            "rekey": [list(w) for w in self.rekey],
+            "create": [[str(w.key), w.row_hash] for w in self.create],
+            "update": [[w.id, str(w.key), w.row_hash] for w in self.update],
+            "restore": [[w.id, str(w.key), w.row_hash] for w in self.restore],
+            "rekey": [[w.id, str(w.key), w.row_hash] for w in self.rekey],
             "tombstone": list(self.tombstone),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[Any]]) -> Changes:
+    def from_dict(cls, data: dict[str, list[Any]], key: Callable[[str], Any] = str) -> Changes:
+        """Read back what ``to_dict`` wrote; ``key`` makes a key of its text (GroupRef.parse
+        for groups)."""
         return cls(
-            create=[Write(None, str(k), str(h)) for k, h in data["create"]],
-            update=[Write(int(i), str(k), str(h)) for i, k, h in data["update"]],
-            restore=[Write(int(i), str(k), str(h)) for i, k, h in data["restore"]],
-            rekey=[Write(int(i), str(k), str(h)) for i, k, h in data["rekey"]],
+            create=[Write(None, key(str(k)), str(h)) for k, h in data["create"]],
+            update=[Write(int(i), key(str(k)), str(h)) for i, k, h in data["update"]],
+            restore=[Write(int(i), key(str(k)), str(h)) for i, k, h in data["restore"]],
+            rekey=[Write(int(i), key(str(k)), str(h)) for i, k, h in data["rekey"]],
             tombstone=[int(i) for i in data["tombstone"]],
         )

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 
 from core.db import constant
 from core.models import Outcome, School, SyncRun
-from core.sync.state import state_columns
+from core.sync.state import last_outcome
 
 _school = School.__table__
 _run = SyncRun.__table__
 # How the school's latest finished run ended (one index probe per school).
-_last_outcome = state_columns()[-1]
+_last_outcome = last_outcome()
 
 
 @dataclass(frozen=True, slots=True)

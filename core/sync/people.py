@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from core.snapshot import PupilRecord, StaffRecord
+from core.snapshot import GroupKind, PupilRecord, StaffRecord
 from core.sync.changes import Changes, Write
-from core.sync.records import group_ref
+
+_GROUP = GroupKind.GROUP.value
 
 
 class Hashed(NamedTuple):
@@ -81,7 +82,7 @@ def moved_pupils(
     written: Iterable[Write],
     rows: Sequence[Any],
     wanted: Mapping[str, Hashed],
-    live_groups: Mapping[str, int | None],
+    live_groups: Mapping[tuple[str, str], int | None],
 ) -> int:
     """How many of the rewritten pupils end up in another group (class) than stored."""
     old_group = {row.id: row.group_id for row in rows}
@@ -92,7 +93,7 @@ def moved_pupils(
         if record.group_key is None:
             moved += old_group[write.id] is not None
             continue
-        new_id = live_groups.get(group_ref("group", record.group_key))
+        new_id = live_groups.get((_GROUP, record.group_key))
         # A group still to be created has no id yet: the pupil cannot already be in it.
         moved += new_id is None or new_id != old_group[write.id]
     return moved

@@ -19,9 +19,9 @@ from core.sync.counts import KindCounts
 from core.sync.digest import group_digest, pupil_digest, staff_digest
 from core.sync.people import Hashed, diff_people, moved_pupils
 from core.sync.records import (
+    GroupRef,
     canonical_networks,
     check_snapshot,
-    group_ref,
     resolve_pupil,
     resolve_staff,
 )
@@ -112,7 +112,7 @@ class SyncPlan:
                 school_id=int(data["school_id"]),
                 source=str(data["source"]),
                 complete=bool(data["complete"]),
-                groups=Changes.from_dict(data["groups"]),
+                groups=Changes.from_dict(data["groups"], GroupRef.parse),
                 pupils=Changes.from_dict(data["pupils"]),
                 staff=Changes.from_dict(data["staff"]),
                 networks_add=[str(n) for n in data["networks"]["add"]],
@@ -176,36 +176,33 @@ def make_plan(session: Session, school: School, snapshot: SchoolSnapshot) -> Syn
 
 def _plan_groups(
     session: Session, school: School, snapshot: SchoolSnapshot, changes: Changes
-) -> dict[str, int | None]:
+) -> dict[tuple[str, str], int | None]:
     """Fill ``changes`` for groups; return the groups alive after the plan (ref -> id or None)."""
     stored = {
-        group_ref(kind, key): (gid, row_hash, left_at)
-        for gid, kind, key, row_hash, left_at in session.execute(
-            _GROUPS, {"school_id": school.id, "source": school.source}
-        )
+        GroupRef(row.kind, row.source_key): row
+        for row in session.execute(_GROUPS, {"school_id": school.id, "source": school.source})
     }
-    live: dict[str, int | None] = {}
+    live: dict[tuple[str, str], int | None] = {}
     for group in snapshot.groups:
-        ref = group_ref(str(group.kind), group.key)
+        ref = GroupRef(str(group.kind), group.key)
         row_hash = group_digest(group)
         row = stored.get(ref)
         if row is None:
             changes.create.append(Write(None, ref, row_hash))
             live[ref] = None
             continue
-        gid, old_hash, left_at = row
-        if left_at is not None:
-            changes.restore.append(Write(gid, ref, row_hash))
-        elif old_hash != row_hash:
-            changes.update.append(Write(gid, ref, row_hash))
-        live[ref] = gid
-    for ref, (gid, _, left_at) in stored.items():
-        if ref in live or left_at is not None:
+        if row.left_at is not None:
+            changes.restore.append(Write(row.id, ref, row_hash))
+        elif row.row_hash != row_hash:
+            changes.update.append(Write(row.id, ref, row_hash))
+        live[ref] = row.id
+    for ref, row in stored.items():
+        if ref in live or row.left_at is not None:
             continue
         if snapshot.complete:
-            changes.tombstone.append(gid)
+            changes.tombstone.append(row.id)
         else:
-            live[ref] = gid  # not in a partial snapshot says nothing: the group stays
+            live[ref] = row.id  # not in a partial snapshot says nothing: the group stays
     return live
 
 
@@ -214,14 +211,12 @@ def _plan_networks(
 ) -> tuple[list[str], list[int]]:
     kept: set[str] = set()
     remove: list[int] = []
-    for nid, network in session.execute(
-        _NETWORKS, {"school_id": school.id, "source": school.source}
-    ):
-        canonical = _canonical_or_none(network)
+    for row in session.execute(_NETWORKS, {"school_id": school.id, "source": school.source}):
+        canonical = _canonical_or_none(row.network)
         if canonical in wanted and canonical not in kept:
             kept.add(canonical)
         else:
-            remove.append(nid)
+            remove.append(row.id)
     return [n for n in wanted if n not in kept], sorted(remove)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, Row, exists, select
 from sqlalchemy.orm import Session
 
 from core.db import constant
@@ -35,16 +35,30 @@ class SchoolState:
     # sync retires held plans without knowing). Read with the lease (see held_pending).
     held: bool | None = None
 
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> SchoolState:
+        """The state in a row read with state_columns() (and held_pending(), if it was), by
+        column name: the row may hold other columns too, in any order."""
+        found = row._mapping
+        return cls(**{name: found[name] for name in _FIELDS if name in found})
 
-def state_columns() -> tuple[ColumnElement[Any], ...]:
-    """The school-table expressions a SchoolState is made of, in its field order."""
-    last_outcome = (
+
+_FIELDS = tuple(f.name for f in fields(SchoolState))
+
+
+def last_outcome() -> ColumnElement[Any]:
+    """How the school's latest finished run ended (a subquery on the school table)."""
+    return (
         select(_run.c.outcome)
         .where(_run.c.school_id == _school.c.id, _run.c.outcome != constant(Outcome.RUNNING))
         .order_by(_run.c.started_at.desc(), _run.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
+
+
+def state_columns() -> tuple[ColumnElement[Any], ...]:
+    """The school-table expressions a SchoolState is made of, named as its fields."""
     return (
         _school.c.id,
         _school.c.source,
@@ -53,13 +67,14 @@ def state_columns() -> tuple[ColumnElement[Any], ...]:
         _school.c.active,
         _school.c.merged_into_source_id,
         _school.c.source_mutated_at,
-        last_outcome,
+        last_outcome().label("last_outcome"),
     )
 
 
 def held_pending() -> ColumnElement[bool]:
-    """Has the school a plan held for a decision? (a column for reads of the school table)."""
-    return exists().where(_held.c.school_id == _school.c.id, _held.c.status == "held")
+    """Has the school a plan held for a decision? (a column for reads of the school table,
+    named as SchoolState's field)."""
+    return exists().where(_held.c.school_id == _school.c.id, _held.c.status == "held").label("held")
 
 
 def read_state(session: Session, school_id: int) -> SchoolState:
@@ -69,7 +84,7 @@ def read_state(session: Session, school_id: int) -> SchoolState:
         raise SchoolNotFound(
             f"no school with id {school_id}", hint="check the id; 'koppel check BRIN6' links one"
         )
-    return SchoolState(*row)
+    return SchoolState.from_row(row)
 
 
 def update_school(

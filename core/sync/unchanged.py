@@ -27,7 +27,7 @@ from core.models import Outcome, School, SyncRun, utcnow
 from core.plugins import Plugins
 from core.sync.life import RunLife, run_life
 from core.sync.runs import GOOD_OUTCOMES, end_run, insert_run_values, new_run_values
-from core.sync.state import state_columns
+from core.sync.state import last_outcome
 from core.sync.work import UnitOfWork
 
 _school = School.__table__
@@ -55,7 +55,7 @@ def settled_since() -> ColumnElement[bool]:
 _RUNNING = exists().where(
     _run.c.school_id == _school.c.id, _run.c.outcome == constant(Outcome.RUNNING)
 )
-_LAST_OUTCOME = state_columns()[-1]
+_LAST_OUTCOME = last_outcome()
 
 # The decision. Built once: most messages of a night run it. ``token``: the lease the caller
 # holds (None: it holds none, and nobody else may). Public so that its plan can be examined.

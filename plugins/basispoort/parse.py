@@ -48,9 +48,9 @@ The search result's ``brincode`` includes the location code ("12AB00"); details 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from koppel.plugin import (
     GroupKind,
@@ -68,6 +68,9 @@ from plugins.basispoort import assumptions
 INT64 = range(-(2**63), 2**63)
 YEAR_GROUPS = range(1, 9)
 NAME_KEY_PREFIX = "naam:"
+
+
+_Person = TypeVar("_Person", PupilRecord, StaffRecord)
 
 
 def source_id(value: Any, what: str) -> str:
@@ -188,55 +191,64 @@ def parse_pupils(
     doc: Any, groups: Iterable[GroupRecord], notes: Counter[str], school_id: str = "?"
 ) -> tuple[PupilRecord, ...]:
     """The ``leerlingen`` response as PupilRecords; memberships checked against ``groups``."""
-    doc = expect_object(doc, f"pupils of school {school_id}")
     group_keys, subgroup_keys = _keys_by_kind(groups)
-    pupils: list[PupilRecord] = []
-    seen: set[str] = set()
-    for i, item in enumerate(_objects(doc, "leerlingen", f"school {school_id}")):
-        what = f"pupil {i} of school {school_id}"
-        pid = _unique_id(item, what, seen)
+
+    def pupil(item: Mapping[str, Any], what: str, person: dict[str, Any]) -> PupilRecord:
         group_key = _key(item, "groep", what)
         if group_key is not None and group_key not in group_keys:
             notes["pupil_unknown_group"] += 1
             group_key = None
-        pupils.append(
-            PupilRecord(
-                source_id=pid,
-                eckid=_text(item, "eckid", what),
-                las_key=_key(item, "lasKey", what),
-                year_group=_year_group(item, notes, what),
-                group_key=group_key,
-                subgroup_keys=_members(item, "subgroepen", subgroup_keys, "pupil", what, notes),
-                **_names(item, what),
-            )
+        return PupilRecord(
+            **person,
+            year_group=_year_group(item, notes, what),
+            group_key=group_key,
+            subgroup_keys=_members(item, "subgroepen", subgroup_keys, "pupil", what, notes),
         )
-    return tuple(pupils)
+
+    return _people(doc, "leerlingen", ("pupils", "pupil"), school_id, pupil)
 
 
 def parse_staff(
     doc: Any, groups: Iterable[GroupRecord], notes: Counter[str], school_id: str = "?"
 ) -> tuple[StaffRecord, ...]:
     """The ``staf`` response as StaffRecords; roles kept as given, memberships checked."""
-    doc = expect_object(doc, f"staff of school {school_id}")
     group_keys, subgroup_keys = _keys_by_kind(groups)
-    staff: list[StaffRecord] = []
-    seen: set[str] = set()
-    for i, item in enumerate(_objects(doc, "medewerkers", f"school {school_id}")):
-        what = f"staff member {i} of school {school_id}"
-        staff.append(
-            StaffRecord(
-                source_id=_unique_id(item, what, seen),
-                eckid=_text(item, "eckid", what),
-                las_key=_key(item, "lasKey", what),
-                email=_text(item, "emailadres", what),
-                end_date=_end_date(item, what),
-                roles=_roles(item, what, notes),
-                group_keys=_members(item, "groepen", group_keys, "staff", what, notes, "group"),
-                subgroup_keys=_members(item, "subgroepen", subgroup_keys, "staff", what, notes),
-                **_names(item, what),
-            )
+
+    def member(item: Mapping[str, Any], what: str, person: dict[str, Any]) -> StaffRecord:
+        return StaffRecord(
+            **person,
+            email=_text(item, "emailadres", what),
+            end_date=_end_date(item, what),
+            roles=_roles(item, what, notes),
+            group_keys=_members(item, "groepen", group_keys, "staff", what, notes, "group"),
+            subgroup_keys=_members(item, "subgroepen", subgroup_keys, "staff", what, notes),
         )
-    return tuple(staff)
+
+    return _people(doc, "medewerkers", ("staff", "staff member"), school_id, member)
+
+
+def _people(
+    doc: Any,
+    field: str,
+    names: tuple[str, str],
+    school_id: str,
+    record: Callable[[Mapping[str, Any], str, dict[str, Any]], _Person],
+) -> tuple[_Person, ...]:
+    """The people listed under ``field``: what pupils and staff share (a unique id, eckid,
+    lasKey, names) read here, the rest by ``record``. ``names``: the list's and one person's."""
+    doc = expect_object(doc, f"{names[0]} of school {school_id}")
+    people: list[_Person] = []
+    seen: set[str] = set()
+    for i, item in enumerate(_objects(doc, field, f"school {school_id}")):
+        what = f"{names[1]} {i} of school {school_id}"
+        person = {
+            "source_id": _unique_id(item, what, seen),
+            "eckid": _text(item, "eckid", what),
+            "las_key": _key(item, "lasKey", what),
+            **_names(item, what),
+        }
+        people.append(record(item, what, person))
+    return tuple(people)
 
 
 def parse_networks(doc: Any, school_id: str = "?") -> tuple[str, ...]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.export import export_school
-from core.models import HeldPlan, Pupil, Staff, SyncRun
+from core.models import Group, HeldPlan, Pupil, Staff, SyncRun
 from core.plans import approve_plan, list_plans, reject_plan, show_plan
 from core.sync.engine import sync_school
 from core.sync.plan import SyncPlan
+from plugins.basispoort.simulator.state import Group as SimGroup
 from tests.safety.conftest import in_season, link
 
 
@@ -91,6 +92,43 @@ def test_sixty_percent_gone_is_held_then_approved_exactly(db, sim_world, sim_plu
     assert _left(db, school) == gone
     assert _live(db, school) == everyone - gone
     assert decision.run.counts["pupils_left"] == len(gone)
+
+
+def test_a_plan_held_with_group_refs_as_text_is_shown_and_approved(db, sim_world, sim_plugins):
+    """A held plan stores a group's ref as "kind:key" text, as plans held before refs became
+    values in the code did: such a stored plan still reads, shows and applies exactly."""
+    school = link(db, sim_world, "quiet")
+    sync_school(db, school.id, plugins=sim_plugins)
+    school_id = int(school.source_school_id)
+
+    def regroup(contents):  # type: ignore[no-untyped-def]
+        contents.groepen[0].omschrijving = "verbouwd lokaal"  # an update of a group
+        contents.subgroepen.append(SimGroup("NIEUW-1", "Leesgroep nieuw"))  # a new subgroup
+
+    sim_world.edit(school_id, regroup)
+    sim_world.remove_pupils(school_id, 0.6)
+    run = sync_school(db, school.id, plugins=sim_plugins)
+    assert run.outcome == "held"
+    held = _held(db, run)
+
+    groups = held.plan["groups"]
+    assert [ref for ref, _hash in groups["create"]] == ["subgroup:NIEUW-1"]
+    (updated,) = [ref for _id, ref, _hash in groups["update"]]
+    assert updated.startswith("group:")
+    shown = show_plan(db, held.id)["records"]["groups"]
+    assert shown["create"] == [{"ref": "subgroup:NIEUW-1"}]
+    assert [r["ref"] for r in shown["update"]] == [updated]
+
+    decision = approve_plan(db, sim_plugins, held.id, by="tester")
+
+    assert decision.applied, decision.reason
+    found = db.execute(
+        select(Group.kind, Group.source_key, Group.description).where(
+            Group.school_id == school.id, Group.left_at.is_(None)
+        )
+    ).all()
+    assert ("subgroup", "NIEUW-1", None) in found
+    assert ("group", updated.partition(":")[2], "verbouwd lokaal") in found
 
 
 def test_the_same_plan_held_again_keeps_its_id(db, sim_world, sim_plugins):

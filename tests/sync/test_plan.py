@@ -14,6 +14,7 @@ from core.snapshot import GroupKind, GroupRecord, PupilRecord, StaffRecord
 from core.sync.apply import apply_plan
 from core.sync.digest import group_digest, pupil_digest, staff_digest
 from core.sync.plan import SyncPlan, make_plan
+from core.sync.records import GroupRef
 from tests.fakes import make_snapshot
 
 
@@ -158,3 +159,26 @@ def test_a_stored_plan_with_every_kind_of_write_applies_exactly(db, school):
     apply_plan(db, school, plan, second, utcnow())
 
     assert make_plan(db, school, second).is_empty
+
+
+@pytest.mark.parametrize("ref", ["5A", "klas:5A", ""])
+def test_a_stored_plan_with_an_unreadable_group_ref_is_refused(db, school, ref):
+    """A group's ref is read back as a value (kind, key): one that names no kind of group is
+    refused when the plan is read, before anything could be written with it."""
+    stored = make_plan(db, school, make_snapshot(source_school_id=school.source_school_id))
+    data = json.loads(json.dumps(stored.to_dict()))
+    assert data["groups"]["create"], "the fake school has groups to create"
+    data["groups"]["create"][0][0] = ref
+
+    with pytest.raises(PlanError, match="stored plan is not readable"):
+        SyncPlan.from_dict(data)
+
+
+def test_group_refs_are_values_and_stored_as_text(db, school):
+    stored = make_plan(db, school, make_snapshot(source_school_id=school.source_school_id))
+    ref = stored.groups.create[0].key
+    assert isinstance(ref, GroupRef) and ref == (ref.kind, ref.key)
+    data = stored.to_dict()
+    assert data["groups"]["create"][0][0] == f"{ref.kind}:{ref.key}"
+    assert GroupRef.parse(str(ref)) == ref
+    assert GroupRef.parse("group:naam:Groep 5") == GroupRef("group", "naam:Groep 5")

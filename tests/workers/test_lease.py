@@ -47,16 +47,16 @@ def test_acquire_reading_reads_the_leased_school_with_its_own_runs(db: Session, 
     synced, fresh = add_school(db), add_school(db)
     db.add(SyncRun(school_id=synced.id, outcome="succeeded", started_at=clock()))
     db.commit()
-    has_runs = select(SyncRun.id).where(SyncRun.school_id == School.id).exists()
+    has_runs = select(SyncRun.id).where(SyncRun.school_id == School.id).exists().label("has_runs")
 
     for school, runs, outcome in ((fresh, False, None), (synced, True, "succeeded")):
         held, row = lease.acquire_reading(
             db, school.id, "worker-a", 60, (has_runs, *state_columns()), clock=clock
         )
-        state = SchoolState(*row[1:])
+        state = SchoolState.from_row(row)
         assert held.token == 1
         # Subqueries answer for the school taken, not for another (SQLite's RETURNING did).
-        assert (bool(row[0]), state.id, state.last_outcome) == (runs, school.id, outcome)
+        assert (bool(row.has_runs), state.id, state.last_outcome) == (runs, school.id, outcome)
 
 
 def test_an_expired_lease_can_be_taken_over_with_a_higher_token(db: Session, clock) -> None:
