@@ -10,7 +10,6 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-import core.logging as core_logging
 from core import migrate
 from core.db import make_engine, make_sessionmaker
 from tests.servers import postgres_url
@@ -37,12 +36,6 @@ def fresh_database_url(backend: str, tmp_dir) -> str:  # type: ignore[no-untyped
     admin.dispose()
     _created.append(name)
     return base.set(database=name).render_as_string(hide_password=False)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # CLI commands run in-process configure logging; a cached logger would then hide its lines
-    # from structlog.testing.capture_logs in every later test.
-    core_logging.CACHE_LOGGERS = False
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
