@@ -45,7 +45,8 @@ def migrated_database(backend: str, tmp_dir) -> str:  # type: ignore[no-untyped-
     key = "sqlite" if backend == "sqlite" else postgres_url()
     template = _templates.get(key)
     if template is None:
-        template = fresh_database_url(backend, tempfile.mkdtemp(prefix="koppel-template-"))
+        home = tempfile.mkdtemp(prefix="koppel-template-") if backend == "sqlite" else None
+        template = fresh_database_url(backend, home)
         engine = make_engine(template)
         migrate.upgrade(engine)
         engine.dispose()  # no connection may stay open on a template
