@@ -128,11 +128,12 @@ def purge(dry_run: bool, retention_days: int | None, scrub: bool, as_json: bool)
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def prune(dry_run: bool, as_json: bool) -> None:
-    """Delete login audit rows, sync runs and scheduler ticks past their retention.
+    """Delete audit rows, sync runs and scheduler ticks past their retention.
 
-    KOPPEL_LOGIN_AUDIT_RETENTION_DAYS, KOPPEL_SYNC_RUN_RETENTION_DAYS and
-    KOPPEL_SCHEDULER_TICK_RETENTION_DAYS say how long; expired single sign-on state (sent
-    request ids, seen assertion ids) goes too. The workers do this every night.
+    KOPPEL_LOGIN_AUDIT_RETENTION_DAYS, KOPPEL_SYNC_RUN_RETENTION_DAYS,
+    KOPPEL_SCHEDULER_TICK_RETENTION_DAYS and KOPPEL_OPERATOR_AUDIT_RETENTION_DAYS (the
+    console's audit) say how long; expired single sign-on state (sent request ids, seen
+    assertion ids) goes too. The workers do this every night.
     """
     from core.prune import prune_history
     from core.scrub import checkpoint, engine_of

@@ -61,13 +61,13 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     except ConfigError:
         if ctx.invoked_subcommand != "doctor":  # the doctor reports it among the rest
             raise
-        configure(level="WARNING")
+        configure(level="WARNING", cache=_own_process(ctx))
         return
     if "log_level" in settings.model_fields_set or ctx.invoked_subcommand in SERVICES:
         level = settings.log_level
     else:
         level = "INFO" if verbose else "WARNING"
-    configure(settings.log_format, level)
+    configure(settings.log_format, level, cache=_own_process(ctx))
 
 
 # One line per command module.
@@ -96,9 +96,18 @@ cli.add_command(dead_letters_cmd.dead_letters)
 cli.add_command(oidc_cmd.oidc)
 
 
+# What main() tells the group: the process is the command's own (not a test's runner).
+OWN_PROCESS = "own_process"
+
+
 def main() -> None:
     """The console script's entry point."""
-    cli()
+    cli(obj={OWN_PROCESS: True})
+
+
+def _own_process(ctx: click.Context) -> bool:
+    """Started by the console script? Then the loggers may be cached (core.logging)."""
+    return isinstance(ctx.obj, dict) and bool(ctx.obj.get(OWN_PROCESS))
 
 
 def as_koppel_error(exc: Exception) -> KoppelError | None:

@@ -40,13 +40,13 @@ def _json(event: dict, **_: object) -> str:
         return json.dumps(event, default=str)
 
 
-# A logger is bound to the configuration in force when it first logs. Tests that run the CLI
-# in-process turn this off, so structlog.testing.capture_logs sees later tests' lines.
-CACHE_LOGGERS = True
+def configure(fmt: str = "auto", level: str = "INFO", stream=None, *, cache: bool = False) -> None:
+    """Configure structlog and stdlib logging once, at a process entry point.
 
-
-def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
-    """Configure structlog and stdlib logging once, at a process entry point."""
+    With ``cache``, each logger is bound to this configuration when it first logs (quicker):
+    for a process that is the command's own. Code run in-process by tests leaves it off, so
+    structlog.testing.capture_logs still sees the lines of whatever runs after it.
+    """
     stream = stream or sys.stderr
     json_out = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer = (
@@ -64,7 +64,7 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=CACHE_LOGGERS,
+        cache_logger_on_first_use=cache,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED,

@@ -1,14 +1,16 @@
-"""History retention: login audit rows, sync runs and scheduler ticks past their age are deleted.
+"""History retention: audit rows, sync runs and scheduler ticks past their age are deleted.
+
+The audits are the login API's (denials) and the console's (operator actions, 'Logboek').
 
 Expired single sign-on state (sent request ids, seen assertion ids; the OpenID Connect
 provider's pending sign-ins, codes and tokens) goes too.
 
 Each kind has its own setting (KOPPEL_LOGIN_AUDIT_RETENTION_DAYS, ..._SYNC_RUN_..., ...
-_SCHEDULER_TICK_...). Rows go in batches of BATCH, each its own transaction, so a first clean-up
-of years of history never holds a long lock. Sync runs that something still reads are kept
-whatever their age: a school's latest run of each outcome (its status: last run, last
-success, last failure; the unchanged check), a running one, and a run a held plan refers to.
-Logs counts only.
+_SCHEDULER_TICK_..., ..._OPERATOR_AUDIT_...). Rows go in batches of BATCH, each its own
+transaction, so a first clean-up of years of history never holds a long lock. Sync runs that
+something still reads are kept whatever their age: a school's latest run of each outcome (its
+status: last run, last success, last failure; the unchanged check), a running one, and a run a
+held plan refers to. Logs counts only.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from core.db import constant
 from core.models import (
     HeldPlan,
     LoginDenial,
+    OperatorAction,
     Outcome,
     SamlAssertionSeen,
     SamlRequest,
@@ -88,6 +91,11 @@ def _expired(settings: Settings, now: datetime) -> list[tuple[str, Any, ColumnEl
             "scheduler_ticks",
             SchedulerTick,
             SchedulerTick.claimed_at < before(settings.scheduler_tick_retention_days),
+        ),
+        (
+            "operator_actions",
+            OperatorAction,
+            OperatorAction.at < before(settings.operator_audit_retention_days),
         ),
         # Single sign-on state past its expiry: an expired request or assertion is refused anyway.
         ("saml_requests", SamlRequest, SamlRequest.expires_at < now),

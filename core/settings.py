@@ -340,6 +340,12 @@ class Settings(BaseSettings):
     scheduler_tick_retention_days: int = Field(
         default=30, ge=2, description="Days a claimed scheduler tick (a night's slot) is kept."
     )
+    operator_audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days a row of the console's audit (Logboek: operator, action, target) is "
+        "kept.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -46,16 +46,3 @@ def http_ok(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def migrated_database(backend: str, tmp_path: Path) -> str:
-    """The URL of a new database on ``backend`` with koppel's schema, for a process to use."""
-    from core import migrate
-    from core.db import make_engine
-    from tests.conftest import fresh_database_url
-
-    url = fresh_database_url(backend, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url

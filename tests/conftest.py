@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
-import core.logging as core_logging
 from core import migrate
 from core.db import make_engine, make_sessionmaker
 from tests.servers import postgres_url
@@ -23,30 +25,55 @@ BACKENDS = ["sqlite", POSTGRES]
 
 # PostgreSQL databases this test session created: dropped when it ends.
 _created: list[str] = []
+# One database migrated per backend and server, copied for each migrated_database().
+_templates: dict[str, str] = {}
 
 
 def fresh_database_url(backend: str, tmp_dir) -> str:  # type: ignore[no-untyped-def]
     """An empty database of its own on ``backend`` (a new file, or a new PostgreSQL database)."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir}/koppel-{uuid.uuid4().hex[:8]}.db"
-    base = make_url(postgres_url())
+    return _new_postgres_database(make_url(postgres_url()))
+
+
+def migrated_database(backend: str, tmp_dir) -> str:  # type: ignore[no-untyped-def]
+    """A new database of its own on ``backend`` with koppel's schema.
+
+    A copy of one migrated once per session (a file copy; CREATE DATABASE ... TEMPLATE):
+    the same schema as a migration of its own, in a fraction of the time.
+    """
+    key = "sqlite" if backend == "sqlite" else postgres_url()
+    template = _templates.get(key)
+    if template is None:
+        home = tempfile.mkdtemp(prefix="koppel-template-") if backend == "sqlite" else None
+        template = fresh_database_url(backend, home)
+        engine = make_engine(template)
+        migrate.upgrade(engine)
+        engine.dispose()  # no connection may stay open on a template
+        _templates[key] = template
+    if backend == "sqlite":
+        url = fresh_database_url(backend, tmp_dir)
+        shutil.copyfile(make_url(template).database, make_url(url).database)  # type: ignore[arg-type]
+        return url
+    return _new_postgres_database(make_url(template), template=make_url(template).database)
+
+
+def _new_postgres_database(server: URL, template: str | None = None) -> str:
     name = f"koppel_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    copied = f' TEMPLATE "{template}"' if template else ""
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))
     admin.dispose()
     _created.append(name)
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # CLI commands run in-process configure logging; a cached logger would then hide its lines
-    # from structlog.testing.capture_logs in every later test.
-    core_logging.CACHE_LOGGERS = False
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Drop the PostgreSQL databases the session created (connections left open included)."""
+    sqlite_template = _templates.pop("sqlite", None)
+    if sqlite_template is not None:
+        shutil.rmtree(Path(make_url(sqlite_template).database or "").parent, ignore_errors=True)
     if not _created:
         return
     admin = create_engine(make_url(postgres_url()), isolation_level="AUTOCOMMIT")
@@ -86,13 +113,9 @@ def db(db_engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def fresh_db_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
+def fresh_db_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     """A migrated, empty SQLite database URL for tests that open their own engine (CLI)."""
-    url = f"sqlite:///{tmp_path}/koppel.db"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_database("sqlite", tmp_path)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from core.db import make_engine
 from core.models import School, SchoolNetwork, SyncRun
-from tests.cli_process import migrated_database, one_line_error, run_koppel
-from tests.conftest import BACKENDS
+from tests.cli_process import one_line_error, run_koppel
+from tests.conftest import BACKENDS, migrated_database
 from tests.login.conftest import add_school
 
 SUMMER = datetime(2026, 7, 1, 0, 30, tzinfo=UTC)  # 02:30 in Amsterdam (CEST)

@@ -13,8 +13,8 @@ from cryptography.x509.oid import NameOID
 
 from core import migrate
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles
-from tests.cli_process import migrated_database, run_koppel
-from tests.conftest import BACKENDS
+from tests.cli_process import run_koppel
+from tests.conftest import BACKENDS, migrated_database
 from tests.deploy.processes import free_port
 from tests.servers import rabbitmq_url
 

@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 import structlog
+from click.testing import CliRunner
 
+from cli.main import OWN_PROCESS, cli
 from core.logging import configure
+from core.settings import get_settings
 
 
 @pytest.fixture
@@ -62,3 +65,17 @@ def test_driver_lines_that_quote_rows_are_cut_from_exceptions(stream: io.StringI
     [line] = lines(stream)
     assert "duplicate key" in line["exception"]
     assert "secret" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(("obj", "cached"), [(None, False), ({OWN_PROCESS: True}, True)])
+def test_only_the_console_script_caches_its_loggers(obj: dict | None, cached: bool) -> None:
+    # main() passes OWN_PROCESS; a test's CliRunner does not, so capture_logs keeps working.
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["config", "--markdown"], obj=obj)
+        assert result.exit_code == 0, result.output
+        assert structlog.get_config()["cache_logger_on_first_use"] is cached
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers[:] = []
+        get_settings.cache_clear()

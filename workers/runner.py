@@ -126,7 +126,8 @@ def run_worker_process(
     """One worker process: consume every koppel queue with ``threads`` threads until signalled,
     or, as a child of ``parent`` (a pid), until that process is gone."""
     settings = get_settings()
-    configure(settings.log_format, settings.log_level)  # again: a spawned child starts bare
+    if parent is not None:  # a spawned child starts bare; in-process, the command configured it
+        configure(settings.log_format, settings.log_level, cache=True)
     from workers.broker import broker, is_in_process
     from workers.database import warm_up
     from workers.inprocess import make_worker

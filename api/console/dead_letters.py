@@ -9,14 +9,14 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from api.console import workers
-from api.console.acted import acted
+from api.console.acted import Act
 from api.console.page import page
 from api.console.session import HOME, SignedInOperator, require_operator
 from api.services import services
 from api.web.csrf import require_csrf
 from core.errors import KoppelError
 from core.models import School
-from core.operator_audit import Action, Outcome
+from core.operator_audit import Action
 
 router = APIRouter()
 
@@ -52,33 +52,16 @@ def requeue(
     message_id: Annotated[str, Path(max_length=64)],
     operator: Annotated[SignedInOperator, Depends(require_operator)],
 ) -> Response:
-    target = f"message {message_id}"
     with services(request).session() as session:
+        act = Act(request, session, operator, Action.REQUEUE, f"message {message_id}", DEAD_LETTERS)
         try:
             letter = workers.requeue(message_id)
         except KoppelError as exc:
-            return acted(
-                request,
-                session,
-                operator,
-                Action.REQUEUE,
-                Outcome.FAILED,
-                target=target,
-                sentence=(f"Niet teruggezet: {exc}", f"Not requeued: {exc}"),
-                detail=str(exc),
-                then=DEAD_LETTERS,
-            )
-        return acted(
-            request,
-            session,
-            operator,
-            Action.REQUEUE,
-            Outcome.DONE,
-            target=target,
-            sentence=(
+            return act.failed(exc, ("Niet teruggezet", "Not requeued"))
+        return act.done(
+            (
                 f"Bericht {message_id} staat weer in de wachtrij {letter.queue}.",
                 f"Message {message_id} is back on queue {letter.queue}.",
             ),
             detail=f"to {letter.queue}",
-            then=DEAD_LETTERS,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from api.console.acted import acted
+from api.console.acted import Act
 from api.console.page import page
 from api.console.session import HOME, SignedInOperator, require_operator
 from api.services import services
@@ -41,46 +42,30 @@ def approve(
     plan_id: PlanId,
     operator: Annotated[SignedInOperator, Depends(require_operator)],
 ) -> Response:
-    target = f"plan {plan_id}"
-    with services(request).session() as session:
-        try:
-            decision = approve_plan(session, services(request).plugins, plan_id, by=operator.name)
-        except KoppelError as exc:
-            session.rollback()
-            return _refused(request, session, operator, Action.APPROVE, target, exc)
+    def decide(session: Session, act: Act) -> Response:
+        decision = approve_plan(session, services(request).plugins, plan_id, by=operator.name)
         run_id = decision.run.id if decision.run else "-"
         if decision.applied:
-            return acted(
-                request,
-                session,
-                operator,
-                Action.APPROVE,
-                Outcome.DONE,
-                target=target,
-                sentence=(
+            return act.done(
+                (
                     f"Plan {plan_id} is uitgevoerd (run {run_id}).",
                     f"Plan {plan_id} was applied (run {run_id}).",
                 ),
                 detail=f"applied as run {run_id}",
-                then=PLANS,
             )
         again = f" Nieuw plan: {decision.new_plan_id}." if decision.new_plan_id else ""
-        return acted(
-            request,
-            session,
-            operator,
-            Action.APPROVE,
+        return act.answer(
             Outcome.FAILED,
-            target=target,
-            sentence=(
+            (
                 f"Plan {plan_id} is niet uitgevoerd: de gegevens van de school zijn sindsdien "
                 f"veranderd ({decision.reason}). De school is opnieuw gesynchroniseerd.{again}",
                 f"Plan {plan_id} was not applied: {decision.reason}. The school was synced "
                 f"anew.{again.replace('Nieuw plan', 'New plan')}",
             ),
             detail=f"not applied: {decision.reason}",
-            then=PLANS,
         )
+
+    return _decide(request, operator, Action.APPROVE, plan_id, decide)
 
 
 @router.post(f"{PLANS}/{{plan_id}}/reject", dependencies=[Depends(require_csrf)])
@@ -89,49 +74,36 @@ def reject(
     plan_id: PlanId,
     operator: Annotated[SignedInOperator, Depends(require_operator)],
 ) -> Response:
-    target = f"plan {plan_id}"
-    with services(request).session() as session:
-        try:
-            reject_plan(session, plan_id, by=operator.name)
-        except KoppelError as exc:
-            session.rollback()
-            return _refused(request, session, operator, Action.REJECT, target, exc)
-        return acted(
-            request,
-            session,
-            operator,
-            Action.REJECT,
-            Outcome.DONE,
-            target=target,
-            sentence=(
+    def decide(session: Session, act: Act) -> Response:
+        reject_plan(session, plan_id, by=operator.name)
+        return act.done(
+            (
                 f"Plan {plan_id} is afgewezen; er is niets uitgevoerd.",
                 f"Plan {plan_id} was rejected; nothing was applied.",
-            ),
-            then=PLANS,
+            )
         )
+
+    return _decide(request, operator, Action.REJECT, plan_id, decide)
+
+
+def _decide(
+    request: Request,
+    operator: SignedInOperator,
+    action: Action,
+    plan_id: int,
+    decide: Callable[[Session, Act], Response],
+) -> Response:
+    """Run one decision on the plan; one that core refuses (decided already, school busy)
+    is rolled back and told."""
+    with services(request).session() as session:
+        act = Act(request, session, operator, action, f"plan {plan_id}", PLANS)
+        try:
+            return decide(session, act)
+        except KoppelError as exc:
+            session.rollback()
+            return act.failed(exc)
 
 
 def _with_time(plan: dict[str, Any]) -> dict[str, Any]:
     made = plan["created_at"]
     return {**plan, "made": datetime.fromisoformat(made) if made else None}
-
-
-def _refused(
-    request: Request,
-    session: Session,
-    operator: SignedInOperator,
-    action: Action,
-    target: str,
-    exc: KoppelError,
-) -> Response:
-    return acted(
-        request,
-        session,
-        operator,
-        action,
-        Outcome.FAILED,
-        target=target,
-        sentence=(f"Niet gelukt: {exc}", f"Not done: {exc}"),
-        detail=str(exc),
-        then=PLANS,
-    )

@@ -6,11 +6,14 @@ import secrets
 from pathlib import Path
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from api.web.csrf import CsrfRefused
 from api.web.headers import SecurityHeaders
+from api.web.render import message_page
 from core.settings import Settings
 
 log = structlog.get_logger()
@@ -44,4 +47,21 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         https_only=True,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(CsrfRefused, csrf_refused_page)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+def csrf_refused_page(request: Request, _exc: CsrfRefused) -> Response:
+    """A form without its token (expired, or not from koppel's own page): nothing was done."""
+    return message_page(
+        request,
+        403,
+        ("Formulier verlopen", "Form expired"),
+        (
+            "Dit formulier is verlopen of kwam niet van een pagina van koppel zelf; er is niets "
+            "opgeslagen of veranderd.",
+            "This form has expired or did not come from koppel's own page; nothing was saved or "
+            "changed.",
+        ),
+        ("Laad de pagina opnieuw en probeer het nog eens.", "Reload the page and try again."),
+    )

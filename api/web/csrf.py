@@ -5,10 +5,14 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request
 
 SESSION_KEY = "csrf"
 FORM_FIELD = "csrf_token"
+
+
+class CsrfRefused(Exception):
+    """A page's form came without this session's token: answered with a page (install_web)."""
 
 
 def csrf_token(request: Request) -> str:
@@ -21,7 +25,8 @@ def csrf_token(request: Request) -> str:
 
 
 async def require_csrf(request: Request) -> None:
-    """A FastAPI dependency for every POST of a page: refuse (403) a form without its token.
+    """A FastAPI dependency for every POST of a page: refuse (CsrfRefused) a form without its
+    token.
 
     Read from the form (or an X-CSRF-Token header, for htmx requests).
     """
@@ -32,8 +37,4 @@ async def require_csrf(request: Request) -> None:
         value = form.get(FORM_FIELD)
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail="this form has expired or did not come from koppel's own page: reload the "
-            "page and try again",
-        )
+        raise CsrfRefused

@@ -61,8 +61,8 @@ def capturing() -> Iterator[Said]:
         said.lines.append(f"{event.get('event')} {event!r}")
         raise structlog.DropEvent
 
-    # In place, as structlog.testing.capture_logs does: loggers cached on first use (koppel's
-    # configure() turns that on) keep the list object, not the configuration.
+    # In place, as structlog.testing.capture_logs does: loggers cached on first use (a koppel
+    # process's configure(cache=True)) keep the list object, not the configuration.
     processors = structlog.get_config()["processors"]
     saved = processors.copy()
     processors[:] = [

@@ -28,8 +28,9 @@ from tests.chaos.night import (
 )
 from tests.chaos.servers import PrivateServers, require_private_servers
 from tests.conftest import fresh_database_url
-from tests.deploy.processes import services, wait_for
-from tests.deploy.test_nightly import _delete_queues, _link_schools
+from tests.deploy.nights import link_schools
+from tests.deploy.processes import delete_queues, services, wait_for
+from tests.servers import rabbitmq_url
 
 
 @pytest.fixture(scope="package")
@@ -135,7 +136,7 @@ def night(
                 start=start,
                 logs=tmp_path,
             )
-            _link_schools(found)
+            link_schools(found)
             found.faults_cleared()
             found.poison_school()
             yield found
@@ -143,4 +144,4 @@ def night(
         source.close()
         http.close()
         engine.dispose()
-        _delete_queues(prefix)
+        delete_queues(rabbitmq_url(), prefix)

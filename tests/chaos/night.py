@@ -26,8 +26,8 @@ from core.models import SchedulerTick, School, SyncRun
 from plugins.basispoort.source import BasispoortSource
 from tests.chaos.servers import PrivateServers
 from tests.deploy.compose import compose_command
+from tests.deploy.nights import Deployment, window_env, worker_command
 from tests.deploy.processes import Service, wait_for
-from tests.deploy.test_nightly import Deployment, window_env, worker_command
 from tests.sync.expect import expected_people, people_of
 
 # Scale: a few dozen schools of 20 to MAX_PUPILS pupils, a night of WINDOW_SECONDS slots (most

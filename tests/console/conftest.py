@@ -13,12 +13,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.operators import add_operator
 from core.plugins import Plugins, make_plugin_manager
 from core.settings import Settings, load_settings
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.conftest import BACKENDS, migrated_database
 from tests.live_server import serve
 
 TOKEN = "console-test-token-0123456789"
@@ -42,11 +41,7 @@ def console_settings(url: str, **overrides: Any) -> Settings:
 @pytest.fixture(params=BACKENDS)
 def console_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
     """A migrated database of the test's own (the console shows every school and night)."""
-    url = fresh_database_url(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_database(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def test_after_too_many_failures_even_the_right_password_is_refused_until_the_lo
 def test_a_form_without_its_csrf_token_is_refused(page: Page, console: Console) -> None:
     sign_in(page, console.url)
     answer = page.request.post(f"{console.url}/console/plans/1/reject", form={"x": "1"})
-    assert answer.status == 403 and "reload the page" in answer.text()
+    assert answer.status == 403 and "Laad de pagina opnieuw" in answer.text()
     answer = page.request.post(
         f"{console.url}/console/sign-in", form={"name": NAME, "password": PASSWORD}
     )

@@ -29,8 +29,8 @@ from plugins.basispoort.simulator import client_ssl_context, make_test_pki
 from tests.cli_process import http_ok
 from tests.conftest import fresh_database_url
 from tests.deploy.compose import compose_command
+from tests.deploy.nights import start_simulator, worker_command
 from tests.deploy.processes import Service, delete_queues, free_port, run, services, wait_for
-from tests.deploy.test_nightly import start_simulator, worker_command
 from tests.servers import rabbitmq_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]

@@ -17,7 +17,7 @@ from cli.api_cmd import listening_socket
 from core.db import make_engine, make_sessionmaker
 from core.models import SchoolNetwork
 from core.settings import load_settings
-from tests.cli_process import migrated_database
+from tests.conftest import migrated_database
 from tests.live_server import serve
 from tests.login.conftest import (
     INSIDE,

@@ -12,7 +12,6 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.hookspecs import hookimpl
 from core.models import LoginDenial, School
@@ -21,7 +20,7 @@ from core.settings import Settings, get_settings, load_settings
 from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.conftest import BACKENDS, migrated_database
 from workers.broker import broker
 from workers.database import set_session_factory
 from workers.inprocess import make_worker, stop_worker
@@ -170,11 +169,7 @@ def denied_login(school_id: int, person_id: int | None, client_address: str) -> 
 @pytest.fixture(params=BACKENDS)
 def own_db_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
     """A migrated database of the test's own, per backend: for tests that read whole files."""
-    url = fresh_database_url(request.param, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_database(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""History retention: old audit rows, runs, ticks and SSO state go; what is read stays."""
+"""History retention: old audit rows (logins, the console's), runs, ticks and SSO state go;
+what is read stays."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from core.errors import ConfigError
 from core.models import (
     HeldPlan,
     LoginDenial,
+    OperatorAction,
     SamlAssertionSeen,
     SamlRequest,
     SchedulerTick,
@@ -80,6 +82,12 @@ def add_history(engine: Engine, now: datetime) -> dict[str, set[int]]:
         ]
         s.add_all([row for pair in zip(old, young, strict=True) for row in pair])
         s.add_all(ticks)
+        # The console's audit: a year by default.
+        actions = [
+            OperatorAction(at=ago(days), operator="anna", action="approve", outcome="done")
+            for days in (400, 366, 364, 1)
+        ]
+        s.add_all(actions)
         # Single sign-on state: gone once expired, whatever the retention settings.
         requests = [
             SamlRequest(
@@ -100,6 +108,7 @@ def add_history(engine: Engine, now: datetime) -> dict[str, set[int]]:
             "sync_runs": {r.id for r in kept},
             "login_denials": {row.id for row in young},
             "scheduler_ticks": {ticks[-1].id},
+            "operator_actions": {actions[-2].id, actions[-1].id},
             "saml_requests": {requests[-1].id},
             "saml_assertions": {seen[-1].id},
         }
@@ -111,6 +120,7 @@ def stored_ids(engine: Engine) -> dict[str, set[int]]:
             "sync_runs": set(s.scalars(select(SyncRun.id))),
             "login_denials": set(s.scalars(select(LoginDenial.id))),
             "scheduler_ticks": set(s.scalars(select(SchedulerTick.id))),
+            "operator_actions": set(s.scalars(select(OperatorAction.id))),
             "saml_requests": set(s.scalars(select(SamlRequest.id))),
             "saml_assertions": set(s.scalars(select(SamlAssertionSeen.id))),
         }
@@ -128,6 +138,7 @@ def test_koppel_prune_deletes_past_retention_in_batches_and_keeps_what_is_read(
         "login_denials": OLD_DENIALS,
         "sync_runs": 3,
         "scheduler_ticks": 2,
+        "operator_actions": 2,
         "saml_requests": 2,
         "saml_assertions": 1,
         **NO_OIDC,
@@ -138,7 +149,7 @@ def test_koppel_prune_deletes_past_retention_in_batches_and_keeps_what_is_read(
     code, out = koppel("prune")
 
     assert code == 0, out
-    assert f"deleted {OLD_DENIALS} login denials, 3 sync runs, 2 scheduler ticks" in out
+    assert f"deleted {OLD_DENIALS} login denials, 3 sync runs, 2 scheduler ticks, 2 operator" in out
     assert stored_ids(own_engine) == kept
     if own_engine.dialect.name == "sqlite":
         # Zeroed (secure_delete) and checkpointed out of the WAL. PostgreSQL
@@ -151,6 +162,7 @@ def test_the_retention_settings_decide_the_ages(koppel, own_engine, monkeypatch)
     kept = add_history(own_engine, utcnow())
     monkeypatch.setenv("KOPPEL_LOGIN_AUDIT_RETENTION_DAYS", "366")
     monkeypatch.setenv("KOPPEL_SCHEDULER_TICK_RETENTION_DAYS", "35")
+    monkeypatch.setenv("KOPPEL_OPERATOR_AUDIT_RETENTION_DAYS", "380")
 
     out = koppel("prune", "--json")[1]
 
@@ -158,12 +170,14 @@ def test_the_retention_settings_decide_the_ages(koppel, own_engine, monkeypatch)
         "login_denials": 0,
         "sync_runs": 3,
         "scheduler_ticks": 1,
+        "operator_actions": 1,
         "saml_requests": 2,
         "saml_assertions": 1,
         **NO_OIDC,
     }
     assert len(stored_ids(own_engine)["login_denials"]) == 2 * OLD_DENIALS
     assert len(stored_ids(own_engine)["scheduler_ticks"]) == len(kept["scheduler_ticks"]) + 1
+    assert len(stored_ids(own_engine)["operator_actions"]) == len(kept["operator_actions"]) + 1
 
 
 def test_a_sync_run_retention_inside_the_safety_window_is_refused():

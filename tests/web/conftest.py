@@ -10,14 +10,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 import plugins.ip_restriction.hooks as ip_restriction_hooks
 from api.app import create_app
 from api.signin import SignedIn, continue_after_sign_in
-from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.models import School, utcnow
 from core.plugins import Plugins, make_plugin_manager
@@ -25,10 +23,9 @@ from core.settings import load_settings
 from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
-from tests.conftest import fresh_database_url
+from tests.conftest import migrated_database
 from tests.live_server import serve
 from tests.safety.conftest import BasispoortPlugin
-from tests.servers import postgres_url
 
 TOKEN = "school-tab-test-token-0123456789"
 SCOPED_TOKEN = "school-tab-scoped-token-0123456789"  # for the simulator's "consented" school only
@@ -121,16 +118,9 @@ def tab_engine(db_engine: Engine, tmp_path: Path) -> Iterator[Engine]:
     """A database of the tab's own, on the same backend: its pages commit for real, and the
     simulator's schools (the same seed in every test) must not meet another test's copies."""
     backend = "sqlite" if db_engine.dialect.name == "sqlite" else "postgres"
-    url = fresh_database_url(backend, tmp_path)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
+    engine = make_engine(migrated_database(backend, tmp_path))
     yield engine
-    engine.dispose()
-    if backend == "postgres":
-        admin = create_engine(make_url(postgres_url()), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}"'))
-        admin.dispose()
+    engine.dispose()  # tests/conftest.py drops the PostgreSQL database when the session ends
 
 
 @pytest.fixture

@@ -137,6 +137,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused(
     for data in ({"network": "203.0.113.0/24"}, {"network": "203.0.113.0/24", "csrf_token": "x"}):
         answer = browser_like.post(f"/school/{mine}/basispoort/networks", data=data)
         assert answer.status_code == 403
+        assert "Laad de pagina opnieuw" in answer.text
     school = tab.school(mine)
     with tab.session() as session:
         stored = session.scalars(

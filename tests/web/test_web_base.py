@@ -59,10 +59,17 @@ def test_pages_speak_dutch_until_english_is_chosen(client: httpx.Client) -> None
     assert "koppel_lang=en" in english.headers["set-cookie"]
 
 
-def test_a_form_posted_without_its_token_is_refused(client: httpx.Client) -> None:
+def test_a_form_posted_without_its_token_is_refused_with_a_page_saying_what_to_do(
+    client: httpx.Client,
+) -> None:
     answer = client.post("/form", data={"anything": "1"})
     assert answer.status_code == 403
-    assert "reload the page" in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Laad de pagina opnieuw en probeer het nog eens." in answer.text
+    assert "er is niets opgeslagen of veranderd" in answer.text
+    english = client.post("/form?lang=en", data={"anything": "1", "csrf_token": "forged"})
+    assert english.status_code == 403
+    assert "Reload the page and try again." in english.text
 
 
 def test_readable_times_are_amsterdam_time_to_the_minute() -> None:

@@ -56,8 +56,7 @@ def check(request: Request, admin: Admin) -> Response:
         school = school_by_brin6(session, admin.brin6)  # None until the school gives consent
         source = school.source if school is not None else DEFAULT_SOURCE
         outcome = link_school(session, svc.plugins, admin.brin6, source)
-    _flash(request, "check", SENTENCES[outcome.status], status=outcome.status.value)
-    return _back(admin)
+    return _back(request, admin, "check", SENTENCES[outcome.status], status=outcome.status.value)
 
 
 @router.post("/networks", dependencies=Csrf)
@@ -74,8 +73,9 @@ def add_network(
         try:
             added = str(parse_admin_network(network))
             if any(entry.network == added for entry in kept):
-                _flash(request, "ok", (f"{added} staat al in de lijst.", f"{added} is listed."))
-                return _back(admin)
+                return _back(
+                    request, admin, "ok", (f"{added} staat al in de lijst.", f"{added} is listed.")
+                )
             # Validates the kept ones again too: one stored before a rule existed is named here.
             replace_networks(
                 session, school.id, ADMIN_ORIGIN, [*kept, NetworkEntry(added, description)]
@@ -91,8 +91,7 @@ def add_network(
             )
         session.commit()
     log.info("school_network_added", school_id=school.id)
-    _flash(request, "ok", (f"{added} is toegevoegd.", f"{added} was added."))
-    return _back(admin)
+    return _back(request, admin, "ok", (f"{added} is toegevoegd.", f"{added} was added."))
 
 
 @router.post("/networks/{network_id}/remove", dependencies=Csrf)
@@ -104,22 +103,21 @@ def remove_network(request: Request, admin: Admin, network_id: int) -> Response:
         if row is None or row.school_id != school.id:
             raise NotYours(admin.brin6)  # another school's network: as if it did not exist
         if row.origin != ADMIN_ORIGIN:
-            _flash(
+            return _back(
                 request,
+                admin,
                 "bad",
                 (
                     f"{row.network} komt uit {row.origin}: verwijder het daar.",
                     f"{row.network} comes from {row.origin}: remove it there.",
                 ),
             )
-            return _back(admin)
         gone = row.network
         # Removing needs no validation: even a network stored before today's rules can go.
         session.delete(row)
         session.commit()
     log.info("school_network_removed", school_id=school.id)
-    _flash(request, "ok", (f"{gone} is verwijderd.", f"{gone} was removed."))
-    return _back(admin)
+    return _back(request, admin, "ok", (f"{gone} is verwijderd.", f"{gone} was removed."))
 
 
 @router.post("/plans/{plan_id}/approve", dependencies=Csrf)
@@ -131,12 +129,10 @@ def approve(request: Request, admin: Admin, plan_id: int) -> Response:
         try:
             decision = approve_plan(session, svc.plugins, plan_id, by=admin.by)
         except (PlanError, SyncBusy) as exc:
-            _flash(request, "bad", _plan_refusal(plan_id, exc))
-            return _back(admin)
+            return _back(request, admin, "bad", _plan_refusal(plan_id, exc))
         except KoppelError:
             log.exception("school_plan_approval_failed", plan_id=plan_id, school_id=school_id)
-            _flash(request, "bad", _SOURCE_TROUBLE)
-            return _back(admin)
+            return _back(request, admin, "bad", _SOURCE_TROUBLE)
         if decision.applied and decision.run is not None:
             counts = decision.run.counts
             message = (
@@ -153,8 +149,7 @@ def approve(request: Request, admin: Admin, plan_id: int) -> Response:
             )
             tone = "bad"
     log.info("school_plan_decided", plan_id=plan_id, school_id=school_id, approved=True)
-    _flash(request, tone, message)
-    return _back(admin)
+    return _back(request, admin, tone, message)
 
 
 @router.post("/plans/{plan_id}/reject", dependencies=Csrf)
@@ -165,11 +160,11 @@ def reject(request: Request, admin: Admin, plan_id: int) -> Response:
         try:
             reject_plan(session, plan_id, by=admin.by)
         except PlanError as exc:
-            _flash(request, "bad", _plan_refusal(plan_id, exc))
-            return _back(admin)
+            return _back(request, admin, "bad", _plan_refusal(plan_id, exc))
     log.info("school_plan_decided", plan_id=plan_id, school_id=school_id, approved=False)
-    _flash(
+    return _back(
         request,
+        admin,
         "ok",
         (
             f"Plan {plan_id} is afgewezen; er is niets veranderd. Staat het in Basispoort morgen "
@@ -178,7 +173,6 @@ def reject(request: Request, admin: Admin, plan_id: int) -> Response:
             "tomorrow, it is held again.",
         ),
     )
-    return _back(admin)
 
 
 _SOURCE_TROUBLE = (
@@ -232,11 +226,11 @@ def _explain(exc: InvalidNetwork, typed: str) -> tuple[str, str]:
     return nl.format(**fields), en.format(**fields)
 
 
-def _flash(request: Request, tone: str, words: tuple[str, str], **extra: str) -> None:
+def _back(
+    request: Request, admin: SchoolAdmin, tone: str, words: tuple[str, str], **extra: str
+) -> RedirectResponse:
+    """Back to the tab, which then says ``words`` (Dutch, English) once."""
     request.session[FLASH] = {"tone": tone, "nl": words[0], "en": words[1], **extra}
-
-
-def _back(admin: SchoolAdmin) -> RedirectResponse:
     return RedirectResponse(tab_path(admin.brin6), status_code=303)
 
 
