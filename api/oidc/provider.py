@@ -296,7 +296,9 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         """InvalidClientError when ``client`` was removed since this process read it."""
         if not codes.client_registered(self.session, client.id):
             self.clients.forget(client.client_id)
-            raise InvalidClientError(description="The client is no longer registered.")
+            raise InvalidClientError(
+                status_code=401, description="The client is no longer registered."
+            )
 
     def refuse_code(self, request: OidcRequest, redirect_uri: str) -> None:
         """No code was stored: the client is gone, or the nonce was used (a replay)."""
