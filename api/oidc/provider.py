@@ -27,6 +27,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfo, UserInfoEndpoint
 from joserfc.jwk import RSAKey
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -90,7 +91,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 
 
 class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
-    def __init__(self, row: OidcCode) -> None:
+    def __init__(self, row: Row[Any]) -> None:  # an oidc_code row (core.oidc.codes.redeem_code)
         self.row = row
         self.code_challenge = row.code_challenge
         self.code_challenge_method = row.code_challenge_method

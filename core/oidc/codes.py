@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, delete, exists, insert, literal, select, update
+from sqlalchemy import ColumnElement, Row, delete, exists, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from core.models import Base, OidcAccessToken, OidcClient, OidcCode, OidcPendingAuthorization
@@ -112,28 +112,29 @@ def save_code(
 
 def redeem_code(
     session: Session, code: str, client_pk: int, now: datetime
-) -> tuple[OidcCode | None, str | None]:
+) -> tuple[Row[Any] | None, str | None]:
     """The code's row if this is its first redemption, by its client, in time (else None), and
     the kid of the key that signs now (read in the same statement: a rotation counts at once).
 
     One conditional UPDATE decides, so two replicas redeeming at once cannot both win. A
     second redemption revokes the tokens the first one got (RFC 6749 §4.1.2): the code leaked.
+    The row is a plain one (Core, not an ORM object): the token request only reads it.
     """
     code_hash = digest(code)
+    table = OidcCode.__table__
     claimed = session.execute(
-        update(OidcCode)
+        update(table)
         .where(
-            OidcCode.code_hash == code_hash,
-            OidcCode.client_id == client_pk,
-            OidcCode.redeemed_at.is_(None),
-            OidcCode.expires_at > now,
+            table.c.code_hash == code_hash,
+            table.c.client_id == client_pk,
+            table.c.redeemed_at.is_(None),
+            table.c.expires_at > now,
         )
         .values(redeemed_at=now)
-        .returning(OidcCode, current_kid())
-        .execution_options(synchronize_session=False)
+        .returning(*table.c, current_kid().label("signing_kid"))
     ).first()
     if claimed is not None:
-        return claimed[0], claimed[1]
+        return claimed, claimed.signing_kid
     row = session.scalar(
         select(OidcCode).where(OidcCode.code_hash == code_hash, OidcCode.client_id == client_pk)
     )
@@ -158,10 +159,10 @@ def nonce_used(session: Session, client_pk: int, nonce: str) -> bool:
 
 
 def save_access_token(
-    session: Session, token: str, code: OidcCode, expires_in: int, now: datetime
+    session: Session, token: str, code: Row[Any], expires_in: int, now: datetime
 ) -> None:
-    session.add(
-        OidcAccessToken(
+    session.execute(
+        insert(OidcAccessToken).values(
             token_hash=digest(token),
             code_id=code.id,
             client_id=code.client_id,
@@ -170,7 +171,6 @@ def save_access_token(
             expires_at=now + timedelta(seconds=expires_in),
         )
     )
-    session.flush()
 
 
 def find_access_token(session: Session, token: str) -> tuple[OidcAccessToken, OidcCode] | None:
