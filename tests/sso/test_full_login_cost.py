@@ -28,8 +28,8 @@ from tests.sso.conftest import PUBLIC, _Methods, basispoort_assertion
 
 REDIRECT = "https://lvs.test/oidc/callback"
 LOGIN = "https://lvs.test/oidc/login"
-# Before this work a login sent 27 (35 with the first login's key); now each request sends
-# only what it must: see docs/benchmarks.md, "Full logins".
+# A steady-state login sent 27 here before (six savepoints among them); now each request is
+# one transaction of only what it must send (docs/benchmarks.md, "Full logins").
 MOST_STATEMENTS = 14
 
 
