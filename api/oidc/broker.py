@@ -16,17 +16,17 @@ import structlog
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import RedirectResponse, Response
 
 from api.oidc.claims import authenticated
 from api.oidc.pages import refused, sign_in_expired, signed_in_nowhere
-from api.oidc.provider import Provider
+from api.oidc.provider import Authenticated, Provider
 from api.oidc.requests import OidcRequest
 from api.services import services
 from api.signin import SignedIn, add_continuation
 from core.models import OidcClient
-from core.oidc.clients import client_for_initiated_login
 from core.oidc.codes import take_pending
 
 log = structlog.get_logger()
@@ -43,6 +43,18 @@ def install_continuations(app: FastAPI) -> None:
 def now(request: Request) -> datetime:
     """The provider's clock (tests move it by hand)."""
     return request.app.state.oidc_clock()  # type: ignore[no-any-return]
+
+
+def provider_for(request: Request, session: Session, at: datetime) -> Provider:
+    """The provider for one request, with the process's registered clients."""
+    svc = services(request)
+    return Provider(session, svc.settings, at, request.app.state.oidc_clients)
+
+
+def claims_for(
+    request: Request, session: Session, signed_in: SignedIn, client_id: str
+) -> Authenticated:
+    return authenticated(session, request.app.state.oidc_pairwise_key, signed_in, client_id)
 
 
 def back_to_client(request: Request, signed_in: SignedIn, pending_id: str) -> Response:
@@ -66,13 +78,13 @@ def back_to_client(request: Request, signed_in: SignedIn, pending_id: str) -> Re
             "nonce": pending.nonce,
         }
         query = ImmutableMultiDict({k: v for k, v in params.items() if v is not None})
-        provider = Provider(session, svc.settings, at)
+        provider = provider_for(request, session, at)
         try:
             # The stored request is checked again: the client may have changed meanwhile.
             oauth = OidcRequest("GET", provider.issuer + AUTHORIZE_PATH, {}, query)
             grant = provider.get_consent_grant(oauth, end_user=signed_in)
             response = provider.issue_code(
-                grant, authenticated(session, signed_in, client.client_id)
+                grant, claims_for(request, session, signed_in, client.client_id)
             )
         except OAuth2Error as error:
             response = refused(request, provider, error)
@@ -84,7 +96,8 @@ def to_initiating_client(request: Request, signed_in: SignedIn, relay_state: str
     """A sign-in the IdP started: on to the LVS that can start a login, with a broker session."""
     svc = services(request)
     with svc.session() as session:
-        client = client_for_initiated_login(session, relay_state)
+        # From the process's cache: mostly no statement at all (core/oidc/registered.py).
+        client = request.app.state.oidc_clients.for_initiated_login(session, relay_state)
         if client is None or client.initiate_login_uri is None:
             log.info("oidc_initiated_sign_in_without_client", school_id=signed_in.school_id)
             return signed_in_nowhere(request)

@@ -9,17 +9,17 @@ from sqlalchemy.orm import Session
 
 from api.oidc.provider import Authenticated
 from api.signin import SignedIn
-from core.oidc.subject import pairwise_key, pairwise_subject
+from core.oidc.subject import PairwiseKey, pairwise_subject
 
 # Beside iss, sub, aud, exp, iat, auth_time, nonce and at_hash (the protocol's own).
 PERSON_CLAIMS = ("person_kind", "person_id", "brin6", "roles", "groups", "idp")
 
 
-def authenticated(session: Session, signed_in: SignedIn, client_id: str) -> Authenticated:
+def authenticated(
+    session: Session, key: PairwiseKey, signed_in: SignedIn, client_id: str
+) -> Authenticated:
     """The person as the client ``client_id`` sees them."""
-    sub = pairwise_subject(
-        pairwise_key(session), client_id, signed_in.person_kind, signed_in.person_id
-    )
+    sub = pairwise_subject(key.get(session), client_id, signed_in.person_kind, signed_in.person_id)
     claims = {
         "sub": sub,
         "person_kind": signed_in.person_kind,

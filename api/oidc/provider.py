@@ -7,16 +7,17 @@ One ``Provider`` per request: it holds that request's database session and clock
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 import structlog
-from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
+    InvalidClientError,
     InvalidRequestError,
     TokenMixin,
     scope_to_list,
@@ -26,14 +27,16 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfo, UserInfoEndpoint
 from joserfc.jwk import RSAKey
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from api.oidc.requests import OidcRequest
 from core.models import OidcClient, OidcCode
 from core.oidc import codes
-from core.oidc.clients import find_client, secret_matches
+from core.oidc.clients import secret_matches
 from core.oidc.keys import ALG, signing_key
+from core.oidc.registered import Client, ClientCache
 from core.settings import Settings
 
 log = structlog.get_logger()
@@ -57,7 +60,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 
     client_metadata: dict[str, Any] = {}  # authlib reads it: no signed userinfo
 
-    def __init__(self, row: OidcClient) -> None:
+    def __init__(self, row: Client) -> None:
         self.row = row
         self.client_id = row.client_id
 
@@ -88,7 +91,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 
 
 class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
-    def __init__(self, row: OidcCode) -> None:
+    def __init__(self, row: Row[Any]) -> None:  # an oidc_code row (core.oidc.codes.redeem_code)
         self.row = row
         self.code_challenge = row.code_challenge
         self.code_challenge_method = row.code_challenge_method
@@ -110,10 +113,13 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     server: Provider
 
+    def generate_authorization_code(self) -> str:
+        return secrets.token_urlsafe(36)  # authlib's draws each character with a system call
+
     def save_authorization_code(self, code: str, request: OidcRequest) -> None:
         user: Authenticated = request.user
         data = request.payload.data
-        codes.save_code(
+        stored = codes.save_code(
             self.server.session,
             self.server.settings,
             self.server.now,
@@ -127,6 +133,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             claims=user.claims,
             auth_time=user.auth_time,
         )
+        if not stored:
+            self.server.refuse_code(request, self.redirect_uri)
         log.info(
             "oidc_code_issued",
             client_id=request.client.row.client_id,
@@ -135,8 +143,12 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         )
 
     def query_authorization_code(self, code: str, client: RegisteredClient) -> IssuedCode | None:
-        row = codes.redeem_code(self.server.session, code, client.row.id, self.server.now)
-        return IssuedCode(row) if row is not None else None
+        row, kid = codes.redeem_code(self.server.session, code, client.row.id, self.server.now)
+        if row is None:
+            self.server.check_registered(client.row)
+            return None
+        self.server.current_kid = kid
+        return IssuedCode(row)
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
         pass  # query_authorization_code redeemed it, once and for all
@@ -175,6 +187,8 @@ class OpenIDClaims(OpenIDCode):  # type: ignore[misc]
         super().validate_openid_authorization_request(grant, redirect_uri)
 
     def exists_nonce(self, nonce: str, request: OidcRequest) -> bool:
+        if request.user is not None:
+            return False  # a code is issued in this request: storing it checks the nonce
         return codes.nonce_used(self.provider.session, request.client.row.id, nonce)
 
     def resolve_client_private_key(self, client: RegisteredClient) -> RSAKey:
@@ -217,7 +231,8 @@ class GrantedToken(TokenMixin):  # type: ignore[misc]
         return self.row.revoked_at is not None
 
     def get_client(self) -> RegisteredClient:
-        return RegisteredClient(self.provider.session.get_one(OidcClient, self.row.client_id))
+        row = self.provider.session.get_one(OidcClient, self.row.client_id)
+        return RegisteredClient(Client.of(row))
 
     def get_user(self) -> dict[str, Any]:
         return self.code.claims
@@ -251,16 +266,20 @@ class _UserInfo(UserInfoEndpoint):  # type: ignore[misc]
 
 
 class Provider(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+    def __init__(
+        self, session: Session, settings: Settings, now: datetime, clients: ClientCache
+    ) -> None:
         super().__init__()
         self.session = session
         self.settings = settings
         self.now = now
+        self.clients = clients
         self.issuer = settings.public_url
+        self.current_kid: str | None = None  # read with the code redeemed (codes.redeem_code)
         self.register_token_generator(
             "default",
             BearerTokenGenerator(
-                lambda **_: generate_token(42),
+                lambda **_: secrets.token_urlsafe(32),
                 expires_generator=lambda client, grant_type: settings.oidc_token_seconds,
             ),
         )
@@ -268,11 +287,26 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
 
     @cached_property
     def signing_key(self) -> tuple[str, RSAKey]:
-        return signing_key(self.session, self.now)
+        return signing_key(self.session, self.now, self.current_kid)
 
     def query_client(self, client_id: str) -> RegisteredClient | None:
-        row = find_client(self.session, client_id)
+        row = self.clients.find(self.session, client_id)
         return RegisteredClient(row) if row is not None else None
+
+    def check_registered(self, client: Client) -> None:
+        """InvalidClientError when ``client`` was removed since this process read it."""
+        if not codes.client_registered(self.session, client.id):
+            self.clients.forget(client.client_id)
+            raise InvalidClientError(
+                status_code=401, description="The client is no longer registered."
+            )
+
+    def refuse_code(self, request: OidcRequest, redirect_uri: str) -> None:
+        """No code was stored: the client is gone, or the nonce was used (a replay)."""
+        self.check_registered(request.client.row)
+        raise InvalidRequestError(
+            "Replay attack", state=request.payload.state, redirect_uri=redirect_uri
+        )
 
     def save_token(self, token: dict[str, Any], request: OidcRequest) -> None:
         code: IssuedCode = request.authorization_code

@@ -7,14 +7,21 @@ import re
 from typing import Any
 
 import structlog
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from api.oidc.broker import AUTHORIZE_PATH, broker_sign_in, forget_broker_sign_in, now
-from api.oidc.claims import PERSON_CLAIMS, authenticated
+from api.oidc.broker import (
+    AUTHORIZE_PATH,
+    broker_sign_in,
+    claims_for,
+    forget_broker_sign_in,
+    now,
+    provider_for,
+)
+from api.oidc.claims import PERSON_CLAIMS
 from api.oidc.pages import refused
 from api.oidc.provider import AUTH_METHODS, SCOPE, Provider
 from api.oidc.requests import OidcRequest
@@ -86,7 +93,7 @@ async def token(request: Request) -> Response:
 def userinfo(request: Request) -> Response:
     svc = services(request)
     with svc.session() as session:
-        provider = Provider(session, svc.settings, now(request))
+        provider = provider_for(request, session, now(request))
         try:
             return provider.userinfo(_oauth_request(provider, request))
         except OAuth2Error as error:
@@ -99,14 +106,14 @@ def _authorize(request: Request, form: FormData | None) -> Response:
     svc = services(request)
     at = now(request)
     with svc.session() as session:
-        provider = Provider(session, svc.settings, at)
+        provider = provider_for(request, session, at)
         try:
             oauth = _oauth_request(provider, request, form)
             signed_in = broker_sign_in(request, oauth.payload.client_id)
             grant = provider.get_consent_grant(oauth, end_user=signed_in)
             if signed_in is not None:
                 forget_broker_sign_in(request)
-                user = authenticated(session, signed_in, grant.client.get_client_id())
+                user = claims_for(request, session, signed_in, grant.client.get_client_id())
                 response = provider.issue_code(grant, user)
                 session.commit()
                 return response
@@ -130,6 +137,8 @@ def _authorize(request: Request, form: FormData | None) -> Response:
                 code_challenge=data["code_challenge"],
                 code_challenge_method=data["code_challenge_method"],
             )
+            if pending is None:
+                raise InvalidClientError(description="The client is no longer registered.")
             session.commit()
         except OAuth2Error as error:
             return refused(request, provider, error)
@@ -139,7 +148,7 @@ def _authorize(request: Request, form: FormData | None) -> Response:
 def _token(request: Request, form: FormData) -> Response:
     svc = services(request)
     with svc.session() as session:
-        provider = Provider(session, svc.settings, now(request))
+        provider = provider_for(request, session, now(request))
         try:
             oauth = _oauth_request(provider, request, form)
         except OAuth2Error as error:

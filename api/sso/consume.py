@@ -72,12 +72,14 @@ def consume(request: Request, method: LoginMethod, body: bytes | None) -> Respon
         attempt, decision = decide_login(
             session, identity, client, now, services.plugins, services.settings
         )
-        session.commit()
         if not decision.allowed:
+            session.commit()
             return decision_page(request, decision)
+        # Read before the commit: one transaction for the whole post.
         who = person.signed_in(
             session, attempt, method.name, verified.asserted.authn_instant or now
         )
+        session.commit()
     log.info(
         "sso_signed_in",
         idp=method.name,

@@ -24,10 +24,9 @@ from core.models import (
     OidcCode,
     OidcPendingAuthorization,
 )
+from core.oidc.registered import Client
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# What add_client makes (token_urlsafe): anything else is unknown without asking the database.
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ClientError(KoppelError):
@@ -46,7 +45,7 @@ def secret_digest(salt: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
 
 
-def secret_matches(client: OidcClient, secret: str) -> bool:
+def secret_matches(client: Client, secret: str) -> bool:
     return hmac.compare_digest(client.secret_hash, secret_digest(client.secret_salt, secret))
 
 
@@ -96,12 +95,6 @@ def list_clients(session: Session) -> list[OidcClient]:
     return list(session.scalars(select(OidcClient).order_by(OidcClient.name)))
 
 
-def find_client(session: Session, client_id: str) -> OidcClient | None:
-    if not _CLIENT_ID.fullmatch(client_id):
-        return None
-    return session.scalar(select(OidcClient).where(OidcClient.client_id == client_id))
-
-
 def remove_client(session: Session, name: str) -> OidcClient:
     """Remove a client and everything it was given (codes, tokens): they stop working at once."""
     client = session.scalar(select(OidcClient).where(OidcClient.name == name))
@@ -114,13 +107,3 @@ def remove_client(session: Session, name: str) -> OidcClient:
     session.delete(client)
     session.flush()
     return client
-
-
-def client_for_initiated_login(session: Session, hint: str) -> OidcClient | None:
-    """Where a sign-in nobody asked for goes: the client ``hint`` names, or the only one that
-    can start a login (has an initiate_login_uri); None when that is not one client."""
-    clients = [c for c in list_clients(session) if c.initiate_login_uri]
-    named = [c for c in clients if hint in (c.name, c.client_id)]
-    if named:
-        return named[0]
-    return clients[0] if len(clients) == 1 else None

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy import ColumnElement, Row, delete, exists, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from core.models import OidcAccessToken, OidcCode, OidcPendingAuthorization
+from core.models import Base, OidcAccessToken, OidcClient, OidcCode, OidcPendingAuthorization
+from core.oidc.keys import current_kid
 from core.settings import Settings
 
 log = structlog.get_logger()
@@ -28,16 +29,46 @@ def digest(secret: str) -> str:
 
 def save_pending(
     session: Session, settings: Settings, now: datetime, **fields: Any
-) -> OidcPendingAuthorization:
+) -> OidcPendingAuthorization | None:
+    """The pending authorization stored; None when its client is no longer registered."""
     pending = OidcPendingAuthorization(
         id=secrets.token_urlsafe(24),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.oidc_sign_in_seconds),
         **fields,
     )
-    session.add(pending)
-    session.flush()
-    return pending
+    stored = _insert_for_client(
+        session,
+        OidcPendingAuthorization,
+        {
+            "id": pending.id,
+            "created_at": pending.created_at,
+            "expires_at": pending.expires_at,
+            **fields,
+        },
+    )
+    return pending if stored else None
+
+
+def _insert_for_client(
+    session: Session, model: type[Base], values: dict[str, Any], *also: ColumnElement[bool]
+) -> bool:
+    """INSERT one row only while its client is registered (and ``also`` holds): one statement,
+    so a client removed a moment ago gets nothing, whatever a replica's cache still says."""
+    table = model.__table__
+    names = list(values)
+    row = select(*(literal(values[name], table.c[name].type) for name in names)).where(
+        exists().where(OidcClient.id == values["client_id"]), *also
+    )
+    [key] = table.primary_key.columns
+    inserted = session.execute(
+        insert(table).from_select(names, row, include_defaults=False).returning(key)
+    )
+    return inserted.first() is not None
+
+
+def client_registered(session: Session, client_pk: int) -> bool:
+    return bool(session.scalar(select(exists().where(OidcClient.id == client_pk))))
 
 
 def take_pending(
@@ -61,41 +92,52 @@ def take_pending(
 
 def save_code(
     session: Session, settings: Settings, now: datetime, code: str, **fields: Any
-) -> None:
-    session.add(
-        OidcCode(
-            code_hash=digest(code),
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.oidc_code_seconds),
-            **fields,
-        )
+) -> bool:
+    """Store a code's hash; False when its client is gone or its nonce already carried a code
+    to that client (a replayed authorization request): nothing is stored then."""
+    values = {
+        "code_hash": digest(code),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=settings.oidc_code_seconds),
+        **fields,
+    }
+    nonce = fields.get("nonce")
+    unused = (
+        ()
+        if nonce is None
+        else (~exists().where(OidcCode.client_id == fields["client_id"], OidcCode.nonce == nonce),)
     )
-    session.flush()
+    return _insert_for_client(session, OidcCode, values, *unused)
 
 
-def redeem_code(session: Session, code: str, client_pk: int, now: datetime) -> OidcCode | None:
-    """The code's row if this is its first redemption, by its client, in time; else None.
+def redeem_code(
+    session: Session, code: str, client_pk: int, now: datetime
+) -> tuple[Row[Any] | None, str | None]:
+    """The code's row if this is its first redemption, by its client, in time (else None), and
+    the kid of the key that signs now (read in the same statement: a rotation counts at once).
 
     One conditional UPDATE decides, so two replicas redeeming at once cannot both win. A
     second redemption revokes the tokens the first one got (RFC 6749 §4.1.2): the code leaked.
+    The row is a plain one (Core, not an ORM object): the token request only reads it.
     """
     code_hash = digest(code)
+    table = OidcCode.__table__
     claimed = session.execute(
-        update(OidcCode)
+        update(table)
         .where(
-            OidcCode.code_hash == code_hash,
-            OidcCode.client_id == client_pk,
-            OidcCode.redeemed_at.is_(None),
-            OidcCode.expires_at > now,
+            table.c.code_hash == code_hash,
+            table.c.client_id == client_pk,
+            table.c.redeemed_at.is_(None),
+            table.c.expires_at > now,
         )
         .values(redeemed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        .returning(*table.c, current_kid().label("signing_kid"))
+    ).first()
+    if claimed is not None:
+        return claimed, claimed.signing_kid
     row = session.scalar(
         select(OidcCode).where(OidcCode.code_hash == code_hash, OidcCode.client_id == client_pk)
     )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]
-        return row
     if row is not None and row.redeemed_at is not None:
         revoked = session.execute(
             update(OidcAccessToken)
@@ -104,7 +146,7 @@ def redeem_code(session: Session, code: str, client_pk: int, now: datetime) -> O
             .execution_options(synchronize_session=False)
         )
         log.warning("oidc_code_replayed", code_id=row.id, tokens_revoked=revoked.rowcount)  # type: ignore[attr-defined]
-    return None
+    return None, None
 
 
 def nonce_used(session: Session, client_pk: int, nonce: str) -> bool:
@@ -117,10 +159,10 @@ def nonce_used(session: Session, client_pk: int, nonce: str) -> bool:
 
 
 def save_access_token(
-    session: Session, token: str, code: OidcCode, expires_in: int, now: datetime
+    session: Session, token: str, code: Row[Any], expires_in: int, now: datetime
 ) -> None:
-    session.add(
-        OidcAccessToken(
+    session.execute(
+        insert(OidcAccessToken).values(
             token_hash=digest(token),
             code_id=code.id,
             client_id=code.client_id,
@@ -129,7 +171,6 @@ def save_access_token(
             expires_at=now + timedelta(seconds=expires_in),
         )
     )
-    session.flush()
 
 
 def find_access_token(session: Session, token: str) -> tuple[OidcAccessToken, OidcCode] | None:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import structlog
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.models import OidcSigningKey
@@ -33,17 +33,36 @@ def _still_verifies(settings: Settings, now: datetime) -> ColumnElement[bool]:
     return or_(OidcSigningKey.retired_at.is_(None), OidcSigningKey.retired_at > cutoff)
 
 
-def signing_key(session: Session, now: datetime) -> tuple[str, RSAKey]:
-    """The newest unretired key and its kid; the first one is made on first use."""
-    row = session.scalar(
-        select(OidcSigningKey)
+def current_kid() -> ScalarSelect[str]:
+    """The kid of the key that signs now, as a value another statement can return with its row."""
+    return (
+        select(OidcSigningKey.kid)
         .where(OidcSigningKey.retired_at.is_(None))
         .order_by(OidcSigningKey.created_at.desc(), OidcSigningKey.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
+
+
+def signing_key(session: Session, now: datetime, kid: str | None = None) -> tuple[str, RSAKey]:
+    """The key that signs now and its kid; the first one is made on first use.
+
+    ``kid``: the current kid when the caller has it already (core.oidc.codes.redeem_code reads
+    it with the code): a key this process has loaded before then costs no statement. A kid is
+    the key's thumbprint, so the key loaded under it can never be another one.
+    """
+    if kid is not None and kid in _loaded:
+        return kid, _loaded[kid]
+    row = None
+    if kid is not None:  # current a moment ago: still published, even if rotated since
+        row = session.scalar(select(OidcSigningKey).where(OidcSigningKey.kid == kid))
+    if row is None:
+        row = session.scalar(select(OidcSigningKey).where(OidcSigningKey.kid == current_kid()))
     if row is None:
         row = _new_key(session, now)
-    return row.kid, _private_key(row.private_jwk)
+    key = _private_key(row.private_jwk)
+    _loaded[row.kid] = key
+    return row.kid, key
 
 
 def published_keys(session: Session, settings: Settings, now: datetime) -> KeySet:
@@ -97,6 +116,10 @@ def _new_key(session: Session, now: datetime) -> OidcSigningKey:
     session.add(row)
     session.flush()
     return row
+
+
+# Keys loaded by this process, by kid; a handful over its life (one per rotation).
+_loaded: dict[str, RSAKey] = {}
 
 
 @lru_cache(maxsize=16)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +20,20 @@ def pairwise_key(session: Session) -> bytes:
     if key is None:
         raise RuntimeError("oidc_pairwise_key is empty: run 'koppel db upgrade'")
     return bytes.fromhex(key)
+
+
+class PairwiseKey:
+    """The key, read at the first sign-in and kept: it never changes once made."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: bytes | None = None
+
+    def get(self, session: Session) -> bytes:
+        with self._lock:
+            if self._key is None:
+                self._key = pairwise_key(session)
+            return self._key
 
 
 def pairwise_subject(key: bytes, client_id: str, person_kind: str, person_id: int) -> str:

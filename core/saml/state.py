@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.models import SamlAssertionSeen, SamlRequest
@@ -50,17 +50,18 @@ def record_assertion(session: Session, idp: str, assertion_id: str, expires_at: 
     """Remember an assertion id until it expires; SamlRefused(REPLAYED) when it was used already.
 
     The unique key decides, not a read before the write: two replicas receiving the same
-    assertion at once cannot both accept it. A savepoint keeps the caller's transaction usable.
+    assertion at once cannot both accept it. ``ON CONFLICT DO NOTHING`` leaves the caller's
+    transaction usable without a savepoint (two round trips less); no row back means a replay.
     """
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(SamlAssertionSeen).values(
-                    idp=idp, assertion_id=assertion_id[:200], expires_at=expires_at
-                )
-            )
-    except IntegrityError:
-        raise SamlRefused(Refusal.REPLAYED) from None
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    recorded = session.execute(
+        dialect.insert(SamlAssertionSeen)
+        .values(idp=idp, assertion_id=assertion_id[:200], expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["idp", "assertion_id"])
+        .returning(SamlAssertionSeen.id)
+    ).first()
+    if recorded is None:
+        raise SamlRefused(Refusal.REPLAYED)
 
 
 def request_expiry(now: datetime, seconds: int) -> datetime:

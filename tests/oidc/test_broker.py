@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from urllib.parse import quote, urlsplit
 
 import pytest
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from core.models import OidcCode
+from core.oidc.clients import remove_client
 from tests.oidc.conftest import REDIRECT, Koppel, Lvs, query_of
 from tests.oidc.stub_sign_in import PATH as STUB_SIGN_IN
 
@@ -102,3 +105,35 @@ def test_without_a_client_that_starts_logins_the_person_gets_a_clear_page(
     # No broker session was left for anyone: the LVS's own login signs in as usual.
     later = browser.get(path_of(lvs.start().url))
     assert urlsplit(later.headers["location"]).path == "/sso/basispoort/login"
+
+
+def test_a_client_removed_after_the_deep_link_gets_no_code(koppel: Koppel, browser: TestClient):
+    # The deep link read the client and koppel keeps it a while: the code must still not come.
+    registered = koppel.register(initiate_login_uri=LOGIN)
+    lvs = Lvs(koppel, registered)
+    deep_link(browser, koppel)
+    remove_client(koppel.db, registered.name)
+    koppel.db.commit()
+
+    answer = browser.get(path_of(lvs.start().url))
+
+    assert answer.status_code == 400 and "location" not in answer.headers
+    assert "invalid_client" in answer.text
+    koppel.db.expire_all()
+    assert koppel.db.scalar(select(func.count()).select_from(OidcCode)) == 0
+
+
+def test_an_authorization_request_replayed_after_a_deep_link_gets_no_second_code(
+    koppel: Koppel, browser: TestClient
+):
+    # With the broker session the code is issued at once; the nonce is checked as it is stored.
+    lvs = Lvs(koppel, koppel.register(initiate_login_uri=LOGIN))
+    login = lvs.start()
+    deep_link(browser, koppel)
+    assert browser.get(path_of(login.url)).status_code == 302
+    deep_link(browser, koppel)
+
+    again = browser.get(path_of(login.url))
+
+    assert again.status_code == 302 and query_of(again)["error"] == "invalid_request"
+    assert "code" not in query_of(again)

@@ -95,3 +95,12 @@ def test_the_idp_hint_chooses_the_identity_provider(koppel: Koppel):
 
     assert asked.status_code == 302
     assert asked.headers["location"].startswith("/sso/entree/login?relay_state=oidc%3A")
+
+
+def test_a_client_registered_after_koppel_read_the_clients_works_at_once(koppel: Koppel):
+    # koppel keeps the clients it read (core/oidc/registered.py); a new one must not wait.
+    Lvs(koppel, koppel.register()).sign_in(koppel.teacher)
+
+    _, claims = Lvs(koppel, koppel.register()).sign_in(koppel.pupil)
+
+    assert claims["person_id"] == koppel.pupil.id

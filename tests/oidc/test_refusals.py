@@ -275,3 +275,21 @@ def test_the_code_is_bound_to_the_redirect_uri_it_was_issued_for(koppel: Koppel)
 
     assert refused.value.error == "invalid_grant"
     assert "redirect_uri" in str(refused.value.description)
+
+
+def test_a_client_removed_while_koppel_still_knows_it_gets_nothing_stored(koppel: Koppel):
+    # koppel keeps the clients it read for a while (core/oidc/registered.py): removal must
+    # still count at once.
+    from core.oidc.clients import remove_client
+
+    registered = koppel.register()
+    lvs = Lvs(koppel, registered)
+    koppel.ask(lvs.start().url)  # the client is read, and kept
+    remove_client(koppel.db, registered.name)
+    koppel.db.commit()
+
+    answer = koppel.browser.get(lvs.start().url)
+
+    assert answer.status_code == 400 and "location" not in answer.headers
+    assert "invalid_client" in answer.text
+    assert stored(koppel, OidcPendingAuthorization) == 0
