@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core.login.attempt import LoginAttempt
@@ -34,24 +34,35 @@ class DenialRecord:
 
 
 def record_decision(session: Session, attempt: LoginAttempt, decision: Decision) -> None:
-    """Store one row per denial and shadow denial (none for a clean allow). Flushes only."""
+    """Store one row per denial and shadow denial (none for a clean allow).
+
+    One statement for all of a decision's rows: atomic even where the session's reads run
+    in autocommit (the evaluate API), and one round trip.
+    """
     rows = [(d, False) for d in decision.denials] + [(d, True) for d in decision.shadow_denials]
-    for denial, shadow in rows:
-        session.add(
-            LoginDenial(
-                at=attempt.at,
-                school_id=attempt.school.id if attempt.school is not None else None,
-                person_kind=attempt.person_kind,
-                person_id=attempt.person.id if attempt.person is not None else None,
-                role=_role(attempt),
-                policy=denial.policy[:POLICY_MAX],
-                reason=_reason(denial),
-                client_address=attempt.client.text or None,
-                shadow=shadow,
-            )
+    if not rows:
+        return
+    school_id = attempt.school.id if attempt.school is not None else None
+    person_id = attempt.person.id if attempt.person is not None else None
+    role = _role(attempt)
+    session.execute(
+        insert(LoginDenial).values(
+            [
+                {
+                    "at": attempt.at,
+                    "school_id": school_id,
+                    "person_kind": attempt.person_kind,
+                    "person_id": person_id,
+                    "role": role,
+                    "policy": denial.policy[:POLICY_MAX],
+                    "reason": _reason(denial),
+                    "client_address": attempt.client.text or None,
+                    "shadow": shadow,
+                }
+                for denial, shadow in rows
+            ]
         )
-    if rows:
-        session.flush()
+    )
 
 
 def recent_denials(
