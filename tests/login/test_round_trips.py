@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app, engine_options
 from core.db import make_engine, make_sessionmaker
+from core.hookspecs import hookimpl
+from core.login import Denial, LoginAttempt
 from core.models import LoginDenial, Pupil, School, SchoolNetwork
 from core.settings import load_settings
 from tests.cli_process import migrated_database
@@ -33,6 +35,20 @@ from tests.login.conftest import (
 )
 
 
+class Refusing:
+    """A second policy, refusing everyone while ``on``: a login denied twice."""
+
+    name = "refusing"
+    on = False
+
+    def judge(self, attempt: LoginAttempt) -> Denial | None:
+        return Denial(self.name, "Nee.", "No.") if self.on else None
+
+    @hookimpl
+    def koppel_register_login_policies(self, register: Callable[[Any], None]) -> None:
+        register(self)
+
+
 @dataclass
 class Counted:
     """The API's own engine, with every statement it runs and (PostgreSQL) its wire trace."""
@@ -43,6 +59,7 @@ class Counted:
     statements: list[str]
     school: School
     pupil: Pupil
+    refusing: Refusing
 
     def evaluate(self, peer: str) -> tuple[dict[str, Any], list[str], int]:
         """One login; its answer, its statements and its round trips (PostgreSQL, else 0)."""
@@ -94,12 +111,15 @@ def counted(database: str, tmp_path: Path) -> Iterator[Counted]:
         db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
         pupil = add_pupil(db, school)
         db.commit()
-    app = create_app(settings, make_sessionmaker(engine), login_plugins())
+    refusing = Refusing()
+    plugins = login_plugins()
+    plugins.pm.register(refusing, name="test-refusing")
+    app = create_app(settings, make_sessionmaker(engine), plugins)
     try:
         with serve(app, lifespan="on") as base:
             headers = {"Authorization": f"Bearer {TOKEN}"}
             with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
-                counted = Counted(api, engine, trace, statements, school, pupil)
+                counted = Counted(api, engine, trace, statements, school, pupil, refusing)
                 counted.evaluate(INSIDE)  # connects: the dialect's own first statements
                 yield counted
     finally:
@@ -127,3 +147,16 @@ def test_a_denied_login_adds_one_statement_for_its_audit_rows(counted: Counted) 
     with Session(counted.engine) as db:
         audited = select(func.count()).where(LoginDenial.person_id == counted.pupil.id)
         assert db.scalar(audited) == 1
+
+
+def test_a_login_denied_twice_writes_both_audit_rows_in_one_statement(counted: Counted) -> None:
+    # One statement is one transaction, also where the reads run in autocommit: both or none.
+    counted.refusing.on = True
+    answer, statements, trips = counted.evaluate(HOME)
+    assert sorted(d["policy"] for d in answer["denials"]) == ["ip_restriction", "refusing"]
+    assert len([s for s in statements if s.lstrip().startswith("INSERT")]) == 1
+    if counted.engine.dialect.name == "postgresql":
+        assert trips == 2
+    with Session(counted.engine) as db:
+        audited = select(LoginDenial.policy).where(LoginDenial.person_id == counted.pupil.id)
+        assert sorted(db.scalars(audited)) == ["ip_restriction", "refusing"]
