@@ -143,9 +143,9 @@ _SCHOOL_NETWORKS = (
 )
 
 # A login reads its school's networks in the statement that finds the school and the person
-# (core/login/identity.py): one text column, a row per network "origin<US>id<US>network",
-# rows apart by <RS>; networks are stored validated, so neither separator occurs in them.
-_FIELD, _ROW = "\x1f", "\x1e"
+# (core/login/identity.py), as one text column: per network "id:" and the origin and the
+# network each as "length:text". Lengths, not separators, so that no stored text (however it
+# got there) can be read as another network.
 _PREFETCHED = "koppel_login_networks"
 
 
@@ -160,9 +160,13 @@ class StoredNetwork:
 
 def networks_column() -> ColumnElement[str | None]:
     """The networks of the statement's ``School`` row, aggregated into one column (None: none)."""
-    row = SchoolNetwork.origin + _FIELD + cast(SchoolNetwork.id, String) + _FIELD
+
+    def sized(text: ColumnElement[str]) -> ColumnElement[str]:
+        return cast(func.length(text), String) + ":" + text
+
+    row = cast(SchoolNetwork.id, String) + ":" + sized(SchoolNetwork.origin)
     return (
-        select(func.aggregate_strings(row + SchoolNetwork.network, _ROW))
+        select(func.aggregate_strings(row + sized(SchoolNetwork.network), ","))
         .where(SchoolNetwork.school_id == School.id)
         .scalar_subquery()
     )
@@ -171,13 +175,24 @@ def networks_column() -> ColumnElement[str | None]:
 def read_networks_column(value: str | None) -> tuple[StoredNetwork, ...]:
     """``networks_column``'s value back as networks, in school_networks' order."""
     found = []
-    for row in value.split(_ROW) if value else ():
-        origin, _, rest = row.partition(_FIELD)
-        row_id, _, network = rest.partition(_FIELD)
-        # A row written around the validation, holding a separator, reads as a bad network:
-        # left out by allowed_networks (fail closed), as an unreadable one always was.
-        found.append(StoredNetwork(int(row_id) if row_id.isdigit() else 0, origin, network))
+    at = 0
+    while value and at < len(value):
+        row_id, at = _field(value, at)
+        origin, at = _sized(value, at)
+        network, at = _sized(value, at)
+        found.append(StoredNetwork(int(row_id), origin, network))
+        at += 1  # the separator between networks
     return tuple(sorted(found, key=lambda n: (n.origin, n.network)))
+
+
+def _field(value: str, at: int) -> tuple[str, int]:
+    end = value.index(":", at)
+    return value[at:end], end + 1
+
+
+def _sized(value: str, at: int) -> tuple[str, int]:
+    size, at = _field(value, at)
+    return value[at : at + int(size)], at + int(size)
 
 
 @contextmanager

@@ -13,11 +13,13 @@ import pytest
 from psycopg import pq
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
+from structlog.testing import capture_logs
 
 from api.app import create_app, engine_options
 from core.db import make_engine, make_sessionmaker
 from core.hookspecs import hookimpl
 from core.login import Denial, LoginAttempt
+from core.login.networks import ADMIN_ORIGIN, replace_networks
 from core.models import LoginDenial, Pupil, School, SchoolNetwork
 from core.settings import load_settings
 from tests.cli_process import migrated_database
@@ -160,3 +162,26 @@ def test_a_login_denied_twice_writes_both_audit_rows_in_one_statement(counted: C
     with Session(counted.engine) as db:
         audited = select(LoginDenial.policy).where(LoginDenial.person_id == counted.pupil.id)
         assert sorted(db.scalars(audited)) == ["ip_restriction", "refusing"]
+
+
+def test_a_network_removed_takes_effect_at_the_next_login(counted: Counted) -> None:
+    # The networks come with each login's own statement: nothing is kept between logins.
+    assert counted.evaluate(INSIDE)[0]["allowed"] is True
+    with Session(counted.engine) as db:
+        replace_networks(db, counted.school.id, ADMIN_ORIGIN, ["203.0.113.0/24"])
+        db.commit()
+    answer = counted.evaluate(INSIDE)[0]
+    assert answer["allowed"] is False
+    assert [d["policy"] for d in answer["denials"]] == ["ip_restriction"]
+
+
+def test_a_stored_row_that_is_no_network_lets_nobody_in_from_it(counted: Counted) -> None:
+    # Written around the validation, even looking like the login's aggregated column: left out.
+    with Session(counted.engine) as db:
+        for garbage in ("not a network", f"x,1:5:admin{len(HOME) + 3}:{HOME}/32", "3:abc", ":,"):
+            db.add(SchoolNetwork(school_id=counted.school.id, network=garbage, origin="legacy"))
+        db.commit()
+    with capture_logs() as logs:
+        assert counted.evaluate(INSIDE)[0]["allowed"] is True
+        assert counted.evaluate(HOME)[0]["allowed"] is False
+    assert "school_network_unreadable" in [e["event"] for e in logs]
