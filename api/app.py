@@ -22,7 +22,7 @@ from api.services import Services
 from api.sso import install_sso
 from api.web import install_web
 from api.web.school import install_school_pages
-from core.db import make_engine, make_sessionmaker
+from core.db import PING_AFTER_IDLE_SECONDS, make_engine, make_sessionmaker
 from core.errors import ConfigError
 from core.plugins import Plugins, get_plugins
 from core.settings import Settings, get_settings
@@ -103,11 +103,18 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     """The API's connection pool: one connection per thread of the pool, and a spare for /ready.
 
     A pool smaller than the thread pool made busy requests open and close a connection each
-    (SQLAlchemy's overflow), which cost more than the login itself. SQLite keeps its default.
+    (SQLAlchemy's overflow), which cost more than the login itself. A connection is checked
+    only after sitting idle: a check per request was a round trip per login; one that died in
+    busy use (a restart) fails its statement, and a login is then decided again on a new one
+    (api/logins.py). SQLite keeps its default.
     """
     if settings.database_url.startswith("sqlite"):
         return {}
-    return {"pool_size": settings.api_threads, "max_overflow": SPARE_CONNECTIONS}
+    return {
+        "pool_size": settings.api_threads,
+        "max_overflow": SPARE_CONNECTIONS,
+        "ping_after_idle": PING_AFTER_IDLE_SECONDS,
+    }
 
 
 def _version() -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -20,6 +21,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+
+log = structlog.get_logger()
+T = TypeVar("T")
+
+# A pooled connection unused this long is checked before use (see ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def make_engine(url: str, *, ping_after_idle: float | None = None, **kwargs: object) -> Engine:
@@ -133,3 +140,30 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def reads_in_autocommit(session: Session) -> None:
+    """Run a fresh session's statements on PostgreSQL without BEGIN and COMMIT round trips.
+
+    For a request that reads and at most writes one statement (a login decision): each
+    statement is then its own transaction. Call before the session's first statement. A
+    session bound to a connection (a test's outer transaction) or to SQLite stays as it is.
+    """
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def retry_once_on_disconnect(work: Callable[[], T]) -> T:
+    """Run ``work``; when the database dropped its connection (a restart), run it once more.
+
+    SQLAlchemy has by then marked every pooled connection older than the error as dead, so
+    the second run connects anew. For work whose first run, failed, left nothing behind.
+    """
+    try:
+        return work()
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.warning("database_connection_lost_retrying", error=type(error.orig).__name__)
+        return work()

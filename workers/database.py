@@ -10,16 +10,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, make_sessionmaker
+from core.db import PING_AFTER_IDLE_SECONDS, make_engine, make_sessionmaker
 from core.settings import get_settings
 from core.sync.work import UnitOfWork
 
 log = structlog.get_logger()
 
 _factory: sessionmaker[Session] | None = None
-
-# A pooled connection unused this long is checked before a message uses it.
-PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def session_factory() -> sessionmaker[Session]:

@@ -16,6 +16,7 @@ from core.login.client_address import ClientAddress
 from core.login.decision import Decision
 from core.login.evaluate import evaluate_login
 from core.login.identity import IdentityProblem, LoginIdentity, ResolvedIdentity, resolve_identity
+from core.login.networks import networks_read_with_login
 from core.plugins import Plugins
 from core.settings import Settings
 
@@ -48,4 +49,6 @@ def decide_login(
         log.warning("login_school_outside_token_scope", school_id=resolved.school.id)
         resolved = ResolvedIdentity(None, problem=IdentityProblem.UNKNOWN_SCHOOL)
     attempt = make_attempt(session, resolved, client, at)
-    return attempt, evaluate_login(session, attempt, plugins, settings)
+    school_id = resolved.school.id if resolved.school is not None else None
+    with networks_read_with_login(session, school_id, resolved.networks):
+        return attempt, evaluate_login(session, attempt, plugins, settings)

@@ -7,9 +7,10 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
+from core.login.networks import StoredNetwork, networks_column, read_networks_column
 from core.models import Pupil, School, Staff
 
 if TYPE_CHECKING:
@@ -42,75 +43,86 @@ class LoginIdentity:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedIdentity:
-    """The synced school and person (left people included), or the problem that stopped it."""
+    """The synced school and person (left people included), or the problem that stopped it.
+
+    ``networks`` are the school's networks, read in the same statement (for the IP policy,
+    through core.login.networks.allowed_networks within decide_login).
+    """
 
     school: School | None
     person: Pupil | Staff | None = None
     kind: PersonKind | None = None
     problem: IdentityProblem | None = None
+    networks: tuple[StoredNetwork, ...] = ()
 
 
 def resolve_identity(session: Session, identity: LoginIdentity) -> ResolvedIdentity:
-    """Find the school, then the pupil or staff member within it."""
-    school = find_school(session, identity)
-    if school is None:
+    """Find the school, then the pupil or staff member within it: one statement for all.
+
+    The school by reference and/or source id (both must match when both are given; a
+    reference shared after a merger means the school still in use); then the person by source
+    id, else by ECK iD. More than one candidate is ambiguous, unless exactly one of them has
+    not left.
+    """
+    if not identity.school_ref and not identity.school_id:
         return ResolvedIdentity(None, problem=IdentityProblem.UNKNOWN_SCHOOL)
-    for column, value in (("source_id", identity.user_id), ("eckid", identity.eckid)):
-        candidates = _people(session, school.id, identity.source, column, value) if value else []
+    # The source id first, the ECK iD as the fallback, as in the sync.
+    keys = [(c, v) for c, v in (("source_id", identity.user_id), ("eckid", identity.eckid)) if v]
+    query = _login_query(
+        bool(identity.school_ref), bool(identity.school_id), tuple(c for c, _ in keys)
+    )
+    values = {"source": identity.source, "ref": identity.school_ref, "id": identity.school_id}
+    values.update(keys)
+    rows = session.execute(query, values).all()
+    schools = list({row[0].id: row[0] for row in rows}.values())
+    if len(schools) > 1:
+        schools = [s for s in schools if s.merged_into_source_id is None]
+    if len(schools) != 1:
+        return ResolvedIdentity(None, problem=IdentityProblem.UNKNOWN_SCHOOL)
+    school = schools[0]
+    mine = [row for row in rows if row[0] is school]
+    networks = read_networks_column(mine[0][3])
+    # The outer joins repeat a pupil for every staff member found, and the other way round.
+    people: dict[tuple[PersonKind, int], Pupil | Staff] = {}
+    for _, pupil, staff, _ in mine:
+        if pupil is not None:
+            people[("pupil", pupil.id)] = pupil
+        if staff is not None:
+            people[("staff", staff.id)] = staff
+    for column, value in keys:
+        candidates = [(k, p) for (k, _), p in people.items() if getattr(p, column) == value]
         if not candidates:
             continue
         current = [c for c in candidates if c[1].left_at is None]
         if len(candidates) == 1 or len(current) == 1:
             kind, person = candidates[0] if len(candidates) == 1 else current[0]
-            return ResolvedIdentity(school, person, kind)
-        return ResolvedIdentity(school, problem=IdentityProblem.AMBIGUOUS_PERSON)
-    return ResolvedIdentity(school, problem=IdentityProblem.UNKNOWN_PERSON)
+            return ResolvedIdentity(school, person, kind, networks=networks)
+        return ResolvedIdentity(school, problem=IdentityProblem.AMBIGUOUS_PERSON, networks=networks)
+    return ResolvedIdentity(school, problem=IdentityProblem.UNKNOWN_PERSON, networks=networks)
 
 
-def find_school(session: Session, identity: LoginIdentity) -> School | None:
-    """The school with the given reference and/or source id; when both are given, both match."""
-    if not identity.school_ref and not identity.school_id:
-        return None
-    query = _school_query(bool(identity.school_ref), bool(identity.school_id))
-    values = {"source": identity.source, "ref": identity.school_ref, "id": identity.school_id}
-    schools = list(session.scalars(query, values))
-    # A reference can outlive a merger: then the school still in use is the one meant.
-    if len(schools) > 1:
-        schools = [s for s in schools if s.merged_into_source_id is None]
-    return schools[0] if len(schools) == 1 else None
-
-
-# The queries of a login are built once, with bound parameters: building a statement and its
-# cache key anew at every login cost more than running it (docs/benchmarks.md, 'Logins').
+# The login's statement is built once per shape, with bound parameters: building a statement
+# and its cache key anew at every login cost more than running it (docs/benchmarks.md,
+# 'Logins'). One statement, not one per table: each round trip cost as much as the rest.
 @cache
-def _school_query(by_ref: bool, by_id: bool) -> Select[tuple[School]]:
-    query = select(School).where(School.source == bindparam("source"))
+def _login_query(
+    by_ref: bool, by_id: bool, person_keys: tuple[str, ...]
+) -> Select[tuple[School, Pupil | None, Staff | None, str | None]]:
+    query = select(School, Pupil, Staff, networks_column()).where(
+        School.source == bindparam("source")
+    )
     if by_ref:
         query = query.where(School.source_ref == bindparam("ref"))
     if by_id:
         query = query.where(School.source_school_id == bindparam("id"))
-    return query.limit(3)
-
-
-@cache
-def _people_query(model: type[Pupil | Staff], column: str) -> Select[tuple[Pupil | Staff]]:
-    return (
-        select(model)
-        .where(
-            model.school_id == bindparam("school_id"),
-            model.source == bindparam("source"),
-            getattr(model, column) == bindparam("value"),
+    for model in (Pupil, Staff):
+        matches = [getattr(model, column) == bindparam(column) for column in person_keys]
+        query = query.outerjoin(
+            model,
+            and_(
+                model.school_id == School.id,
+                model.source == bindparam("source"),
+                or_(*matches) if matches else false(),
+            ),
         )
-        .limit(3)
-    )
-
-
-def _people(
-    session: Session, school_id: int, source: str, column: str, value: str
-) -> list[tuple[PersonKind, Pupil | Staff]]:
-    found: list[tuple[PersonKind, Pupil | Staff]] = []
-    values = {"school_id": school_id, "source": source, "value": value}
-    for kind, model in (("pupil", Pupil), ("staff", Staff)):
-        people = session.scalars(_people_query(model, column), values)
-        found.extend((kind, person) for person in people)  # type: ignore[misc]
-    return found
+    return query

@@ -10,17 +10,18 @@ public address, so such a network would never let a pupil in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 import structlog
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, String, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import KoppelError
 from core.login.client_address import WIDEST_PREFIX, IPNetwork, clean
-from core.models import SchoolNetwork
+from core.models import School, SchoolNetwork
 
 log = structlog.get_logger()
 
@@ -141,6 +142,75 @@ _SCHOOL_NETWORKS = (
     .order_by(SchoolNetwork.origin, SchoolNetwork.network)
 )
 
+# A login reads its school's networks in the statement that finds the school and the person
+# (core/login/identity.py), as one text column: per network "id:" and the origin and the
+# network each as "length:text". Lengths, not separators, so that no stored text (however it
+# got there) can be read as another network.
+_PREFETCHED = "koppel_login_networks"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNetwork:
+    """A school network as read for a login: enough to judge by it and to name a bad row."""
+
+    id: int
+    origin: str
+    network: str
+
+
+def networks_column() -> ColumnElement[str | None]:
+    """The networks of the statement's ``School`` row, aggregated into one column (None: none)."""
+
+    def sized(text: ColumnElement[str]) -> ColumnElement[str]:
+        return cast(func.length(text), String) + ":" + text
+
+    row = cast(SchoolNetwork.id, String) + ":" + sized(SchoolNetwork.origin)
+    return (
+        select(func.aggregate_strings(row + sized(SchoolNetwork.network), ","))
+        .where(SchoolNetwork.school_id == School.id)
+        .scalar_subquery()
+    )
+
+
+def read_networks_column(value: str | None) -> tuple[StoredNetwork, ...]:
+    """``networks_column``'s value back as networks, in school_networks' order."""
+    found = []
+    at = 0
+    while value and at < len(value):
+        row_id, at = _field(value, at)
+        origin, at = _sized(value, at)
+        network, at = _sized(value, at)
+        found.append(StoredNetwork(int(row_id), origin, network))
+        at += 1  # the separator between networks
+    return tuple(sorted(found, key=lambda n: (n.origin, n.network)))
+
+
+def _field(value: str, at: int) -> tuple[str, int]:
+    end = value.index(":", at)
+    return value[at:end], end + 1
+
+
+def _sized(value: str, at: int) -> tuple[str, int]:
+    size, at = _field(value, at)
+    return value[at : at + int(size)], at + int(size)
+
+
+@contextmanager
+def networks_read_with_login(
+    session: Session, school_id: int | None, networks: tuple[StoredNetwork, ...]
+) -> Iterator[None]:
+    """Within the block, ``allowed_networks(session, school_id)`` answers from ``networks``
+    (read in the login's own statement, so as fresh as the school row) instead of asking the
+    database again. Only for the block: nothing is kept past the login."""
+    if school_id is None:
+        yield
+        return
+    session.info[_PREFETCHED] = (school_id, networks)
+    try:
+        yield
+    finally:
+        session.info.pop(_PREFETCHED, None)
+
 
 def school_networks(session: Session, school_id: int) -> list[SchoolNetwork]:
     """Every network of the school, all origins, in a stable order."""
@@ -149,8 +219,14 @@ def school_networks(session: Session, school_id: int) -> list[SchoolNetwork]:
 
 def allowed_networks(session: Session, school_id: int) -> list[IPNetwork]:
     """The school's networks as ipaddress objects; an unreadable stored row is left out."""
+    prefetched = session.info.get(_PREFETCHED)
+    rows: Iterable[StoredNetwork | SchoolNetwork]
+    if prefetched is not None and prefetched[0] == school_id:
+        rows = prefetched[1]
+    else:
+        rows = school_networks(session, school_id)
     allowed: list[IPNetwork] = []
-    for row in school_networks(session, school_id):
+    for row in rows:
         try:
             allowed.append(ip_network(row.network, strict=False))
         except ValueError:

@@ -116,8 +116,12 @@ class PrivateServers:
         assert done.returncode == 0, f"services.sh: {script.strip()[:60]}...\n{done.stderr}"
         return done.stdout
 
-    def start(self) -> None:
-        self._bash("start_postgres & start_rabbitmq & wait -n && wait -n")
+    def start(self, *, rabbitmq: bool = True) -> None:
+        """Start both servers, or PostgreSQL alone for a test that needs no broker."""
+        if rabbitmq:
+            self._bash("start_postgres & start_rabbitmq & wait -n && wait -n")
+        else:
+            self._bash("start_postgres")
         sets = [
             f"ALTER SYSTEM SET {name} = '{value}'" for name, value in _POSTGRES_SETTINGS.items()
         ]
