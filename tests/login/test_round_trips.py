@@ -22,8 +22,7 @@ from core.login import Denial, LoginAttempt
 from core.login.networks import ADMIN_ORIGIN, replace_networks
 from core.models import LoginDenial, Pupil, School, SchoolNetwork
 from core.settings import load_settings
-from tests.cli_process import migrated_database
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, migrated_database
 from tests.live_server import serve
 from tests.login.conftest import (
     HOME,
