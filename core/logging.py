@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import orjson
@@ -45,9 +46,17 @@ def _json(event: dict, **_: object) -> str:
 CACHE_LOGGERS = True
 
 
-def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
-    """Configure structlog and stdlib logging once, at a process entry point."""
+def add_pid(_logger: object, _method: str, event: dict) -> dict:
+    """Name the process: one of several serving the same command ('koppel api --processes')."""
+    event["pid"] = os.getpid()
+    return event
+
+
+def configure(fmt: str = "auto", level: str = "INFO", stream=None, *, pid: bool = False) -> None:
+    """Configure structlog and stdlib logging once, at a process entry point; ``pid``: each
+    line says which process wrote it."""
     stream = stream or sys.stderr
+    shared = [*_SHARED, add_pid] if pid else _SHARED
     json_out = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer = (
         structlog.processors.JSONRenderer(serializer=_json)
@@ -59,7 +68,7 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
             # First: a line below the level (the worker's per-message debug lines at INFO)
             # is dropped before the other processors spend anything on it.
             structlog.stdlib.filter_by_level,
-            *_SHARED,
+            *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -67,7 +76,7 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None) -> None:
         cache_logger_on_first_use=CACHE_LOGGERS,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED,
+        foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
