@@ -191,11 +191,12 @@ class LoginBench:
         )
         self.servers["bare"] = Server("bare", f"http://127.0.0.1:{port}", bare)
         for server in self.servers.values():
-            wait_until_up(server, self.token)
-            # /health answers once one process serves; measure only when all of them do.
+            # /health answers once one process serves; measure only when all of them do (a
+            # process importing koppel on a busy 2-core machine can take a minute).
             server.service.wait_for_output(
-                "Application startup complete.", self.args.api_processes, timeout=120
+                "Application startup complete.", self.args.api_processes, timeout=300
             )
+            wait_until_up(server, self.token)
 
     # -- load -------------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
 from typing import TYPE_CHECKING
 
@@ -59,6 +61,10 @@ def api(host: str, port: int, processes: int | None, metrics_port: int | None) -
     if processes > 1:
         # Each process builds its own app and pool; this one only watches them.
         app.state.services.session_factory.kw["bind"].dispose()
+        if settings.web_secret is None:
+            # One key for all of them (each would draw its own): a sign-in made by one process
+            # is then good at the next. A restart still ends sign-ins (web_secret_unset says so).
+            os.environ["KOPPEL_WEB_SECRET"] = secrets.token_urlsafe(32)
     serve(
         app if processes == 1 else PROCESS_APP,
         sock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.web import SESSION_COOKIE
 from tests.cli_process import migrated_database
 from tests.deploy.processes import Service, free_port, services, wait_for
 from tests.deploy.test_scheduler_api_metrics import sample, school_with_pupil, scrape
@@ -108,3 +110,35 @@ def test_a_killed_process_is_started_again_and_the_port_keeps_answering(api) -> 
         evaluate(base, body)
     assert service.stop(timeout=60) == 0
     assert gone(sibling) and gone(replacement)
+
+
+def refused_sign_in(base: str) -> int:
+    """The console's sign-in page, then its form posted with a wrong password, each on its
+    own connection: the form's CSRF token lives in the session cookie the page set."""
+    page = httpx.get(f"{base}/console/sign-in", timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and token, page.text
+    # The cookie is Secure (koppel is behind HTTPS): copied by hand, as a browser would send it.
+    cookie = f"{SESSION_COOKIE}={page.cookies[SESSION_COOKIE]}"
+    form = {"csrf_token": token[1], "name": "nobody", "password": "wrong"}
+    answer = httpx.post(
+        f"{base}/console/sign-in", data=form, headers={"Cookie": cookie}, timeout=30
+    )
+    return answer.status_code
+
+
+def test_a_page_session_made_by_one_process_is_good_at_the_other(api) -> None:  # type: ignore[no-untyped-def]
+    # No KOPPEL_WEB_SECRET: each process drew its own cookie key, so a form served by one was
+    # refused (403, "this form has expired") by the other.
+    service, base, _metrics_port, _body = api
+    pids = serving(service, 2)
+    answers: list[int] = []
+
+    def both_refused_a_password() -> bool:
+        with ThreadPoolExecutor(8) as pool:
+            answers.extend(pool.map(lambda _: refused_sign_in(base), range(8)))
+        return {e["pid"] for e in events(service, "operator_action")} == set(pids)
+
+    wait_for("sign-ins checked by both processes", both_refused_a_password, timeout=120, every=0)
+    assert set(answers) == {401}, answers  # the wrong password, never the form
+    assert service.stop(timeout=60) == 0
