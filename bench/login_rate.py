@@ -184,7 +184,8 @@ class LoginBench:
         port = free_port()
         bare = Service(
             "bare",
-            ["--port", str(port), "--token", self.token, "--processes", processes],
+            # --token=: a token may start with "-", which argparse takes for an option.
+            ["--port", str(port), f"--token={self.token}", "--processes", processes],
             {},
             self.logs,
             command=[sys.executable, "-m", "bench.bare_api"],
