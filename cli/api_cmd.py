@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import click
+import structlog
 
 from cli.runtime import (
     fail,
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
 # What uvicorn's workers call to build their app (spawned processes: an import string).
 PROCESS_APP = "cli.api_cmd:process_app"
 WORKER_HEALTHCHECK_SECONDS = 30
+PARENT_CHECK_SECONDS = 2  # as the sync workers' (workers/runner.py)
 
 
 @click.command("api")
@@ -110,11 +115,25 @@ def process_app() -> FastAPI:
 
     settings = get_settings()
     configure(settings.log_format, settings.log_level, pid=True)
+    stop_with_parent(os.getppid())
     try:
         return built_app(settings)
     except KoppelError as exc:
         fail(exc, STARTUP_FAILURE)
         raise  # not reached: fail() exits
+
+
+def stop_with_parent(parent: int) -> None:
+    """End this process as if told to (SIGTERM) once ``parent`` is gone: a parent killed
+    outright (SIGKILL) cannot pass the signal on, and an orphan would go on serving the port."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        structlog.get_logger().warning("api_parent_gone", parent=parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def built_app(settings: Settings) -> FastAPI:

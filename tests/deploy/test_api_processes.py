@@ -1,5 +1,5 @@
 """'koppel api --processes N': N processes serve one port, one scrape counts them all, a process
-that dies is started again, and SIGTERM stops every one."""
+that dies is started again, and SIGTERM stops every one (as does the parent's death)."""
 
 from __future__ import annotations
 
@@ -142,3 +142,11 @@ def test_a_page_session_made_by_one_process_is_good_at_the_other(api) -> None:  
     wait_for("sign-ins checked by both processes", both_refused_a_password, timeout=120, every=0)
     assert set(answers) == {401}, answers  # the wrong password, never the form
     assert service.stop(timeout=60) == 0
+
+
+def test_the_processes_end_with_a_parent_killed_by_sigkill(api) -> None:  # type: ignore[no-untyped-def]
+    service, base, _metrics_port, body = api
+    pids = serving(service, 2)
+    evaluate(base, body)
+    service.kill()  # no chance to pass SIGTERM on: orphans went on serving the port
+    wait_for("the orphaned processes to end", lambda: all(map(gone, pids)), timeout=60)
