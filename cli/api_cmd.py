@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -85,6 +86,7 @@ def serve(
     share the socket, each building its app with the factory ``app`` names. uvicorn's
     supervisor passes SIGTERM and SIGINT on to them and starts one again that dies."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     # log_config=None: uvicorn's lines go through koppel's structlog set-up like everything else.
@@ -102,8 +104,13 @@ def serve(
     )
     if processes == 1:
         uvicorn.Server(config).run(sockets=[sock])
-    else:
-        Multiprocess(config, sockets=[sock]).run()
+        return
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        # uvicorn stops them all when one cannot start (its line says why), and returns as
+        # from a SIGTERM: the exit code tells the container's restart policy otherwise.
+        sys.exit(STARTUP_FAILURE)
 
 
 def process_app() -> FastAPI:

@@ -150,3 +150,18 @@ def test_the_processes_end_with_a_parent_killed_by_sigkill(api) -> None:  # type
     evaluate(base, body)
     service.kill()  # no chance to pass SIGTERM on: orphans went on serving the port
     wait_for("the orphaned processes to end", lambda: all(map(gone, pids)), timeout=60)
+
+
+def test_a_process_that_cannot_start_stops_the_command_with_its_reason(tmp_path: Path) -> None:
+    url = migrated_database("sqlite", tmp_path)
+    env = {"KOPPEL_DATABASE_URL": url, "KOPPEL_API_TOKENS": f'["{TOKEN}"]'}
+    env |= {"KOPPEL_LOG_FORMAT": "json", "KOPPEL_API_PROCESSES": "2"}
+    with services(tmp_path) as start:
+        service = start("api", ["api", "--port", str(free_port())], env)
+        killed, sibling = serving(service, 2)
+        Path(url.removeprefix("sqlite:///")).unlink()  # its replacement finds no database
+        os.kill(killed, signal.SIGKILL)
+        assert service.process.wait(timeout=120) == 3  # not 0, as after a SIGTERM
+    log = service.stderr.read_text()
+    assert "error: " in log and "Traceback" not in log, log[-3000:]
+    assert gone(sibling)
