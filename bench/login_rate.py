@@ -5,6 +5,7 @@ or from the repository root with a PostgreSQL in the environment:
 
     KOPPEL_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5452/app \\
     python -m bench.login_rate [--seconds 15] [--connections 16] [--schools 20] [--pupils 300]
+        [--api-processes 1]
 
 A fresh database is created, migrated and seeded (schools with pupils, staff and networks),
 then ``koppel api`` runs as a real process on it, beside the bare endpoint (bench/bare_api.py,
@@ -20,6 +21,8 @@ drives each scenario after a short warm-up, cycling through the seeded pupils:
 
 Printed and written as JSON to bench/results/logins-<timestamp>.json: requests/s, p50 and p99
 latency, the API's and PostgreSQL's CPU per request, ratios to the ceiling, PASS/FAIL per target.
+With ``--api-processes N`` both servers run N processes (uvicorn's workers) and a server's CPU
+is that of all its processes (from /proc, the supervisor included).
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ from bench.processes import (
     ROOT,
     Service,
     children_cpu_seconds,
-    cpu_seconds,
     parent_pid,
+    server_cpu_seconds,
     start_profilers,
     stop_profilers,
 )
@@ -173,18 +176,27 @@ class LoginBench:
             "KOPPEL_LOG_LEVEL": "INFO",
             **self.full.env(url),
         }
-        koppel = Service("api", ["api", "--port", str(port)], env, self.logs)
+        processes = str(self.args.api_processes)
+        koppel = Service(
+            "api", ["api", "--port", str(port), "--processes", processes], env, self.logs
+        )
         self.servers["koppel"] = Server("koppel", url, koppel)
         port = free_port()
         bare = Service(
             "bare",
-            ["--port", str(port), "--token", self.token],
+            # --token=: a token may start with "-", which argparse takes for an option.
+            ["--port", str(port), f"--token={self.token}", "--processes", processes],
             {},
             self.logs,
             command=[sys.executable, "-m", "bench.bare_api"],
         )
         self.servers["bare"] = Server("bare", f"http://127.0.0.1:{port}", bare)
         for server in self.servers.values():
+            # /health answers once one process serves; measure only when all of them do (a
+            # process importing koppel on a busy 2-core machine can take a minute).
+            server.service.wait_for_output(
+                "Application startup complete.", self.args.api_processes, timeout=300
+            )
             wait_until_up(server, self.token)
 
     # -- load -------------------------------------------------------------------------------------
@@ -218,9 +230,9 @@ class LoginBench:
         audited_before = self.audit_rows()
         api_pid = self.servers[server].service.pid
         profilers = start_profilers(self.args.profile, label, {server: api_pid})
-        before = (cpu_seconds(api_pid), self.database_cpu())
+        before = (server_cpu_seconds(api_pid), self.database_cpu())
         figures = self.wrk(script, url, self.args.seconds)
-        after = (cpu_seconds(api_pid), self.database_cpu())
+        after = (server_cpu_seconds(api_pid), self.database_cpu())
         stop_profilers(profilers)
         done = max(figures.requests, 1)
         figures.api_cpu_ms_per_request = round((after[0] - before[0]) * 1000 / done, 3)
@@ -279,9 +291,9 @@ def full_logins(run: LoginBench) -> Figures:
     closed_loop(one, run.args.connections, run.args.warmup)
     api_pid = server.service.pid
     profilers = start_profilers(run.args.profile, "full_logins", {"koppel": api_pid})
-    before = (cpu_seconds(api_pid), run.database_cpu())
+    before = (server_cpu_seconds(api_pid), run.database_cpu())
     figures = closed_loop(one, run.args.connections, run.args.seconds)
-    after = (cpu_seconds(api_pid), run.database_cpu())
+    after = (server_cpu_seconds(api_pid), run.database_cpu())
     stop_profilers(profilers)
     done = max(figures.requests, 1)
     figures.api_cpu_ms_per_request = round((after[0] - before[0]) * 1000 / done, 3)
@@ -451,6 +463,7 @@ def print_report(result: dict[str, Any]) -> None:
     print(
         f"\n{settings['schools']} schools x {settings['pupils']} pupils, "
         f"wrk {settings['connections']} connections x {settings['seconds']} s per scenario, "
+        f"{settings['api_processes']} process(es) per server (koppel and bare), "
         f"{settings['cores']} cores, load average {settings['load_average']}"
     )
     for name, figures in result["scenarios"].items():
@@ -484,6 +497,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--schools", type=int, default=20)
     parser.add_argument("--pupils", type=int, default=300, help="per school")
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="processes of 'koppel api' and of the bare endpoint alike (uvicorn's workers)",
+    )
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument(
         "--profile", type=Path, help="py-spy each scenario's server into this directory"
@@ -523,7 +542,7 @@ def main() -> None:
             "cores": os.cpu_count(),
             # The machine is shared: its load (1, 5, 15 minutes) as the run ended.
             "load_average": [round(n, 2) for n in os.getloadavg()],
-            "api_workers": os.environ.get("KOPPEL_API_WORKERS"),
+            "api_processes": args.api_processes,  # of koppel and of the bare endpoint alike
         },
         "scenarios": {k: asdict(v) if v else None for k, v in scenarios.items()},
         "ratios": found,

@@ -129,6 +129,11 @@ def children_cpu_seconds(pid: int) -> float:
     return reaped + sum(cpu_seconds(child) for child in descendants(pid))
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU of a server and of all its processes (uvicorn's workers), the ended ones included."""
+    return cpu_seconds(pid) + children_cpu_seconds(pid)
+
+
 def machine_cpu_seconds() -> float:
     """CPU time all cores spent busy so far (anyone's work), from /proc/stat."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
@@ -189,6 +194,7 @@ def start_profilers(
                 "--rate",
                 "100",
                 "--nonblocking",  # sampling must not slow the process it measures
+                "--subprocesses",  # a server of several processes: all of them
                 "--format",
                 "raw",
                 "--output",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import orjson
@@ -40,14 +41,24 @@ def _json(event: dict, **_: object) -> str:
         return json.dumps(event, default=str)
 
 
-def configure(fmt: str = "auto", level: str = "INFO", stream=None, *, cache: bool = False) -> None:
+def add_pid(_logger: object, _method: str, event: dict) -> dict:
+    """Name the process: one of several serving the same command ('koppel api --processes')."""
+    event["pid"] = os.getpid()
+    return event
+
+
+def configure(
+    fmt: str = "auto", level: str = "INFO", stream=None, *, cache: bool = False, pid: bool = False
+) -> None:
     """Configure structlog and stdlib logging once, at a process entry point.
 
     With ``cache``, each logger is bound to this configuration when it first logs (quicker):
     for a process that is the command's own. Code run in-process by tests leaves it off, so
-    structlog.testing.capture_logs still sees the lines of whatever runs after it.
+    structlog.testing.capture_logs still sees the lines of whatever runs after it. With
+    ``pid``, each line says which process wrote it.
     """
     stream = stream or sys.stderr
+    shared = [*_SHARED, add_pid] if pid else _SHARED
     json_out = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer = (
         structlog.processors.JSONRenderer(serializer=_json)
@@ -59,7 +70,7 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None, *, cache: boo
             # First: a line below the level (the worker's per-message debug lines at INFO)
             # is dropped before the other processors spend anything on it.
             structlog.stdlib.filter_by_level,
-            *_SHARED,
+            *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -67,7 +78,7 @@ def configure(fmt: str = "auto", level: str = "INFO", stream=None, *, cache: boo
         cache_logger_on_first_use=cache,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED,
+        foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,

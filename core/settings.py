@@ -135,6 +135,15 @@ class Settings(BaseSettings):
         "Off by default: every login already logs its own line (login_evaluated), and request "
         "counts and times per route are in the metrics.",
     )
+    api_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes of one 'koppel api' serving its one port (uvicorn's workers; "
+        "--processes wins). Python runs one process on one core: set it to the container's "
+        "cores. Each has its own threads and database connections (KOPPEL_API_THREADS + 2 "
+        "each); metrics add up all of them.",
+    )
     api_threads: int = Field(
         default=8,
         ge=1,

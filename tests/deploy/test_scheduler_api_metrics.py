@@ -13,13 +13,25 @@ import pytest
 from sqlalchemy.orm import Session
 
 from core.db import make_engine
-from core.models import SchoolNetwork
+from core.models import Pupil, School, SchoolNetwork
 from tests.cli_process import http_ok
 from tests.deploy.processes import delete_queues, free_port, services, wait_for
 from tests.login.conftest import HOME, INSIDE, SCHOOL_NET, TOKEN, add_pupil, add_school, login_body
 from tests.servers import rabbitmq_url
 
 pytestmark = pytest.mark.rabbitmq
+
+
+def school_with_pupil(url: str) -> tuple[School, Pupil]:
+    """A consenting school with its network (SCHOOL_NET) and one pupil, in the database at url."""
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as db:
+        school = add_school(db)
+        db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
+        pupil = add_pupil(db, school)
+        db.commit()
+    engine.dispose()
+    return school, pupil
 
 
 def scrape(port: int) -> str | None:
@@ -80,13 +92,7 @@ def test_the_scheduler_counts_slots_and_summarises_its_catch_up(fresh_db_url: st
 def test_the_api_counts_login_decisions_by_policy_and_times_requests(
     fresh_db_url: str, tmp_path: Path
 ):
-    engine = make_engine(fresh_db_url)
-    with Session(engine, expire_on_commit=False) as db:
-        school = add_school(db)
-        db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
-        pupil = add_pupil(db, school)
-        db.commit()
-    engine.dispose()
+    school, pupil = school_with_pupil(fresh_db_url)
     port, metrics_port = free_port(), free_port()
     env = {"KOPPEL_DATABASE_URL": fresh_db_url, "KOPPEL_API_TOKENS": f'["{TOKEN}"]'}
     base = f"http://127.0.0.1:{port}"
