@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from api.web import SESSION_COOKIE
-from tests.cli_process import migrated_database
+from tests.conftest import migrated_database
 from tests.deploy.processes import Service, free_port, services, wait_for
 from tests.deploy.test_scheduler_api_metrics import sample, school_with_pupil, scrape
 from tests.deploy.test_worker_processes import events, gone
