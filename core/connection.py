@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from core.snapshot import SchoolInfo
@@ -19,7 +20,9 @@ class ConnectionStatus(StrEnum):
     ERROR = "error"
 
 
-# One sentence per outcome, Dutch first (what the school admin reads), then English.
+# One sentence per outcome, Dutch first (what the school admin reads), then English. These
+# name no source: a source that knows what its schools should do says it in its own words
+# (``connection_sentences`` on the source, core/sources.py), as the Basispoort plugin does.
 SENTENCES: dict[ConnectionStatus, tuple[str, str]] = {
     ConnectionStatus.CONNECTED: (
         "School gevonden en heeft toestemming verleend.",
@@ -27,20 +30,22 @@ SENTENCES: dict[ConnectionStatus, tuple[str, str]] = {
     ),
     ConnectionStatus.NOT_FOUND: (
         "School niet gevonden. Controleer de BRIN- en vestigingscode (bijvoorbeeld 12AB00) "
-        "en of de school een Basispoort-account heeft.",
+        "en of de school bekend is in het systeem waaruit haar gegevens komen.",
         "School not found. Check the BRIN and location code (for example 12AB00) and whether "
-        "the school has a Basispoort account.",
+        "the school is known to the system its data come from.",
     ),
     ConnectionStatus.NO_CONSENT: (
-        "School gevonden, maar heeft nog geen toestemming verleend. Zet in Basispoort bij "
-        "Beheer → Uitgeverijen een vinkje bij deze uitgever, sla op en controleer opnieuw.",
-        "School found, but it has not granted permission yet. In Basispoort, tick this "
-        "publisher under Beheer → Uitgeverijen, save, and check again.",
+        "School gevonden, maar heeft nog geen toestemming verleend. Geef deze uitgever "
+        "toestemming in het systeem waaruit de gegevens van de school komen, en controleer "
+        "opnieuw.",
+        "School found, but it has not granted permission yet. Give this publisher permission "
+        "in the system the school's data come from, and check again.",
     ),
     ConnectionStatus.INACTIVE: (
-        "School gevonden, maar staat in Basispoort op inactief. Neem contact op met "
-        "Basispoort om de school te activeren.",
-        "School found, but it is inactive in Basispoort. Contact Basispoort to activate it.",
+        "School gevonden, maar staat op inactief in het systeem waaruit haar gegevens komen. "
+        "Vraag de beheerder daarvan de school te activeren.",
+        "School found, but it is inactive in the system its data come from. Ask that system's "
+        "administrator to activate it.",
     ),
     ConnectionStatus.MERGED: (
         "School gevonden, maar is gefuseerd met een andere school. Controleer de verbinding "
@@ -49,10 +54,11 @@ SENTENCES: dict[ConnectionStatus, tuple[str, str]] = {
         "new school's BRIN and location code.",
     ),
     ConnectionStatus.ERROR: (
-        "De verbinding met Basispoort kon niet worden gecontroleerd. Probeer het later opnieuw; "
-        "blijft dit gebeuren, neem dan contact op met de helpdesk.",
-        "The connection to Basispoort could not be checked. Try again later; if this keeps "
-        "happening, contact the helpdesk.",
+        "De verbinding met het systeem waaruit de gegevens van de school komen kon niet worden "
+        "gecontroleerd. Probeer het later opnieuw; blijft dit gebeuren, neem dan contact op "
+        "met de helpdesk.",
+        "The connection to the system the school's data come from could not be checked. Try "
+        "again later; if this keeps happening, contact the helpdesk.",
     ),
 }
 
@@ -74,14 +80,21 @@ class ConnectionCheck:
     status: ConnectionStatus
     school: SchoolInfo | None = None  # set whenever the school was found
     detail: str | None = None  # for the operator (why ERROR), never shown to the school as-is
+    # The source's own words for this outcome (Dutch, English); None: core's (SENTENCES).
+    sentences: tuple[str, str] | None = None
 
     @property
     def sentence_nl(self) -> str:
-        return SENTENCES[self.status][0]
+        return (self.sentences or SENTENCES[self.status])[0]
 
     @property
     def sentence_en(self) -> str:
-        return SENTENCES[self.status][1]
+        return (self.sentences or SENTENCES[self.status])[1]
+
+    def in_words_of(self, sentences: Mapping[ConnectionStatus, tuple[str, str]]) -> ConnectionCheck:
+        """This outcome with the sentence ``sentences`` give for it, if any."""
+        said = sentences.get(self.status)
+        return replace(self, sentences=said) if said is not None else self
 
     @property
     def exit_code(self) -> int:

@@ -11,6 +11,7 @@ from core.connection import ConnectionCheck, ConnectionStatus
 from core.errors import SourceError
 from core.models import School, utcnow
 from core.plugins import Plugins
+from core.sources import IdentitySource
 
 log = structlog.get_logger()
 
@@ -22,10 +23,18 @@ def link_school(
 
     A school already linked is updated whatever the outcome (consent withdrawn, inactive,
     merged); a school not yet linked is only stored once it is connected with consent.
-    Commits. Source failures become an ERROR outcome with the reason in ``detail``.
+    Commits. Source failures become an ERROR outcome with the reason in ``detail``. The
+    outcome's sentence is the source's own when it has one (``connection_sentences``).
     """
-    brin, location = parse_brin6(brin6)
     source = plugins.source(source_name)
+    check = _link(session, plugins, brin6, source_name, source)
+    return check.in_words_of(getattr(source, "connection_sentences", None) or {})
+
+
+def _link(
+    session: Session, plugins: Plugins, brin6: str, source_name: str, source: IdentitySource
+) -> ConnectionCheck:
+    brin, location = parse_brin6(brin6)
     try:
         check = source.check_connection(brin, location)
     except SourceError as exc:

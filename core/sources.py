@@ -16,6 +16,11 @@ class IdentitySource(Protocol):
 
     Methods raise core.errors.SourceUnavailable for transient failures, SourceRefused for
     refusals and SourceDataError for answers that break the source's promises.
+
+    Optional: ``connection_sentences``, a mapping from ConnectionStatus to (Dutch, English):
+    what a school administrator reads after the connection check, in the source's own words
+    (where to give consent, whom to ask). An outcome it leaves out gets core's sentence, which
+    names no source (core.connection.SENTENCES).
     """
 
     name: str

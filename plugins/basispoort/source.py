@@ -27,6 +27,7 @@ from plugins.basispoort.parse import (
     parse_search_result,
     search_brin6,
 )
+from plugins.basispoort.sentences import CONNECTION_SENTENCES
 from plugins.basispoort.settings import BasispoortSettings, load_basispoort_settings
 
 
@@ -39,6 +40,7 @@ class BasispoortSource:
     """
 
     name = "basispoort"
+    connection_sentences = CONNECTION_SENTENCES
 
     def __init__(self, settings: BasispoortSettings | None = None) -> None:
         self._settings = settings

@@ -138,6 +138,35 @@ def test_a_connection_check_links_the_school(make_api: MakeApi, fake_source: Fak
     assert "answered 503" not in response.text
 
 
+def test_core_sentences_name_no_source():
+    # A OneRoster or Entree school's administrator must not be sent to Basispoort's menus.
+    for dutch, english in SENTENCES.values():
+        for name in ("Basispoort", "Entree", "OneRoster"):
+            assert name not in dutch and name not in english
+
+
+def test_a_source_says_the_connection_check_in_its_own_words(
+    make_api: MakeApi, fake_source: FakeSource
+):
+    words = {
+        ConnectionStatus.NO_CONSENT: ("Vink de uitgever aan in LAS X.", "Tick it in LAS X."),
+        ConnectionStatus.ERROR: ("LAS X gaf geen antwoord.", "LAS X did not answer."),
+    }
+    fake_source.connection_sentences = words  # type: ignore[attr-defined]
+    api = make_api(plugins=login_plugins(FakeSourcePlugin(fake_source)))
+    brin6 = f"{fake_source.snapshot.school.brin}{fake_source.snapshot.school.location_code}"
+    check = f"/v1/schools/{brin6}/connection-check"
+
+    fake_source.fail["check_connection"] = SourceUnavailable("LAS X answered 503")
+    failed = api.post(check, params={"source": "fake"}).json()
+    assert (failed["sentence_nl"], failed["sentence_en"]) == words[ConnectionStatus.ERROR]
+
+    del fake_source.fail["check_connection"]
+    connected = api.post(check, params={"source": "fake"}).json()  # an outcome it left out
+    assert connected["status"] == "connected"
+    assert connected["sentence_en"] == SENTENCES[ConnectionStatus.CONNECTED][1]
+
+
 def test_a_failed_check_of_a_new_school_links_nothing(make_api: MakeApi, fake_source: FakeSource):
     api = make_api(plugins=login_plugins(FakeSourcePlugin(fake_source)))
     fake_source.fail["check_connection"] = SourceUnavailable("down")

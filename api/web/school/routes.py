@@ -19,7 +19,6 @@ from api.web.render import render
 from api.web.school.access import Admin, NotYours, SchoolAdmin, tab_path, the_school
 from api.web.school.tab import tab_context
 from api.web.school.words import NETWORK_PROBLEMS, changes_text
-from core.connection import SENTENCES
 from core.errors import KoppelError, PlanError, SyncBusy
 from core.linking import link_school
 from core.login.networks import (
@@ -56,7 +55,8 @@ def check(request: Request, admin: Admin) -> Response:
         school = school_by_brin6(session, admin.brin6)  # None until the school gives consent
         source = school.source if school is not None else DEFAULT_SOURCE
         outcome = link_school(session, svc.plugins, admin.brin6, source)
-    return _back(request, admin, "check", SENTENCES[outcome.status], status=outcome.status.value)
+    words = (outcome.sentence_nl, outcome.sentence_en)
+    return _back(request, admin, "check", words, status=outcome.status.value)
 
 
 @router.post("/networks", dependencies=Csrf)

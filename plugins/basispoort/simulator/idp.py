@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import XMLSigner
@@ -41,9 +41,11 @@ def _instant(moment: dt.datetime) -> str:
 class SimulatorIdp:
     """Signs assertions for the people of a World; addresses are under the server's base URL."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(
+        self, world: World, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None
+    ) -> None:
         self.world = world
-        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._key = key or ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "basispoort-sim idp")])
         now = dt.datetime.now(dt.UTC)
         self._cert = (
@@ -56,6 +58,10 @@ class SimulatorIdp:
             .not_valid_after(now + dt.timedelta(days=3650))
             .sign(self._key, hashes.SHA256())
         )
+
+    def certificate_pem(self) -> str:
+        """The signing certificate, as the metadata publishes it."""
+        return self._cert.public_bytes(serialization.Encoding.PEM).decode()
 
     @staticmethod
     def entity_id(base: str) -> str:
@@ -274,16 +280,18 @@ class SimulatorIdp:
             if value:
                 attribute = etree.SubElement(statement, f"{{{SAML}}}Attribute", Name=name)
                 etree.SubElement(attribute, f"{{{SAML}}}AttributeValue").text = value
+        algorithm = "rsa-sha256" if isinstance(self._key, rsa.RSAPrivateKey) else "ecdsa-sha256"
         signer = XMLSigner(
-            signature_algorithm="ecdsa-sha256", digest_algorithm="sha256", c14n_algorithm=EXC_C14N
+            signature_algorithm=algorithm, digest_algorithm="sha256", c14n_algorithm=EXC_C14N
         )
         key = self._key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        cert = self._cert.public_bytes(serialization.Encoding.PEM)
-        return signer.sign(assertion, key=key, cert=cert, reference_uri=assertion_id)
+        return signer.sign(
+            assertion, key=key, cert=self.certificate_pem(), reference_uri=assertion_id
+        )
 
 
 def _one(query: dict[str, list[str]], name: str) -> str:
