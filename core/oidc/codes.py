@@ -7,10 +7,11 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Row, delete, exists, insert, literal, select, update
+from sqlalchemy import ColumnElement, Insert, Row, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.models import Base, OidcAccessToken, OidcClient, OidcCode, OidcPendingAuthorization
@@ -51,20 +52,36 @@ def save_pending(
 
 
 def _insert_for_client(
-    session: Session, model: type[Base], values: dict[str, Any], *also: ColumnElement[bool]
+    session: Session, model: type[Base], values: dict[str, Any], nonce_unused: bool = False
 ) -> bool:
-    """INSERT one row only while its client is registered (and ``also`` holds): one statement,
-    so a client removed a moment ago gets nothing, whatever a replica's cache still says."""
-    table = model.__table__
-    names = list(values)
-    row = select(*(literal(values[name], table.c[name].type) for name in names)).where(
-        exists().where(OidcClient.id == values["client_id"]), *also
-    )
-    [key] = table.primary_key.columns
-    inserted = session.execute(
-        insert(table).from_select(names, row, include_defaults=False).returning(key)
-    )
+    """INSERT one row only while its client is registered (and, with ``nonce_unused``, while
+    no code carried its nonce to that client): one statement, so a client removed a moment ago
+    gets nothing, whatever a replica's cache still says."""
+    statement = _insert_for_client_statement(model, tuple(values), nonce_unused)
+    inserted = session.execute(statement, {f"v_{name}": value for name, value in values.items()})
     return inserted.first() is not None
+
+
+# Built once per shape, the values bound at execution: statements built per call, and their
+# cache keys, were a seventh of a full login's CPU (docs/benchmarks.md, 'After this round').
+# The parameters are named v_*, not after columns, so none is read as a column to set.
+@cache
+def _insert_for_client_statement(
+    model: type[Base], names: tuple[str, ...], nonce_unused: bool
+) -> Insert:
+    table = model.__table__
+    row = select(*(bindparam(f"v_{name}", type_=table.c[name].type) for name in names)).where(
+        exists().where(OidcClient.id == bindparam("v_client_id"))
+    )
+    if nonce_unused:
+        row = row.where(
+            ~exists().where(
+                OidcCode.client_id == bindparam("v_client_id"),
+                OidcCode.nonce == bindparam("v_nonce"),
+            )
+        )
+    [key] = table.primary_key.columns
+    return insert(table).from_select(list(names), row, include_defaults=False).returning(key)
 
 
 def client_registered(session: Session, client_pk: int) -> bool:
@@ -101,13 +118,9 @@ def save_code(
         "expires_at": now + timedelta(seconds=settings.oidc_code_seconds),
         **fields,
     }
-    nonce = fields.get("nonce")
-    unused = (
-        ()
-        if nonce is None
-        else (~exists().where(OidcCode.client_id == fields["client_id"], OidcCode.nonce == nonce),)
+    return _insert_for_client(
+        session, OidcCode, values, nonce_unused=values.get("nonce") is not None
     )
-    return _insert_for_client(session, OidcCode, values, *unused)
 
 
 def redeem_code(
@@ -121,18 +134,7 @@ def redeem_code(
     The row is a plain one (Core, not an ORM object): the token request only reads it.
     """
     code_hash = digest(code)
-    table = OidcCode.__table__
-    claimed = session.execute(
-        update(table)
-        .where(
-            table.c.code_hash == code_hash,
-            table.c.client_id == client_pk,
-            table.c.redeemed_at.is_(None),
-            table.c.expires_at > now,
-        )
-        .values(redeemed_at=now)
-        .returning(*table.c, current_kid().label("signing_kid"))
-    ).first()
+    claimed = session.execute(_REDEEM, {"hash": code_hash, "client": client_pk, "at": now}).first()
     if claimed is not None:
         return claimed, claimed.signing_kid
     row = session.scalar(
@@ -149,6 +151,20 @@ def redeem_code(
     return None, None
 
 
+_CODES = OidcCode.__table__
+_REDEEM = (
+    update(_CODES)
+    .where(
+        _CODES.c.code_hash == bindparam("hash"),
+        _CODES.c.client_id == bindparam("client"),
+        _CODES.c.redeemed_at.is_(None),
+        _CODES.c.expires_at > bindparam("at"),
+    )
+    .values(redeemed_at=bindparam("at"))
+    .returning(*_CODES.c, current_kid().label("signing_kid"))
+)
+
+
 def nonce_used(session: Session, client_pk: int, nonce: str) -> bool:
     """Has a code already carried this nonce to this client? (a replayed authorization request)"""
     return bool(
@@ -162,15 +178,19 @@ def save_access_token(
     session: Session, token: str, code: Row[Any], expires_in: int, now: datetime
 ) -> None:
     session.execute(
-        insert(OidcAccessToken).values(
-            token_hash=digest(token),
-            code_id=code.id,
-            client_id=code.client_id,
-            scope=code.scope,
-            created_at=now,
-            expires_at=now + timedelta(seconds=expires_in),
-        )
+        _SAVE_TOKEN,
+        {
+            "token_hash": digest(token),
+            "code_id": code.id,
+            "client_id": code.client_id,
+            "scope": code.scope,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=expires_in),
+        },
     )
+
+
+_SAVE_TOKEN = insert(OidcAccessToken.__table__)
 
 
 def find_access_token(session: Session, token: str) -> tuple[OidcAccessToken, OidcCode] | None:
