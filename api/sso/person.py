@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from api.signin import SignedIn
@@ -42,13 +42,9 @@ def signed_in(session: Session, attempt: LoginAttempt, idp: str, at: datetime) -
     """The allowed attempt as the continuations see it: ids, kind, roles and group names."""
     person, school, kind = attempt.person, attempt.school, attempt.person_kind
     assert person is not None and school is not None and kind is not None  # allowed: both known
-    if isinstance(person, Pupil):
-        in_groups = select(PupilSubgroup.group_id).where(PupilSubgroup.pupil_id == person.id)
-        groups = select(Group.name).where((Group.id == person.group_id) | Group.id.in_(in_groups))
-    else:
-        in_groups = select(StaffGroup.group_id).where(StaffGroup.staff_id == person.id)
-        groups = select(Group.name).where(Group.id.in_(in_groups))
-    names = session.scalars(groups.where(Group.left_at.is_(None)).order_by(Group.name))
+    query = _PUPIL_GROUPS if isinstance(person, Pupil) else _STAFF_GROUPS
+    values = {"person": person.id, "group": getattr(person, "group_id", None)}
+    names = session.scalars(query, values)
     return SignedIn(
         source=school.source,
         idp=idp,
@@ -60,3 +56,26 @@ def signed_in(session: Session, attempt: LoginAttempt, idp: str, at: datetime) -
         groups=tuple(name for name in names if name),
         at=at,
     )
+
+
+# The group names a signed-in person's claims carry, current groups only, built once (values
+# bound per login): a pupil's group and subgroups, a staff member's groups.
+_PUPIL_GROUPS = (
+    select(Group.name)
+    .where(
+        (Group.id == bindparam("group"))
+        | Group.id.in_(
+            select(PupilSubgroup.group_id).where(PupilSubgroup.pupil_id == bindparam("person"))
+        ),
+        Group.left_at.is_(None),
+    )
+    .order_by(Group.name)
+)
+_STAFF_GROUPS = (
+    select(Group.name)
+    .where(
+        Group.id.in_(select(StaffGroup.group_id).where(StaffGroup.staff_id == bindparam("person"))),
+        Group.left_at.is_(None),
+    )
+    .order_by(Group.name)
+)

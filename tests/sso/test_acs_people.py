@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.models import LoginDenial
+from core.models import Group, LoginDenial, PupilSubgroup, StaffGroup
 from plugins.ip_restriction.policy import NAME as IP_RESTRICTION
 from plugins.ip_restriction.policy import OUTSIDE_SCHOOL
 from tests.login.conftest import HOME, INSIDE, NAMES, add_pupil
@@ -220,3 +220,37 @@ def test_the_pages_language_switch_shows_the_same_refusal_in_english(db, seed, m
     assert "Sign-in not allowed" in english.text
     assert html.unescape(english.text).count("the school's network") == 1
     assert koppel.signed_in == []
+
+
+def _group(db, school, kind, name, left=False):
+    from datetime import UTC, datetime
+
+    group = Group(
+        school_id=school.id,
+        source="basispoort",
+        kind=kind,
+        source_key=f"{kind}-{name}",
+        name=name,
+        row_hash="0" * 32,
+        left_at=datetime(2026, 11, 1, tzinfo=UTC) if left else None,
+    )
+    db.add(group)
+    db.flush()
+    return group
+
+
+def test_the_signed_in_person_carries_their_current_groups_by_name(db, seed, koppel, idp):
+    group = _group(db, seed.school, "group", "Groep 6B")
+    reading = _group(db, seed.school, "subgroup", "Leesclub")
+    gone = _group(db, seed.school, "subgroup", "Schaakclub", left=True)
+    pupil = add_pupil(db, seed.school, group_id=group.id)
+    db.add_all([PupilSubgroup(pupil_id=pupil.id, group_id=g.id) for g in (reading, gone)])
+    db.add(StaffGroup(staff_id=seed.teacher.id, group_id=group.id))
+    db.commit()
+
+    for person in (pupil, seed.teacher):
+        xml = idp.response_xml(basispoort_assertion(seed.school, person))
+        assert koppel.post(idp.form(xml), headers={"X-Forwarded-For": INSIDE}).status_code == 200
+    [(as_pupil, _), (as_teacher, _)] = koppel.signed_in
+    assert as_pupil.groups == ("Groep 6B", "Leesclub")  # sorted; a group left is not carried
+    assert as_teacher.groups == ("Groep 6B",)
