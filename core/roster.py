@@ -51,7 +51,7 @@ def roster(
     )
     if consent:
         query = query.where(School.consent.in_(consent))
-    entries = [RosterEntry(school, run) for school, run in session.execute(query).tuples()]
+    entries = [RosterEntry(school, run) for school, run in session.execute(query)]
     if outcomes:
         entries = [entry for entry in entries if entry.outcome in outcomes]
     return entries
