@@ -237,3 +237,16 @@ def test_screenshot_of_the_tab_for_the_readme(tab: Tab, page: Page, tmp_path: Pa
     picture.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(picture), full_page=False)
     assert picture.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_form_whose_token_went_stale_gets_a_page_saying_what_to_do(tab: Tab, page: Page) -> None:
+    school = synced(tab, "consented")
+    open_tab(page, tab, school.brin6)
+    # As after a long pause or a form kept open in another tab: the token no longer matches.
+    page.evaluate(
+        "document.querySelectorAll('input[name=csrf_token]')"
+        ".forEach(input => { input.value = 'stale'; })"
+    )
+    page.get_by_role("button", name=CHECK).click()
+    expect(page.locator("body")).to_contain_text("Laad de pagina opnieuw en probeer het nog eens.")
+    expect(page.locator("#check-outcome")).to_have_count(0)  # nothing was checked or saved
