@@ -31,14 +31,13 @@ import argparse
 import json
 import os
 import re
+import resource
 import secrets
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +82,7 @@ class Figures:
     database_cpu_ms_per_request: float | None = None
     audit_rows: int | None = None
     id_tokens_checked: int | None = None  # full logins: sampled id_tokens verified by the JWKS
+    generator_cpu_ms_per_request: float | None = None  # wrk's own CPU: the load's cost
 
 
 @dataclass
@@ -243,16 +243,29 @@ class LoginBench:
 
     def wrk(self, script: Path, url: str, seconds: float) -> Figures:
         # One wrk thread: the load generator shares the machine's cores with the servers.
-        command = [WRK, "-t1", f"-c{self.args.connections}", f"-d{max(1, round(seconds))}s"]
+        out, cpu = self.wrk_run(["-s", str(script)], url, seconds, threads=1)
+        figures = parse_wrk(out)
+        figures.generator_cpu_ms_per_request = round(cpu * 1000 / max(figures.requests, 1), 3)
+        return figures
+
+    def wrk_run(
+        self, script: list[str], url: str, seconds: float, threads: int
+    ) -> tuple[str, float]:
+        """wrk's output and the CPU seconds it spent (the load generator's cost)."""
+        connections = max(self.args.connections, threads)
+        command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
-            [*command, "-s", str(script), "--latency", "--timeout", "10s", url],
+            [*command, "--latency", "--timeout", "10s", url, *script],
             capture_output=True,
             text=True,
             check=False,
         )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
             raise SystemExit(f"wrk failed: {done.stderr or done.stdout}")
-        return parse_wrk(done.stdout)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return done.stdout, cpu
 
     def audit_rows(self) -> int:
         from core.models import LoginDenial
@@ -275,80 +288,71 @@ class LoginBench:
 
 
 def full_logins(run: LoginBench) -> Figures:
-    """Full logins back to back on ``--connections`` threads (bench/full_login.py): the
-    assertions signed first, one login checked, a warm-up, then the measured part."""
+    """Full logins back to back on ``--connections`` connections, driven by wrk
+    (bench/full_login.py): the logins prepared first, one checked, a warm-up, then the
+    measured part."""
     full, server = run.full, run.servers["koppel"]
-    full.sign(server.url, run.logins, run.args.warmup + run.args.seconds, FULL_LOGINS_PER_SECOND)
-
-    def one(client: httpx.Client) -> None:
-        full.one(server.url, client)
-
-    with httpx.Client(timeout=30) as client:
-        try:
-            one(client)
-        except AssertionError as exc:
-            raise SystemExit(f"full login: not signed in: {exc}") from None
-    closed_loop(one, run.args.connections, run.args.warmup)
+    threads = run.args.connections
+    checked, *warmup = full.prepare(
+        server.url, run.logins, 1 + full.enough(run.args.warmup, FULL_LOGINS_PER_SECOND)
+    )
+    measured = full.prepare(
+        server.url, run.logins, full.enough(run.args.seconds, FULL_LOGINS_PER_SECOND)
+    )
+    try:
+        full.one(server.url, checked)
+    except AssertionError as exc:
+        raise SystemExit(f"full login: not signed in: {exc}") from None
+    run.wrk_run(full.wrk_arguments(warmup, threads, "warmup"), server.url, run.args.warmup, threads)
     api_pid = server.service.pid
     profilers = start_profilers(run.args.profile, "full_logins", {"koppel": api_pid})
     before = (server_cpu_seconds(api_pid), run.database_cpu())
-    figures = closed_loop(one, run.args.connections, run.args.seconds)
+    out, generator_cpu = run.wrk_run(
+        full.wrk_arguments(measured, threads, "measured"), server.url, run.args.seconds, threads
+    )
     after = (server_cpu_seconds(api_pid), run.database_cpu())
     stop_profilers(profilers)
+    figures = parse_full_logins(out)
     done = max(figures.requests, 1)
     figures.api_cpu_ms_per_request = round((after[0] - before[0]) * 1000 / done, 3)
     figures.database_cpu_ms_per_request = round((after[1] - before[1]) * 1000 / done, 3)
-    figures.id_tokens_checked = full.check_tokens(server.url)
+    figures.generator_cpu_ms_per_request = round(generator_cpu * 1000 / done, 3)
+    figures.id_tokens_checked = full.check_tokens(server.url, tokens_in(out))
     return figures
 
 
-def closed_loop(one: Callable[[httpx.Client], None], connections: int, seconds: float) -> Figures:
-    """Run ``one`` back to back on ``connections`` threads for ``seconds``; per-call latency.
-
-    For scenarios of several requests each (wrk measures single requests). An exception in
-    ``one`` counts as an error; the loop goes on. StopIteration (its inputs ran out) ends
-    the thread.
-    """
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-
-    def worker() -> None:
-        with httpx.Client(timeout=10) as client:
-            while time.monotonic() < deadline:
-                started = time.monotonic()
-                try:
-                    one(client)
-                except StopIteration:
-                    return
-                except Exception:
-                    with lock:
-                        errors[0] += 1
-                    continue
-                with lock:
-                    latencies.append(time.monotonic() - started)
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    latencies.sort()
+def parse_full_logins(out: str) -> Figures:
+    """The figures from bench/full_login.lua's lines: each login's seconds, the errors."""
+    latencies = sorted(float(line.split()[1]) for line in out.splitlines() if line[:6] == "login ")
+    errors = re.search(r"^errors (\d+)$", out, re.MULTILINE)
+    total = re.search(r"requests in ([\d.]+)(us|ms|s|m)", out)
+    if errors is None or total is None:
+        raise SystemExit(f"wrk's full-login report did not parse:\n{out[-3000:]}")
+    failed = re.search(r"^failed (.*)$", out, re.MULTILINE)
+    if failed and not latencies:
+        raise SystemExit(f"no full login succeeded under load: {failed.group(1)}")
+    seconds = float(total.group(1)) * _UNIT_MS[total.group(2)] / 1000
 
     def percentile(share: float) -> float:
         return round(latencies[int(share * (len(latencies) - 1))] * 1000, 2) if latencies else 0.0
 
     return Figures(
         requests=len(latencies),
-        seconds=round(elapsed, 2),
-        requests_per_second=round(len(latencies) / elapsed, 1),
+        seconds=round(seconds, 2),
+        requests_per_second=round(len(latencies) / seconds, 1) if seconds else 0.0,
         p50_ms=percentile(0.5),
         p99_ms=percentile(0.99),
-        errors=errors[0],
+        errors=int(errors.group(1)),
     )
+
+
+def tokens_in(out: str) -> list[tuple[str, str]]:
+    """The sampled (id_token, nonce) pairs bench/full_login.lua printed."""
+    return [
+        (parts[1], parts[2])
+        for line in out.splitlines()
+        if line[:6] == "token " and len(parts := line.split()) == 3
+    ]
 
 
 # -- wrk ------------------------------------------------------------------------------------------
@@ -476,6 +480,11 @@ def print_report(result: dict[str, Any]) -> None:
             f"{figures['p50_ms']:7.2f} ms  p99 {figures['p99_ms']:7.2f} ms  "
             f"errors {figures['errors']}  CPU/request: api {figures['api_cpu_ms_per_request']} ms"
             + (f", database {db} ms" if db is not None else "")
+            + (
+                f", load generator {figures['generator_cpu_ms_per_request']} ms"
+                if figures["generator_cpu_ms_per_request"] is not None
+                else ""
+            )
             + (f"  audit rows {figures['audit_rows']}" if figures["audit_rows"] else "")
             + (
                 f"  id_tokens verified {figures['id_tokens_checked']}"

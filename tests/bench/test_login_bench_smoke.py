@@ -54,12 +54,15 @@ def test_a_short_login_run_reports_every_figure(tmp_path: Path, processes: int) 
         assert figures["requests_per_second"] > 0, name
         assert 0 < figures["p50_ms"] <= figures["p99_ms"], name
         assert figures["api_cpu_ms_per_request"] is not None, name
+        assert figures["generator_cpu_ms_per_request"] is not None, name
     denied = scenarios["evaluate_denied"]
     assert denied["audit_rows"] >= denied["requests"]
     assert scenarios["evaluate_allowed"]["audit_rows"] == 0
     full = scenarios["full_logins"]
     assert full["database_cpu_ms_per_request"] is not None
     assert full["id_tokens_checked"] > 0  # the logins' id_tokens, verified against /oidc/jwks
+    # wrk drives the full logins: the load must cost far less than the logins it measures.
+    assert full["generator_cpu_ms_per_request"] < full["api_cpu_ms_per_request"] / 4
     assert all(ratio > 0 for ratio in result["ratios"].values())
     assert {name for name in result["targets"]} == {
         "full logins >= 250/s",
