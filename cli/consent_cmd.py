@@ -21,7 +21,8 @@ def consent() -> None:
 @click.option(
     "--day",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="The day to ask about (the source also asks its neighbours); default today (UTC).",
+    help="The day to ask about (the source also asks its neighbours); default today in"
+    " KOPPEL_SCHEDULER_TIMEZONE.",
 )
 @click.option("--source", default="basispoort", show_default=True, help="Identity source.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -31,12 +32,13 @@ def sweep(day: object, source: str, as_json: bool) -> None:
     With KOPPEL_BROKER_URL the syncs go to the workers ('sync now' queue); without it they
     run in this process, one after another.
     """
-    from core.consent import sweep_consent
+    from core.consent import schools_today, sweep_consent
     from workers.broker import is_in_process
 
-    asked: date = day.date() if day is not None else utcnow().date()  # type: ignore[attr-defined]
     queued: list[int] = []
     try:
+        zone = get_settings().zone
+        asked: date = day.date() if day is not None else schools_today(zone)  # type: ignore[attr-defined]
         with session() as s:
             if is_in_process():
                 found = sweep_consent(s, plugins(), asked, source, enqueue_sync=queued.append)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import or_, select
@@ -27,6 +28,11 @@ log = structlog.get_logger()
 
 # Queues a sync of one school (by koppel id) soon; the caller decides how (broker, in-process).
 EnqueueSync = Callable[[int], object]
+
+
+def schools_today(zone: ZoneInfo) -> date:
+    """The day a sweep asks about when none is given: today where the schools are."""
+    return utcnow().astimezone(zone).date()
 
 
 @dataclass

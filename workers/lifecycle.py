@@ -16,7 +16,7 @@ from functools import partial
 import dramatiq
 import structlog
 
-from core.consent import sweep_consent
+from core.consent import schools_today, sweep_consent
 from core.errors import ConfigError, UnknownSource
 from core.models import utcnow
 from core.plugins import get_plugins
@@ -54,8 +54,11 @@ _OPTIONS = {
 
 @dramatiq.actor(actor_name="consent_sweep", **_OPTIONS)
 def consent_sweep(day: str | None = None, source: str = "basispoort") -> None:
-    """Record the day's consent grants and revocations; new grants go on the 'sync now' queue."""
-    asked = date.fromisoformat(day) if day else utcnow().date()
+    """Record the day's consent grants and revocations; new grants go on the 'sync now' queue.
+
+    Without ``day``: today in the schools' time zone, the day the scheduler would send.
+    """
+    asked = date.fromisoformat(day) if day else schools_today(get_settings().zone)
     with session_factory()() as session:
         sweep_consent(session, get_plugins(), asked, source, enqueue_sync=send_now)
 
@@ -88,8 +91,17 @@ def prune_history() -> None:
 
 
 def send_daily(day: date) -> None:
-    """Queue the day's lifecycle work: the consent sweep for ``day``, the purge, the pruning."""
-    consent_sweep.send(day.isoformat())
+    """Queue the day's lifecycle work: a consent sweep for ``day`` of every source with a
+    consent feed, the purge, the pruning."""
+    swept = consent_feeds()
+    for source in swept:
+        consent_sweep.send(day.isoformat(), source)
     purge_revoked.send()
     prune_history.send()
-    log.info("lifecycle_sent", day=day.isoformat())
+    log.info("lifecycle_sent", day=day.isoformat(), consent_sources=swept)
+
+
+def consent_feeds() -> list[str]:
+    """The installed identity sources that list consent changes per day, by name."""
+    sources = get_plugins().sources
+    return sorted(name for name, source in sources.items() if source.capabilities.consent_feed)

@@ -13,14 +13,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_sessionmaker
+from core.hookspecs import hookimpl
 from core.models import Pupil, School, SyncRun
-from core.plugins import Plugins, set_plugins
+from core.plugins import Plugins, make_plugin_manager, set_plugins
+from core.snapshot import ConsentChanges
 from scheduler import NightlyScheduler, Window
-from tests.safety.conftest import unlink
+from tests.kit.memory_source import DAY, SCHOOL, MemorySource, MemoryUpstream
+from tests.safety.conftest import BasispoortPlugin, unlink
 from workers.broker import broker
 from workers.database import set_session_factory
 from workers.inprocess import drain, make_worker, stop_worker
-from workers.lifecycle import consent_sweep, purge_revoked
+from workers.lifecycle import consent_sweep, purge_revoked, send_daily
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -131,4 +134,61 @@ def test_the_actors_link_and_sync_a_grant_then_purge_a_revocation(worker_on, sim
         ).all()
         assert names == []
         assert s.scalar(select(Pupil.id).where(Pupil.school_id == school_id).limit(1)) is not None
+    assert not broker.dead_letters
+
+
+class MemorySources:
+    """A second installed source with a consent feed, beside Basispoort, whose feed lists
+    its grants on ``day``."""
+
+    def __init__(self, upstream: MemoryUpstream, day: date) -> None:
+        self.source = MemorySource(upstream)
+        self.day = day
+
+    @hookimpl
+    def koppel_register_identity_sources(self, register):
+        class ListedOn(MemorySource):
+            def consent_changes(inner, day: date) -> ConsentChanges:
+                return super().consent_changes(DAY if day == self.day else day)
+
+        register(ListedOn(self.source.upstream))
+
+
+def test_the_nightly_sweep_asks_every_source_with_a_consent_feed(worker_on, sim_world, sim_plugins):
+    sessions = worker_on
+    granting = sim_world.find("no_consent")
+    upstream = MemoryUpstream()
+    upstream.consent = False
+    with sessions() as s:
+        unlink(s, sim_world, granting)
+        for old in s.scalars(select(School).where(School.brin == upstream.brin6[:4])):
+            old.brin, old.source_school_id = "ZZ" + old.brin[2:], f"old-{old.id}"
+        s.commit()
+    sim_world.set_consent(granting, True)
+    upstream.set_consent(True)
+    basispoort = sim_plugins.source("basispoort")
+    set_plugins(
+        Plugins(
+            make_plugin_manager(
+                entry_points=False,
+                extra=[BasispoortPlugin(basispoort), MemorySources(upstream, sim_world.today)],
+            )
+        )
+    )
+
+    send_daily(sim_world.today)  # what the scheduler sends at the start of a night
+    drain()
+
+    with sessions() as s:
+        linked = {
+            (school.source, school.source_school_id): school.consent
+            for school in s.scalars(
+                select(School).where(
+                    ((School.source == "memory") & (School.source_school_id == SCHOOL))
+                    | ((School.source == "basispoort") & (School.source_school_id == str(granting)))
+                )
+            )
+        }
+    # Before, only Basispoort was swept: the memory source's grant waited for a 'koppel check'.
+    assert linked == {("memory", SCHOOL): "granted", ("basispoort", str(granting)): "granted"}
     assert not broker.dead_letters
