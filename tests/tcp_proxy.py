@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 
 class TcpProxy:
@@ -83,3 +84,23 @@ def tcp_proxy(host: str, port: int) -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+@contextmanager
+def proxied_database(tmp_path: Path) -> Iterator[tuple[TcpProxy, str]]:
+    """A migrated PostgreSQL database of the test's own, and its URL through a cuttable proxy."""
+    from sqlalchemy.engine import make_url
+
+    from core import migrate
+    from core.db import make_engine
+    from tests.conftest import fresh_database_url
+
+    url = make_url(fresh_database_url("postgres", tmp_path))
+    direct = make_engine(url.render_as_string(hide_password=False))
+    migrate.upgrade(direct)
+    direct.dispose()
+    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        yield (
+            proxy,
+            url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        )

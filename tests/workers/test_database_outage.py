@@ -10,17 +10,14 @@ from pathlib import Path
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.models import School, utcnow
 from core.plugins import Plugins
 from core.snapshot import SchoolSnapshot
-from tests.conftest import fresh_database_url
 from tests.deploy.processes import wait_for
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.tcp_proxy import TcpProxy, proxied_database
 from tests.workers.factories import SchoolsSource, linked_school, runs_of
 from workers import actors, queues
 from workers.database import PING_AFTER_IDLE_SECONDS, set_session_factory
@@ -32,12 +29,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def proxied(tmp_path: Path) -> Iterator[tuple[TcpProxy, sessionmaker[Session]]]:
     """A database of its own, reached by the workers through a proxy the test can cut."""
-    url = make_url(fresh_database_url("postgres", tmp_path))
-    direct = make_engine(url.render_as_string(hide_password=False))
-    migrate.upgrade(direct)
-    direct.dispose()
-    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
-        via = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    with proxied_database(tmp_path) as (proxy, via):
         engine = make_engine(via, ping_after_idle=PING_AFTER_IDLE_SECONDS)  # as workers have it
         factory = make_sessionmaker(engine)
         set_session_factory(factory)
