@@ -6,6 +6,7 @@ import re
 from datetime import time
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -279,6 +280,15 @@ class Settings(BaseSettings):
         ge=60,
         description="How long an identity provider's metadata (its certificates and addresses) "
         "read from a file or URL is kept before it is read again.",
+    )
+    sso_signing_key: Path | None = Field(
+        default=None,
+        description="One PEM file holding koppel's own RSA private key (unencrypted, at least "
+        "2048 bits; readable only by koppel) and its certificate: it signs the AuthnRequests "
+        "koppel sends (HTTP-Redirect binding, rsa-sha256), and the certificate is published in "
+        "koppel's SP metadata. Every replica needs the same file. Unset: AuthnRequests are "
+        "sent unsigned. An identity provider that wants them unsigned says so in its own "
+        "setting (e.g. KOPPEL_BASISPOORT_SSO_SIGN_REQUESTS=false).",
     )
 
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.

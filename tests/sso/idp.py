@@ -90,24 +90,30 @@ class TestIdp:
     def __init__(self, directory: Path, entity_id: str = ENTITY_ID) -> None:
         self.entity_id = entity_id
         key_file, cert_file = make_key_pair(directory, secrets.token_hex(4))
-        self.config = IdPConfig()
-        self.config.load(
-            {
-                "entityid": entity_id,
-                "xmlsec_binary": XMLSEC,
-                "key_file": str(key_file),
-                "cert_file": str(cert_file),
-                "service": {
-                    "idp": {
-                        "endpoints": {"single_sign_on_service": [(SSO_URL, BINDING_HTTP_REDIRECT)]},
-                        "want_authn_requests_signed": False,
-                    }
-                },
-            }
-        )
+        self.key_file, self.cert_file = key_file, cert_file
+        self.config = self._config(want_signed=False)
         self.security = security_context(self.config)
         self.metadata_file = directory / f"idp-metadata-{secrets.token_hex(4)}.xml"
         self.metadata_file.write_bytes(create_metadata_string(None, config=self.config))
+
+    def _config(self, want_signed: bool, sp_metadata: str | None = None) -> IdPConfig:
+        config = IdPConfig()
+        config.load(
+            {
+                "entityid": self.entity_id,
+                "xmlsec_binary": XMLSEC,
+                "key_file": str(self.key_file),
+                "cert_file": str(self.cert_file),
+                "service": {
+                    "idp": {
+                        "endpoints": {"single_sign_on_service": [(SSO_URL, BINDING_HTTP_REDIRECT)]},
+                        "want_authn_requests_signed": want_signed,
+                    }
+                },
+                **({"metadata": {"inline": [sp_metadata]}} if sp_metadata else {}),
+            }
+        )
+        return config
 
     def response_xml(self, spec: Assertion, tamper: Callable[[str], str] | None = None) -> str:
         """The signed samlp:Response for ``spec``; ``tamper`` edits the signed XML text."""
@@ -207,3 +213,15 @@ class TestIdp:
         """koppel's AuthnRequest (from the redirect's SAMLRequest), parsed by pysaml2's server."""
         server = Server(config=self.config)
         return server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT).message
+
+    def read_signed_authn_request(self, query: Mapping[str, str], sp_metadata: str) -> Any:
+        """koppel's AuthnRequest from its redirect's query, the query's signature checked by
+        pysaml2 against the certificate in koppel's SP metadata (IncorrectlySigned if not)."""
+        server = Server(config=self._config(want_signed=True, sp_metadata=sp_metadata))
+        return server.parse_authn_request(
+            query["SAMLRequest"],
+            BINDING_HTTP_REDIRECT,
+            relay_state=query.get("RelayState"),
+            sigalg=query.get("SigAlg"),
+            signature=query.get("Signature"),
+        ).message
