@@ -105,7 +105,7 @@ def _signed_root(root: etree._Element, where: str, signer: str) -> etree._Elemen
             f"the identity provider metadata at {where} does not carry a valid signature by "
             f"the configured metadata signing certificate ({type(exc).__name__})",
             hint="check that the signer setting holds the certificate the federation signs "
-            "its metadata with; until then the last good metadata is used",
+            "its metadata with; meanwhile koppel uses the last good copy it read, if any",
         ) from None
     signed = result.signed_xml  # type: ignore[union-attr]
     if signed is None or signed.tag != root.tag or signed.get("ID") != root.get("ID"):

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from saml2 import BINDING_HTTP_REDIRECT, saml, samlp
-from saml2.config import IdPConfig
-from saml2.metadata import create_metadata_string
+from saml2.config import Config, IdPConfig
+from saml2.metadata import create_metadata_string, entity_descriptor, sign_entity_descriptor
 from saml2.s_utils import factory
 from saml2.server import Server
 from saml2.sigver import pre_signature_part, security_context
@@ -225,3 +225,19 @@ class TestIdp:
             sigalg=query.get("SigAlg"),
             signature=query.get("Signature"),
         ).message
+
+    def signed_metadata(
+        self, signer: tuple[Path, Path], valid_until: dt.datetime | None = None
+    ) -> bytes:
+        """This provider's metadata as a federation publishes it: with a validUntil, signed
+        (pysaml2 and xmlsec1, enveloped) by ``signer``'s key (a key file and its certificate)."""
+        descriptor = entity_descriptor(self.config)
+        if valid_until is not None:
+            descriptor.valid_until = _instant(valid_until)
+        federation = Config()
+        federation.key_file, federation.cert_file = (str(path) for path in signer)
+        federation.xmlsec_binary = XMLSEC
+        _, xml = sign_entity_descriptor(
+            descriptor, None, security_context(federation), SIG_RSA_SHA256, DIGEST_SHA256
+        )
+        return xml.encode() if isinstance(xml, str) else bytes(xml)
