@@ -113,6 +113,15 @@ def is_encrypted(row: OidcSigningKey) -> bool:
     return is_sealed(row.private_jwk)
 
 
+def check_stored_keys(session: Session, settings: Settings) -> tuple[int, int]:
+    """How many keys are stored and how many of them encrypted, once each has been decrypted
+    (ConfigError naming the first that the encryption key cannot open)."""
+    rows = list_keys(session)
+    for row in rows:
+        unseal(row.private_jwk, settings, row.kid)
+    return len(rows), sum(is_encrypted(row) for row in rows)
+
+
 def prune(session: Session, settings: Settings, now: datetime) -> int:
     """Delete retired keys that no unexpired token can have been signed with."""
     result = session.execute(

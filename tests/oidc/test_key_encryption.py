@@ -171,3 +171,18 @@ def test_a_running_koppel_on_the_cli_database_signs_with_the_encrypted_key(
     code, out = koppel_cli("oidc", "keys", "list")
 
     assert code == 0 and "  encrypted" in out and "NOT encrypted" not in out
+
+
+def test_the_doctor_finds_a_key_it_cannot_decrypt(cli_db, monkeypatch):  # noqa: F811
+    use_key(monkeypatch, NEW)
+    koppel_cli("oidc", "keys", "rotate")
+    ok = next(line for line in koppel_cli("doctor")[1].splitlines() if "sign-in keys" in line)
+    assert ok.startswith("ok") and "1 id_token signing key(s), all encrypted" in ok
+
+    use_key(monkeypatch, OLD)
+    code, out = koppel_cli("doctor")
+
+    [line] = [line for line in out.splitlines() if "sign-in keys" in line]
+    assert code == 1 and line.startswith("problem")
+    assert f"{VARIABLE} does not decrypt the OpenID Connect signing key" in line
+    assert OLD not in out and NEW not in out
