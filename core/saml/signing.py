@@ -16,7 +16,7 @@ SETTING = "KOPPEL_SSO_SIGNING_KEY"
 # The SAML bindings' SigAlg for RSA with SHA-256 (XML Signature's URI for it).
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 HOW_TO_MAKE = (
-    "make one with: openssl req -x509 -newkey rsa:3072 -sha256 -days 3650 -nodes "
+    "make one with: openssl req -x509 -newkey rsa:2048 -sha256 -days 3650 -nodes "
     "-subj /CN=koppel-sp -keyout sp.pem -out sp.pem"
 )
 
