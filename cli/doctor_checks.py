@@ -129,6 +129,34 @@ def check_certificate() -> str:
     return f"{pem} valid until {expires:%Y-%m-%d}"
 
 
+def check_sign_in_keys() -> str:
+    """koppel's SAML signing key loads; every stored id_token signing key decrypts."""
+    from sqlalchemy.orm import Session
+
+    from core.oidc.keys import check_stored_keys
+    from core.probes import database_engine
+    from core.saml.signing import load_signing_key
+
+    settings = get_settings()
+    if settings.sso_signing_key is None:
+        requests = "AuthnRequests unsigned (KOPPEL_SSO_SIGNING_KEY unset)"
+    else:
+        load_signing_key(settings.sso_signing_key)
+        requests = f"AuthnRequests signed with {settings.sso_signing_key}"
+    engine = database_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            stored, encrypted = check_stored_keys(session, settings)
+    finally:
+        engine.dispose()
+    if stored == encrypted:
+        return f"{requests}; {stored} id_token signing key(s), all encrypted"
+    return (
+        f"{requests}; {stored - encrypted} of {stored} id_token signing key(s) NOT encrypted "
+        "(set KOPPEL_OIDC_KEY_ENCRYPTION_KEY, run 'koppel oidc keys encrypt')"
+    )
+
+
 def check_search() -> str:
     """Basispoort's school search answers (one request, no retries)."""
     from plugins.basispoort.client import BasispoortClient
@@ -167,6 +195,7 @@ CHECKS: list[tuple[str, Callable[[], str], tuple[str, ...]]] = [
     ("database", check_database, (SETTINGS,)),
     ("broker", check_broker, (SETTINGS,)),
     ("plugins", check_plugins, (SETTINGS,)),
+    ("sign-in keys", check_sign_in_keys, (SETTINGS, "database")),
     (CERTIFICATE, check_certificate, (SETTINGS,)),
     ("basispoort search", check_search, (SETTINGS, CERTIFICATE)),
 ]

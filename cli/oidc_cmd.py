@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from cli.runtime import emit_json, local_time, session
 from core.models import utcnow
 from core.oidc.clients import add_client, list_clients, remove_client
-from core.oidc.keys import list_keys, prune, rotate
+from core.oidc.keys import encrypt_keys, is_encrypted, list_keys, prune, rotate
 from core.settings import get_settings
 
 
@@ -113,10 +113,26 @@ def list_keys_cmd() -> None:
         _show_keys(s)
 
 
+@keys.command("encrypt")
+def encrypt_cmd() -> None:
+    """Encrypt the stored signing keys with KOPPEL_OIDC_KEY_ENCRYPTION_KEY (its first key)."""
+    with session() as s:
+        changed = encrypt_keys(s, get_settings())
+        s.commit()
+        click.echo(f"{changed} signing key(s) encrypted now; every stored key is encrypted")
+        _show_keys(s)
+
+
 def _show_keys(s: Session) -> None:
     rows = list_keys(s)
     if not rows:
         click.echo("no signing key yet: the first is made when the first id_token is signed")
     for row in rows:
         state = "signs" if row.retired_at is None else f"retired {local_time(row.retired_at)}"
-        click.echo(f"{row.kid}  {row.alg}  made {local_time(row.created_at)}  {state}")
+        stored = "encrypted" if is_encrypted(row) else "NOT encrypted"
+        click.echo(f"{row.kid}  {row.alg}  made {local_time(row.created_at)}  {state}  {stored}")
+    if any(not is_encrypted(row) for row in rows):
+        click.echo(
+            "keys marked NOT encrypted are readable by whoever reads the database: set "
+            "KOPPEL_OIDC_KEY_ENCRYPTION_KEY and run 'koppel oidc keys encrypt' (docs/sso.md)"
+        )

@@ -401,7 +401,7 @@ class OidcSigningKey(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
     alg: Mapped[str] = mapped_column(String(10))
-    private_jwk: Mapped[str] = mapped_column(Text)  # JSON; see docs/sso.md on protecting it
+    private_jwk: Mapped[str] = mapped_column(Text)  # JWK JSON, or encrypted: core/oidc/sealing.py
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

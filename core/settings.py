@@ -6,6 +6,7 @@ import re
 from datetime import time
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -254,6 +255,15 @@ class Settings(BaseSettings):
         "how long the browser may take to reach the LVS, which then gets its code without a "
         "second sign-in. Used once.",
     )
+    oidc_key_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="The key that encrypts the id_token signing keys koppel stores in its "
+        "database (a Fernet key: 32 random bytes, URL-safe base64; make one with python -c "
+        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'). "
+        "Every replica needs the same. To replace it, give the new key first and the old one "
+        "after it, separated by a comma, run 'koppel oidc keys encrypt', then drop the old one. "
+        "Unset: signing keys are stored unencrypted (docs/sso.md).",
+    )
     # The SAML service provider (core/saml, api/sso).
     sso_clock_skew_seconds: int = Field(
         default=60,
@@ -279,6 +289,15 @@ class Settings(BaseSettings):
         ge=60,
         description="How long an identity provider's metadata (its certificates and addresses) "
         "read from a file or URL is kept before it is read again.",
+    )
+    sso_signing_key: Path | None = Field(
+        default=None,
+        description="One PEM file holding koppel's own RSA private key (unencrypted, at least "
+        "2048 bits; readable only by koppel) and its certificate: it signs the AuthnRequests "
+        "koppel sends (HTTP-Redirect binding, rsa-sha256), and the certificate is published in "
+        "koppel's SP metadata. Every replica needs the same file. Unset: AuthnRequests are "
+        "sent unsigned. An identity provider that wants them unsigned says so in its own "
+        "setting (e.g. KOPPEL_BASISPOORT_SSO_SIGN_REQUESTS=false).",
     )
 
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.
@@ -417,6 +436,24 @@ class Settings(BaseSettings):
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         return secret
+
+    @field_validator("oidc_key_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet  # only when set: it costs every command ~40 ms
+
+        for number, part in enumerate(value.get_secret_value().split(","), start=1):
+            try:
+                Fernet(part.strip())
+            except ValueError:
+                raise ValueError(
+                    f"key {number} is not a Fernet key (32 bytes in URL-safe base64); make one "
+                    "with python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'"
+                ) from None
+        return value
 
     @property
     def zone(self) -> ZoneInfo:

@@ -39,6 +39,7 @@ CHECK_NAMES = [
     "database",
     "broker",
     "plugins",
+    "sign-in keys",
     "basispoort certificate",
     "basispoort search",
 ]
@@ -143,6 +144,11 @@ BROKEN = {
         {"KOPPEL_BASISPOORT_CERT": "{tmp}/expiring.pem"},
         "basispoort certificate",
         "expires in 9 days",
+    ),
+    "saml key not rsa": (
+        {"KOPPEL_SSO_SIGNING_KEY": "{tmp}/expiring.pem"},
+        "sign-in keys",
+        "holds no RSA key",
     ),
     "basispoort down": (
         {"KOPPEL_BASISPOORT_URL": "https://127.0.0.1:{port}/"},

@@ -8,7 +8,8 @@ from fastapi import Request
 from api.services import Services
 from core.errors import ConfigError
 from core.saml.metadata import IdpMetadata
-from core.saml.method import LoginMethod
+from core.saml.method import LoginMethod, metadata_signer, signs_requests
+from core.saml.signing import SpSigningKey
 
 log = structlog.get_logger()
 
@@ -31,7 +32,15 @@ def idp_metadata(request: Request, method: LoginMethod) -> IdpMetadata | None:
         log.warning("sso_not_configured", idp=method.name)
         return None
     try:
-        return request.app.state.sso_metadata.get(location)  # type: ignore[no-any-return]
+        return request.app.state.sso_metadata.get(  # type: ignore[no-any-return]
+            location, metadata_signer(method)
+        )
     except ConfigError as exc:
         log.error("sso_metadata_unusable", idp=method.name, error=str(exc))
         return None
+
+
+def request_signer(request: Request, method: LoginMethod) -> SpSigningKey | None:
+    """The key koppel signs its AuthnRequests to ``method`` with; None: they go unsigned."""
+    key: SpSigningKey | None = request.app.state.sso_signing_key
+    return key if signs_requests(method) else None

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from api.services import Services
 from api.sso.consume import consume, read_capped
 from api.sso.pages import last_outcome_page, not_configured_page, refusal_page, unknown_idp_page
-from api.sso.providers import idp_metadata, login_method, sp_addresses
+from api.sso.providers import idp_metadata, login_method, request_signer, sp_addresses
 from core.saml.metadata import sp_metadata
 from core.saml.refusals import Refusal
 from core.saml.request import authn_request_url, new_request_id
@@ -26,10 +26,13 @@ router = APIRouter(prefix="/sso", include_in_schema=False)
 @router.get("/{idp}/metadata")
 def metadata(idp: str, request: Request) -> Response:
     """koppel's service provider metadata for ``idp``: give it to the identity provider."""
-    if login_method(request, idp) is None:
+    method = login_method(request, idp)
+    if method is None:
         return unknown_idp_page(request)
     entity_id, acs_url = sp_addresses(request.app.state.services, idp)
-    return Response(sp_metadata(entity_id, acs_url), media_type="application/samlmetadata+xml")
+    signer = request_signer(request, method)
+    body = sp_metadata(entity_id, acs_url, signer.certificate if signer is not None else None)
+    return Response(body, media_type="application/samlmetadata+xml")
 
 
 @router.get("/{idp}/login")
@@ -58,6 +61,7 @@ def login(idp: str, request: Request, relay_state: str = "") -> Response:
         sp_entity_id=entity_id,
         acs_url=acs_url,
         relay_state=relay_state,
+        signer=request_signer(request, method),
         now=now,
     )
     return RedirectResponse(url, status_code=303)

@@ -2,8 +2,8 @@
 tokens have expired, so an LVS can still check a token signed just before a rotation.
 
 RS256 (RSA 2048): the algorithm OpenID Connect requires every provider to offer and every
-client to accept. Private keys are stored in the database as JWK JSON, readable by whoever can
-read the database (encrypting them with a setting-held key is a follow-up, docs/sso.md).
+client to accept. Private keys are stored in the database as JWK JSON, encrypted with
+KOPPEL_OIDC_KEY_ENCRYPTION_KEY when it is set (core.oidc.sealing).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, ScalarSelect, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.models import OidcSigningKey
-from core.settings import Settings
+from core.oidc.sealing import is_sealed, resealed, seal, unseal
+from core.settings import Settings, get_settings
 
 log = structlog.get_logger()
 
@@ -44,12 +45,15 @@ def current_kid() -> ScalarSelect[str]:
     )
 
 
-def signing_key(session: Session, now: datetime, kid: str | None = None) -> tuple[str, RSAKey]:
+def signing_key(
+    session: Session, now: datetime, kid: str | None = None, settings: Settings | None = None
+) -> tuple[str, RSAKey]:
     """The key that signs now and its kid; the first one is made on first use.
 
     ``kid``: the current kid when the caller has it already (core.oidc.codes.redeem_code reads
     it with the code): a key this process has loaded before then costs no statement. A kid is
-    the key's thumbprint, so the key loaded under it can never be another one.
+    the key's thumbprint, so the key loaded under it can never be another one. ``settings``
+    (the process's by default) hold the key that encrypts stored keys.
     """
     if kid is not None and kid in _loaded:
         return kid, _loaded[kid]
@@ -58,9 +62,10 @@ def signing_key(session: Session, now: datetime, kid: str | None = None) -> tupl
         row = session.scalar(select(OidcSigningKey).where(OidcSigningKey.kid == kid))
     if row is None:
         row = session.scalar(select(OidcSigningKey).where(OidcSigningKey.kid == current_kid()))
+    settings = settings or get_settings()
     if row is None:
-        row = _new_key(session, now)
-    key = _private_key(row.private_jwk)
+        row = _new_key(session, now, settings)
+    key = _load(row, settings)
     _loaded[row.kid] = key
     return row.kid, key
 
@@ -72,9 +77,7 @@ def published_keys(session: Session, settings: Settings, now: datetime) -> KeySe
     )
     return KeySet(
         [
-            RSAKey.import_key(
-                _private_key(row.private_jwk).as_dict(private=False), {"kid": row.kid}
-            )
+            RSAKey.import_key(_load(row, settings).as_dict(private=False), {"kid": row.kid})
             for row in rows
         ]
     )
@@ -85,10 +88,38 @@ def rotate(session: Session, settings: Settings, now: datetime) -> OidcSigningKe
     session.execute(
         update(OidcSigningKey).where(OidcSigningKey.retired_at.is_(None)).values(retired_at=now)
     )
-    new = _new_key(session, now)
+    new = _new_key(session, now, settings)
     dropped = prune(session, settings, now)
-    log.info("oidc_key_rotated", kid=new.kid, dropped=dropped)
+    # Keys stored before the encryption key was set are encrypted now (see encrypt_keys).
+    encrypted = encrypt_keys(session, settings) if settings.oidc_key_encryption_key else 0
+    log.info("oidc_key_rotated", kid=new.kid, dropped=dropped, encrypted=encrypted)
     return new
+
+
+def encrypt_keys(session: Session, settings: Settings) -> int:
+    """Encrypt every stored key with the first KOPPEL_OIDC_KEY_ENCRYPTION_KEY (plain ones, and
+    ones encrypted with an older key); how many were. ConfigError when it is unset or wrong."""
+    changed = 0
+    for row in list_keys(session):
+        stored = resealed(row.private_jwk, settings, row.kid)
+        if stored is not None:
+            row.private_jwk = stored
+            changed += 1
+    session.flush()
+    return changed
+
+
+def is_encrypted(row: OidcSigningKey) -> bool:
+    return is_sealed(row.private_jwk)
+
+
+def check_stored_keys(session: Session, settings: Settings) -> tuple[int, int]:
+    """How many keys are stored and how many of them encrypted, once each has been decrypted
+    (ConfigError naming the first that the encryption key cannot open)."""
+    rows = list_keys(session)
+    for row in rows:
+        unseal(row.private_jwk, settings, row.kid)
+    return len(rows), sum(is_encrypted(row) for row in rows)
 
 
 def prune(session: Session, settings: Settings, now: datetime) -> int:
@@ -105,12 +136,12 @@ def list_keys(session: Session) -> list[OidcSigningKey]:
     return list(session.scalars(select(OidcSigningKey).order_by(OidcSigningKey.id)))
 
 
-def _new_key(session: Session, now: datetime) -> OidcSigningKey:
+def _new_key(session: Session, now: datetime, settings: Settings) -> OidcSigningKey:
     key = RSAKey.generate_key(2048, private=True)
     row = OidcSigningKey(
         kid=key.thumbprint(),
         alg=ALG,
-        private_jwk=json.dumps(key.as_dict(private=True)),
+        private_jwk=seal(json.dumps(key.as_dict(private=True)), settings),
         created_at=now,
     )
     session.add(row)
@@ -120,6 +151,11 @@ def _new_key(session: Session, now: datetime) -> OidcSigningKey:
 
 # Keys loaded by this process, by kid; a handful over its life (one per rotation).
 _loaded: dict[str, RSAKey] = {}
+
+
+def _load(row: OidcSigningKey, settings: Settings) -> RSAKey:
+    # Decrypting costs microseconds; importing (below) is what is done once per key.
+    return _private_key(unseal(row.private_jwk, settings, row.kid))
 
 
 @lru_cache(maxsize=16)

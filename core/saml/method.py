@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -53,7 +54,12 @@ class AssertedIdentity:
 
 @runtime_checkable
 class LoginMethod(Protocol):
-    """A SAML identity provider people of an identity source sign in with (no base class needed)."""
+    """A SAML identity provider people of an identity source sign in with (no base class needed).
+
+    Two members are optional (older methods lack them; read them with the functions below):
+    ``metadata_signer()``, the PEM certificate file that must have signed the metadata (None:
+    not checked), and ``sign_requests``, False when the provider wants unsigned AuthnRequests.
+    """
 
     name: str  # the {idp} in koppel's addresses (/sso/{idp}/acs), e.g. "basispoort", "entree"
     source: str  # the identity source whose synced people it signs in, e.g. "basispoort"
@@ -64,3 +70,14 @@ class LoginMethod(Protocol):
 
     def identity(self, asserted: Asserted) -> AssertedIdentity | None:
         """The school and person the assertion names; None when it lacks what is needed."""
+
+
+def metadata_signer(method: LoginMethod) -> Path | None:
+    """The certificate file that must have signed ``method``'s metadata; None: no check."""
+    signer = getattr(method, "metadata_signer", None)
+    return signer() if signer is not None else None
+
+
+def signs_requests(method: LoginMethod) -> bool:
+    """Whether koppel signs its AuthnRequests to ``method`` (when it has a signing key)."""
+    return bool(getattr(method, "sign_requests", True))

@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 from lxml import etree
 
 from core.saml.metadata import POST
+from core.saml.signing import RSA_SHA256, SpSigningKey
 from core.saml.xml import NS, q
 
 
@@ -26,9 +27,11 @@ def authn_request_url(
     sp_entity_id: str,
     acs_url: str,
     relay_state: str,
+    signer: SpSigningKey | None = None,
     now: datetime | None = None,
 ) -> str:
-    """The identity provider's sign-in address carrying the (unsigned) AuthnRequest."""
+    """The identity provider's sign-in address carrying the AuthnRequest, signed by ``signer``
+    as the HTTP-Redirect binding signs (SAML bindings 3.4.4.1), or unsigned without one."""
     request = etree.Element(
         q("samlp", "AuthnRequest"),
         nsmap={"samlp": NS["samlp"], "saml": NS["saml"]},
@@ -47,5 +50,11 @@ def authn_request_url(
     query = {"SAMLRequest": encoded}
     if relay_state:
         query["RelayState"] = relay_state
+    encoded_query = urlencode(query)
+    if signer is not None:
+        # The signature covers the query exactly as sent: SAMLRequest, RelayState, SigAlg, in
+        # that order, URL-encoded; the Signature parameter is appended after it.
+        encoded_query += "&" + urlencode({"SigAlg": RSA_SHA256})
+        encoded_query += "&" + urlencode({"Signature": signer.sign(encoded_query.encode())})
     separator = "&" if urlsplit(sso_url).query else "?"
-    return f"{sso_url}{separator}{urlencode(query)}"
+    return f"{sso_url}{separator}{encoded_query}"

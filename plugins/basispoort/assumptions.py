@@ -71,8 +71,9 @@ ENTREE_USER_ID_ATTRIBUTES = ("uid", "urn:mace:dir:attribute-def:uid")
 
 # Which part is signed (the Response, the Assertion or both) is not documented for either
 # provider; koppel accepts a valid signature on either, by the metadata's certificate, and then
-# reads only what that signature covers. Encrypted assertions are not supported. Basispoort's
-# deep links are IdP-initiated (no AuthnRequest), so both accept unsolicited sign-ins; koppel's
-# AuthnRequests are unsigned (neither provider is known to require signed requests).
+# reads only what that signature covers. Encrypted assertions are not supported (docs/sso.md).
+# Basispoort's deep links are IdP-initiated (no AuthnRequest), so both accept unsolicited
+# sign-ins. Neither provider is known to require signed AuthnRequests; koppel signs them when
+# KOPPEL_SSO_SIGNING_KEY is set, unless KOPPEL_BASISPOORT_*_SIGN_REQUESTS says not to.
 BASISPOORT_UNSOLICITED = True
 ENTREE_UNSOLICITED = True

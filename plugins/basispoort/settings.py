@@ -71,6 +71,28 @@ class BasispoortSettings(BaseSettings):
         description="Kennisnet's Entree Federatie identity provider metadata: a file path or "
         "an http(s) URL. Unset: signing in through Entree (/sso/entree/...) is not offered.",
     )
+    sso_metadata_signer: Path | None = Field(
+        default=None,
+        description="A PEM file with the certificate that signs Basispoort's identity provider "
+        "metadata. Set: the metadata must carry a valid enveloped signature by it (and not be "
+        "past its validUntil), else it is refused and the last good copy kept.",
+    )
+    sso_sign_requests: bool = Field(
+        default=True,
+        description="Sign the AuthnRequests sent to Basispoort with KOPPEL_SSO_SIGNING_KEY "
+        "(when that is set); false: send them unsigned, for an identity provider that asks so.",
+    )
+    entree_metadata_signer: Path | None = Field(
+        default=None,
+        description="A PEM file with the certificate that signs Entree Federatie's metadata "
+        "(the federation's metadata signing certificate); checked as "
+        "KOPPEL_BASISPOORT_SSO_METADATA_SIGNER says.",
+    )
+    entree_sign_requests: bool = Field(
+        default=True,
+        description="Sign the AuthnRequests sent to Entree Federatie (as "
+        "KOPPEL_BASISPOORT_SSO_SIGN_REQUESTS).",
+    )
     proxy: str | None = Field(
         default=None,
         pattern=r"^https?://",

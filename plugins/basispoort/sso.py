@@ -7,6 +7,7 @@ and the person (plugins/basispoort/assumptions.py holds the names no public sour
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 from koppel.plugin import Asserted, AssertedIdentity
 from plugins.basispoort import assumptions
@@ -37,6 +38,13 @@ class BasispoortLogin(_ReadsSettings):
     def metadata(self) -> str | None:
         return self._metadata or self.settings.sso_metadata
 
+    def metadata_signer(self) -> Path | None:
+        return self.settings.sso_metadata_signer
+
+    @property
+    def sign_requests(self) -> bool:
+        return self.settings.sso_sign_requests
+
     def identity(self, asserted: Asserted) -> AssertedIdentity | None:
         school_ref = asserted.first(*assumptions.BASISPOORT_SCHOOL_REF_ATTRIBUTES)
         user_id = asserted.first(*assumptions.BASISPOORT_USER_ID_ATTRIBUTES)
@@ -60,6 +68,13 @@ class EntreeLogin(_ReadsSettings):
 
     def metadata(self) -> str | None:
         return self._metadata or self.settings.entree_metadata
+
+    def metadata_signer(self) -> Path | None:
+        return self.settings.entree_metadata_signer
+
+    @property
+    def sign_requests(self) -> bool:
+        return self.settings.entree_sign_requests
 
     def identity(self, asserted: Asserted) -> AssertedIdentity | None:
         brin = asserted.first(*assumptions.ENTREE_BRIN_ATTRIBUTES)

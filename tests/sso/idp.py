@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from saml2 import BINDING_HTTP_REDIRECT, saml, samlp
-from saml2.config import IdPConfig
-from saml2.metadata import create_metadata_string
+from saml2.config import Config, IdPConfig
+from saml2.metadata import create_metadata_string, entity_descriptor, sign_entity_descriptor
 from saml2.s_utils import factory
 from saml2.server import Server
 from saml2.sigver import pre_signature_part, security_context
@@ -90,24 +90,30 @@ class TestIdp:
     def __init__(self, directory: Path, entity_id: str = ENTITY_ID) -> None:
         self.entity_id = entity_id
         key_file, cert_file = make_key_pair(directory, secrets.token_hex(4))
-        self.config = IdPConfig()
-        self.config.load(
-            {
-                "entityid": entity_id,
-                "xmlsec_binary": XMLSEC,
-                "key_file": str(key_file),
-                "cert_file": str(cert_file),
-                "service": {
-                    "idp": {
-                        "endpoints": {"single_sign_on_service": [(SSO_URL, BINDING_HTTP_REDIRECT)]},
-                        "want_authn_requests_signed": False,
-                    }
-                },
-            }
-        )
+        self.key_file, self.cert_file = key_file, cert_file
+        self.config = self._config(want_signed=False)
         self.security = security_context(self.config)
         self.metadata_file = directory / f"idp-metadata-{secrets.token_hex(4)}.xml"
         self.metadata_file.write_bytes(create_metadata_string(None, config=self.config))
+
+    def _config(self, want_signed: bool, sp_metadata: str | None = None) -> IdPConfig:
+        config = IdPConfig()
+        config.load(
+            {
+                "entityid": self.entity_id,
+                "xmlsec_binary": XMLSEC,
+                "key_file": str(self.key_file),
+                "cert_file": str(self.cert_file),
+                "service": {
+                    "idp": {
+                        "endpoints": {"single_sign_on_service": [(SSO_URL, BINDING_HTTP_REDIRECT)]},
+                        "want_authn_requests_signed": want_signed,
+                    }
+                },
+                **({"metadata": {"inline": [sp_metadata]}} if sp_metadata else {}),
+            }
+        )
+        return config
 
     def response_xml(self, spec: Assertion, tamper: Callable[[str], str] | None = None) -> str:
         """The signed samlp:Response for ``spec``; ``tamper`` edits the signed XML text."""
@@ -207,3 +213,31 @@ class TestIdp:
         """koppel's AuthnRequest (from the redirect's SAMLRequest), parsed by pysaml2's server."""
         server = Server(config=self.config)
         return server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT).message
+
+    def read_signed_authn_request(self, query: Mapping[str, str], sp_metadata: str) -> Any:
+        """koppel's AuthnRequest from its redirect's query, the query's signature checked by
+        pysaml2 against the certificate in koppel's SP metadata (IncorrectlySigned if not)."""
+        server = Server(config=self._config(want_signed=True, sp_metadata=sp_metadata))
+        return server.parse_authn_request(
+            query["SAMLRequest"],
+            BINDING_HTTP_REDIRECT,
+            relay_state=query.get("RelayState"),
+            sigalg=query.get("SigAlg"),
+            signature=query.get("Signature"),
+        ).message
+
+    def signed_metadata(
+        self, signer: tuple[Path, Path], valid_until: dt.datetime | None = None
+    ) -> bytes:
+        """This provider's metadata as a federation publishes it: with a validUntil, signed
+        (pysaml2 and xmlsec1, enveloped) by ``signer``'s key (a key file and its certificate)."""
+        descriptor = entity_descriptor(self.config)
+        if valid_until is not None:
+            descriptor.valid_until = _instant(valid_until)
+        federation = Config()
+        federation.key_file, federation.cert_file = (str(path) for path in signer)
+        federation.xmlsec_binary = XMLSEC
+        _, xml = sign_entity_descriptor(
+            descriptor, None, security_context(federation), SIG_RSA_SHA256, DIGEST_SHA256
+        )
+        return xml.encode() if isinstance(xml, str) else bytes(xml)
