@@ -10,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 
 from api.problems import invalid_request
 from core.brin import InvalidBrin
-from core.errors import KoppelError, SchoolNotFound, SourceError, UnknownSource
+from core.errors import ConfigError, KoppelError, SchoolNotFound, SourceError, UnknownSource
 from core.login.networks import InvalidNetwork
 
 log = structlog.get_logger()
@@ -25,6 +25,9 @@ STATUS: tuple[tuple[type[KoppelError], int], ...] = (
     (SchoolNotFound, 404),
     (UnknownSource, 400),
     (SourceError, 502),
+    # koppel itself is misconfigured (a key that does not decrypt, unusable IdP metadata):
+    # the request was fine, the service cannot serve it until an operator fixes the setting.
+    (ConfigError, 503),
 )
 
 

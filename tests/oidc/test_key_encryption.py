@@ -92,7 +92,7 @@ def test_a_replica_with_a_wrong_key_answers_one_clear_error(db, koppel_encryptin
     with running_koppel(db, sessions_on(db), oidc_key_encryption_key=OLD) as replica:
         answer = replica.browser.get("/oidc/jwks")
 
-    assert answer.status_code == 500
+    assert answer.status_code == 503  # koppel misconfigured, not the request wrong
     assert f"{VARIABLE} does not decrypt the OpenID Connect signing key {kid}" in answer.text
     assert "Traceback" not in answer.text
     out = capsys.readouterr()
