@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.plugins import Plugins, make_plugin_manager
@@ -69,3 +71,8 @@ def test_check_all_names_every_rule_broken(tmp_path):
         check_login_method(BROKEN[LoginMethodRule.BRIN](), tmp_path)
     assert f"[{LoginMethodRule.BRIN}]" in str(caught.value)
     assert f"[{LoginMethodRule.ANSWERS}]" not in str(caught.value)
+
+
+def test_every_rule_is_documented():
+    doc = (Path(__file__).parents[2] / "docs" / "plugin-kit.md").read_text()
+    assert [rule for rule in LoginMethodRule if f"| `{rule}` |" not in doc] == []
