@@ -74,11 +74,12 @@ class KitIdp:
         *,
         acs_url: str,
         audience: str,
-        in_response_to: str,
+        in_response_to: str | None,
         name_id: str,
         attributes: Mapping[str, tuple[str, ...]],
     ) -> str:
-        """A samlp:Response whose one assertion is signed, base64 as the POST binding sends it."""
+        """A samlp:Response whose one assertion is signed, base64 as the POST binding sends it;
+        ``in_response_to`` None: a sign-in the identity provider starts (a deep link)."""
         now = dt.datetime.now(dt.UTC)
         until = _instant(now + dt.timedelta(minutes=5))
         response = etree.Element(q("samlp", "Response"), nsmap=NS, Version="2.0")
@@ -87,9 +88,10 @@ class KitIdp:
                 "ID": f"_{secrets.token_hex(16)}",
                 "IssueInstant": _instant(now),
                 "Destination": acs_url,
-                "InResponseTo": in_response_to,
             }
         )
+        answering = {"InResponseTo": in_response_to} if in_response_to else {}
+        response.attrib.update(answering)
         etree.SubElement(response, q("saml", "Issuer")).text = ENTITY_ID
         status = etree.SubElement(response, q("samlp", "Status"))
         etree.SubElement(status, q("samlp", "StatusCode"), Value=SUCCESS)
@@ -106,7 +108,7 @@ class KitIdp:
             q("saml", "SubjectConfirmationData"),
             Recipient=acs_url,
             NotOnOrAfter=until,
-            InResponseTo=in_response_to,
+            **answering,
         )
         conditions = etree.SubElement(
             assertion, q("saml", "Conditions"), NotBefore=_instant(now), NotOnOrAfter=until

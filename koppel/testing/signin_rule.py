@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Request
 from sqlalchemy import select
 from starlette.responses import PlainTextResponse, Response
 
@@ -63,70 +63,96 @@ class _Registers:
 
 
 def signs_in(method: Any, directory: Path) -> bool:
-    """Sign the kit teacher and pupil in; False (nothing checked) without example_assertion."""
+    """Sign the kit teacher and pupil in (the teacher unasked too, when the method lets
+    IdP-initiated sign-ins in); False (nothing checked) without example_assertion."""
     roster = base_roster()
     people = {"teacher": roster.person("staff0"), "pupil": roster.person("pupil1")}
     examples = {kind: assertions.example_of(method, p) for kind, p in people.items()}
     if None in examples.values():
         return False
-    idp = KitIdp(directory)
-    engine = make_engine(f"sqlite:///{directory}/kit-signin-{uuid.uuid4().hex[:8]}.db")
+    rounds = [(kind, True) for kind in examples]
+    rounds += [("teacher", False)] if method.unsolicited is True else []
+    koppel = _KitSignIns(method, directory)
     try:
-        migrate.upgrade(engine)
-        sessions = make_sessionmaker(engine)
-        with sessions() as session:
-            _, pupil, staff = kit_school(session, method.source)
-            expected = {"teacher": ("staff", staff.id), "pupil": ("pupil", pupil.id)}
-        plugins = make_plugin_manager(
-            entry_points=False, extra=[_Registers(_AtTheKitIdp(method, idp.metadata_file))]
-        )
-        app = create_app(
-            load_settings(api_tokens=[secrets.token_urlsafe(32)], public_url=PUBLIC),
-            session_factory=sessions,
-            plugins=Plugins(plugins),
-        )
-        let_in: list[SignedIn] = []
-
-        def continuation(_request: Request, who: SignedIn, _relay: str) -> Response:
-            let_in.append(who)
-            return PlainTextResponse("signed in")
-
-        add_continuation(app, RELAY, continuation)
-        for kind, example in examples.items():
-            let_in.clear()
-            anyio.run(_sign_in, app, idp, method.name, example)
-            with sessions() as session:
-                refused = session.scalars(select(LoginDenial.policy)).all()
+        for kind, asked in rounds:
+            let_in = koppel.sign_in(examples[kind], asked)
             require(
-                [(w.person_kind, w.person_id) for w in let_in] == [expected[kind]],
+                let_in == [koppel.people[kind]],
                 LoginMethodRule.SIGNS_IN,
-                f"koppel's ACS did not sign the kit {kind} in from example_assertion "
-                f"(refused: {', '.join(sorted(set(refused))) or 'no, someone else'})",
+                f"koppel's ACS did not sign the kit {kind} in from example_assertion"
+                f"{'' if asked else ' unasked (IdP-initiated)'} "
+                f"(refused: {', '.join(koppel.refusals()) or 'no, someone else'})",
             )
     finally:
-        engine.dispose()
+        koppel.close()
     return True
 
 
-async def _sign_in(app: FastAPI, idp: KitIdp, name: str, example: Any) -> None:
-    """As a browser: koppel's sign-in address, the identity provider, its answer to the ACS."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as browser:
-        await _browse(browser, idp, name, example)
+class _KitSignIns:
+    """koppel's app on a kit database with only ``method`` installed, at the kit IdP."""
 
+    def __init__(self, method: Any, directory: Path) -> None:
+        self.name = method.name
+        self.idp = KitIdp(directory)
+        self.engine = make_engine(f"sqlite:///{directory}/kit-signin-{uuid.uuid4().hex[:8]}.db")
+        migrate.upgrade(self.engine)
+        self.sessions = make_sessionmaker(self.engine)
+        with self.sessions() as session:
+            _, pupil, staff = kit_school(session, method.source)
+            self.people = {"teacher": ("staff", staff.id), "pupil": ("pupil", pupil.id)}
+        registers = _Registers(_AtTheKitIdp(method, self.idp.metadata_file))
+        self.app = create_app(
+            load_settings(
+                api_tokens=[secrets.token_urlsafe(32)],
+                public_url=PUBLIC,
+                web_secret=secrets.token_urlsafe(32),
+            ),
+            session_factory=self.sessions,
+            plugins=Plugins(make_plugin_manager(entry_points=False, extra=[registers])),
+        )
+        self.let_in: list[tuple[str, int]] = []
+        for prefix in (RELAY, ""):  # asked for by the kit; unasked
+            add_continuation(self.app, prefix, self._continuation)
 
-async def _browse(browser: httpx.AsyncClient, idp: KitIdp, name: str, example: Any) -> None:
-    sent = await browser.get(f"/sso/{name}/login", params={"relay_state": f"{RELAY}:"})
-    require(
-        sent.status_code == 303,
-        LoginMethodRule.SIGNS_IN,
-        f"/sso/{name}/login answered {sent.status_code}, not the way to the identity provider",
-    )
-    answer = idp.response(
-        acs_url=f"{PUBLIC}/sso/{name}/acs",
-        audience=f"{PUBLIC}/sso/{name}/metadata",
-        in_response_to=request_id(sent.headers["location"]),
-        name_id=example.name_id or "kit-name-id",
-        attributes=example.attributes,
-    )
-    await browser.post(f"/sso/{name}/acs", data={"SAMLResponse": answer})
+    def _continuation(self, _request: Request, who: SignedIn, _relay: str) -> Response:
+        self.let_in.append((who.person_kind, who.person_id))
+        return PlainTextResponse("signed in")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def sign_in(self, example: Any, asked: bool) -> list[tuple[str, int]]:
+        """Whom koppel let in after the identity provider asserted ``example``."""
+        self.let_in.clear()
+        anyio.run(self._browse, example, asked)
+        return list(self.let_in)
+
+    def refusals(self) -> list[str]:
+        """The policies (core:..., sso:...) of every refusal audited so far."""
+        with self.sessions() as session:
+            return sorted(set(session.scalars(select(LoginDenial.policy))))
+
+    async def _browse(self, example: Any, asked: bool) -> None:
+        """As a browser: koppel's sign-in address (if asked), the IdP, its answer to the ACS."""
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as browser:
+            in_response_to = None
+            if asked:
+                sent = await browser.get(
+                    f"/sso/{self.name}/login", params={"relay_state": f"{RELAY}:"}
+                )
+                require(
+                    sent.status_code == 303,
+                    LoginMethodRule.SIGNS_IN,
+                    f"/sso/{self.name}/login answered {sent.status_code}, not a redirect to the "
+                    "identity provider",
+                )
+                in_response_to = request_id(sent.headers["location"])
+            answer = self.idp.response(
+                acs_url=f"{PUBLIC}/sso/{self.name}/acs",
+                audience=f"{PUBLIC}/sso/{self.name}/metadata",
+                in_response_to=in_response_to,
+                name_id=example.name_id or "kit-name-id",
+                attributes=example.attributes,
+            )
+            await browser.post(f"/sso/{self.name}/acs", data={"SAMLResponse": answer})
