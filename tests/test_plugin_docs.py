@@ -1,4 +1,4 @@
-"""docs/plugins.md's examples work: a source syncs, a policy judges, a login method maps."""
+"""docs/plugins.md's examples work: a source syncs, a policy judges, a login method signs in."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib
 import json
 import re
 import sys
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from core.models import School
 from core.plugins import Plugins, make_plugin_manager
 from core.saml.method import Asserted, AssertedIdentity
 from core.sync.engine import sync_school
+from koppel.testing import KitWarning, check_login_method
 from tests.test_layers import imported_modules, outside_the_api
 
 DOC = Path(__file__).parents[1] / "docs" / "plugins.md"
@@ -89,6 +91,14 @@ def test_the_documented_login_method_names_the_school_and_person(examples, monke
     asserted = Asserted("board", "e-17", {"brin": ("99ZZ",)})
     assert method.identity(asserted) == AssertedIdentity(brin="99ZZ", user_id="e-17")
     assert method.identity(Asserted("board", "e-17")) is None
+    assert method.identity(Asserted("board", "e-17", {"brin": ("99ZZ0",)})) is None
+
+
+def test_the_documented_login_method_passes_the_kit(examples, tmp_path):
+    plugins = Plugins(make_plugin_manager(entry_points=False, extra=[examples["school_idp"]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KitWarning)  # every rule checked, end to end included
+        check_login_method(plugins.login_methods["board"], tmp_path)
 
 
 def test_the_documented_plugins_import_only_the_public_api(examples):

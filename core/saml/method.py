@@ -59,6 +59,8 @@ class LoginMethod(Protocol):
     Two members are optional (older methods lack them; read them with the functions below):
     ``metadata_signer()``, the PEM certificate file that must have signed the metadata (None:
     not checked), and ``sign_requests``, False when the provider wants unsigned AuthnRequests.
+    A third, ``example_assertion(who: AssertedIdentity) -> Asserted``, is read only by the
+    contract-test kit (koppel.testing), to sign a person in end to end.
     """
 
     name: str  # the {idp} in koppel's addresses (/sso/{idp}/acs), e.g. "basispoort", "entree"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.sources import IdentitySource
 from koppel.testing import consent_rules, fetch_rules, privacy_rule, sync_rules
-from koppel.testing.rules import ContractFailure, Rule
+from koppel.testing.rules import Rule, check_each
 from koppel.testing.run import KitRun
 from koppel.testing.upstream import Upstream
 
@@ -43,14 +43,7 @@ class SourceContract:
 
     def check_all(self, rules: Iterable[Rule] = Rule) -> None:
         """Check every rule; one ContractFailure lists each rule broken."""
-        broken = []
-        for rule in rules:
-            try:
-                self.check(rule)
-            except ContractFailure as failure:
-                broken.append(failure)
-        if broken:
-            raise ContractFailure(broken[0].rule, "\n".join(str(f) for f in broken)) from broken[0]
+        check_each(self.check, rules)
 
 
 def check_source(source: IdentitySource, upstream: Upstream, directory: Path) -> None:

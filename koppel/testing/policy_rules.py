@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.login import ClientAddress, Denial, LoginAttempt
-from core.models import Pupil, School, Staff
-from koppel.testing.roster import KNOWN_ROLE, UNKNOWN_ROLE, base_roster
+from koppel.testing.people import kit_school
+from koppel.testing.roster import KNOWN_ROLE, UNKNOWN_ROLE
 from koppel.testing.rules import ContractFailure, PolicyRule, require
 
 _ROLES = {
@@ -42,7 +41,7 @@ def check_login_policy(policy: Any, directory: Path) -> None:
     try:
         migrate.upgrade(engine)
         with make_sessionmaker(engine)() as session:
-            school, pupil, staff = _people(session)
+            school, pupil, staff = kit_school(session, "kit")
             for who, roles in _ROLES.items():
                 person = pupil if roles[0] == "pupil" else staff
                 for where, client in _ADDRESSES.items():
@@ -92,28 +91,3 @@ def _reasoned(policy: Any, denial: Denial, case: str, person: Any) -> None:
             rule,
             f"the {language} reason for a {case} names the person",
         )
-
-
-def _people(session: Session) -> tuple[School, Pupil, Staff]:
-    """A linked, consenting school with one kit pupil and one kit teacher."""
-    school = School(brin="99ZZ", location_code="00", source="kit", source_school_id="kit-1")
-    school.consent = "granted"
-    session.add(school)
-    session.flush()
-    roster = base_roster()
-    found = []
-    for model, who in ((Pupil, roster.person("pupil1")), (Staff, roster.person("staff0"))):
-        person = model(
-            school_id=school.id,
-            source="kit",
-            source_id=who.key,
-            eckid=who.eckid,
-            first_name=who.first_name,
-            last_name=who.last_name,
-            row_hash="0" * 32,
-            **({"roles": list(who.roles)} if model is Staff else {}),
-        )
-        session.add(person)
-        found.append(person)
-    session.commit()
-    return school, found[0], found[1]

@@ -55,6 +55,11 @@ class BasispoortLogin(_ReadsSettings):
             return None
         return AssertedIdentity(school_ref=school_ref, user_id=user_id, eckid=eckid)
 
+    def example_assertion(self, who: AssertedIdentity) -> Asserted:
+        """What Basispoort asserts for ``who`` (koppel.testing signs it in end to end)."""
+        attributes = {"instellingRef": (who.school_ref or "",), "userId": (who.user_id or "",)}
+        return Asserted(self.name, who.user_id, attributes)
+
 
 class EntreeLogin(_ReadsSettings):
     """Kennisnet's Entree Federatie: the school by BRIN, the person by ECK iD."""
@@ -79,6 +84,16 @@ class EntreeLogin(_ReadsSettings):
     def identity(self, asserted: Asserted) -> AssertedIdentity | None:
         brin = asserted.first(*assumptions.ENTREE_BRIN_ATTRIBUTES)
         eckid = asserted.first(*assumptions.ENTREE_ECKID_ATTRIBUTES)
-        if brin is None or eckid is None:
+        # Any other length would be read as a 4-character BRIN and name a school it is not.
+        if brin is None or len(brin) not in (4, 6) or eckid is None:
             return None
         return AssertedIdentity(brin=brin.upper(), eckid=eckid)
+
+    def example_assertion(self, who: AssertedIdentity) -> Asserted:
+        """What Entree asserts for ``who``: its own uid, the BRIN and the ECK iD."""
+        attributes = {
+            "uid": ("kit-entree-uid",),
+            "nlEduPersonHomeOrganizationId": ((who.brin or "")[:4],),
+            "eckId": (who.eckid or "",),
+        }
+        return Asserted(self.name, "kit-entree-uid", attributes)

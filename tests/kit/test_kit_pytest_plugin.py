@@ -59,3 +59,37 @@ def test_a_suite_without_the_fixtures_is_told_what_to_define(pytester):
     pytester.makepyfile(test_my_source=TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*define a 'koppel_source' fixture*"])
+
+
+METHOD_SUITE = """
+import pytest
+from koppel.testing import LOGIN_METHOD_RULES
+from tests.kit import broken_methods
+
+@pytest.fixture
+def koppel_login_method():
+    return getattr(broken_methods, "{name}")()
+
+@pytest.mark.parametrize("rule", LOGIN_METHOD_RULES)
+def test_login_method(koppel_login_method_contract, rule):
+    koppel_login_method_contract.check(rule)
+"""
+
+
+def test_a_plugin_suite_checks_its_login_method(pytester):
+    pytester.makepyfile(test_my_method=METHOD_SUITE.format(name="BoardLogin"))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=6)
+
+
+def test_a_plugin_suite_fails_on_the_rule_its_login_method_breaks(pytester):
+    pytester.makepyfile(test_my_method=METHOD_SUITE.format(name="TakesAnyBrin"))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5, failed=1)
+    result.stdout.fnmatch_lines(["*[[]identity_brin_4_or_6[]] identity's brin for *"])
+
+
+def test_a_suite_without_the_method_fixture_is_told_what_to_define(pytester):
+    without = METHOD_SUITE.format(name="BoardLogin").replace("def koppel_login_method(", "def x(")
+    pytester.makepyfile(test_my_method=without)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*define a 'koppel_login_method' fixture*"])
