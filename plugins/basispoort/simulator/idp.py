@@ -150,7 +150,7 @@ class SimulatorIdp:
                 verdict = self.service_providers.check_request(raw_query, issuer, target)
             except RequestRefused as refused:
                 self.count(f"refused:{refused.reason}")
-                log.warning("idp_authn_request_refused", reason=refused.reason, **ids)
+                log.info("idp_authn_request_refused", reason=refused.reason, **ids)
                 raise
             note = (
                 "Het AuthnRequest is ondertekend en de handtekening is gecontroleerd met de "
