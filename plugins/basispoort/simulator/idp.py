@@ -19,14 +19,13 @@ from collections import Counter
 from urllib.parse import urlencode
 
 import structlog
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import XMLSigner
 
 from plugins.basispoort.simulator.errors import UnknownSchool
+from plugins.basispoort.simulator.pki import self_signed
 from plugins.basispoort.simulator.service_providers import RequestRefused, ServiceProviders
 from plugins.basispoort.simulator.world import World
 
@@ -55,18 +54,7 @@ class SimulatorIdp:
     ) -> None:
         self.world = world
         self._key = key or ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "basispoort-sim idp")])
-        now = dt.datetime.now(dt.UTC)
-        self._cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .sign(self._key, hashes.SHA256())
-        )
+        self._cert = self_signed(self._key, "basispoort-sim idp").sign(self._key, hashes.SHA256())
         self.service_providers = ServiceProviders()
         # How each AuthnRequest fared: "signed", "unsigned", "unchecked" or "refused:<reason>".
         self.verdicts: Counter[str] = Counter()

@@ -66,18 +66,7 @@ def make_sp_signing_key(directory: str | os.PathLike[str]) -> Path:
     KOPPEL_SSO_SIGNING_KEY wants it (the openssl line in docs/sso.md makes the same)."""
     path = Path(directory) / "sp.pem"
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "koppel-sp")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + _VALID_FOR)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "koppel-sp").sign(key, hashes.SHA256())
     _write(path, _key_pem(key) + _cert_pem(cert))
     return path
 
@@ -89,11 +78,14 @@ def client_ssl_context(files: TLSFiles, *, certificate: Path | None = None) -> s
     return context
 
 
-def _make_ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
+def self_signed(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, name: str
+) -> x509.CertificateBuilder:
+    """A certificate of ``key`` issued by itself to ``name``, valid from yesterday for years;
+    add extensions, then sign it with ``key``."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -101,6 +93,13 @@ def _make_ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + _VALID_FOR)
+    )
+
+
+def _make_ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        self_signed(key, name)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
