@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -16,6 +18,8 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.xmldsig import SIG_RSA_SHA256
 
+from core.saml.request import authn_request_url, new_request_id
+from core.saml.signing import SpSigningKey, load_signing_key
 from tests.sso.idp import XMLSEC, make_key_pair
 from tests.sso.simulator import (
     choose_school,
@@ -236,3 +240,38 @@ def test_koppel_checks_the_simulators_signed_metadata(
     assert start.status_code == status, start.text
     if status == 303:
         assert start.headers["location"].startswith(f"{sim_http_server.url}idp/sso?")
+
+
+def test_basispoort_sim_registers_a_certificate_from_the_command_line(sp_keys):
+    """`koppel basispoort-sim --sp-certificate`: its own process wants requests signed by it."""
+    command = ["basispoort-sim", "--port", "0", "--sp-certificate", str(sp_keys["koppel-cert"])]
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        url = sim.stdout.readline().partition("listening on ")[2].strip()  # type: ignore[union-attr]
+        assert url, "the simulator did not start"
+
+        def request(signer: SpSigningKey | None) -> httpx.Response:
+            return httpx.get(
+                authn_request_url(
+                    request_id=new_request_id(),
+                    sso_url=f"{url}idp/sso",
+                    sp_entity_id="https://koppel.test.example/sso/basispoort/metadata",
+                    acs_url="https://koppel.test.example/sso/basispoort/acs",
+                    relay_state="x:1",
+                    signer=signer,
+                )
+            )
+
+        unsigned, signed = request(None), request(load_signing_key(sp_keys["koppel"]))
+        intruder = request(load_signing_key(sp_keys["intruder"]))
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    assert (unsigned.status_code, reason(unsigned)) == (403, "unsigned")
+    assert signed.status_code == 200 and "gecontroleerd" in signed.text
+    assert (intruder.status_code, reason(intruder)) == (403, "signature_invalid")

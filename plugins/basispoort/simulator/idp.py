@@ -88,8 +88,6 @@ class SimulatorIdp:
         etree.SubElement(entity, f"{{{DS}}}Signature", Id="placeholder")
         idp = etree.SubElement(entity, f"{{{MD}}}IDPSSODescriptor")
         idp.set("protocolSupportEnumeration", SAMLP)
-        if self.service_providers.registered:
-            idp.set("WantAuthnRequestsSigned", "true")
         key = etree.SubElement(idp, f"{{{MD}}}KeyDescriptor", use="signing")
         data = etree.SubElement(etree.SubElement(key, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")
         der = self._cert.public_bytes(serialization.Encoding.DER)
