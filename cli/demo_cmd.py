@@ -50,6 +50,7 @@ def demo(schools: int, seed: int, database: str, verbose: bool, serve: bool, por
     pki_dir = Path(tempfile.mkdtemp(prefix="koppel-demo-pki-"))
 
     from plugins.basispoort.simulator import SimulatorServer, World, make_test_pki
+    from plugins.basispoort.simulator.pki import make_sp_signing_key
 
     world = World(seed=seed, schools=schools)
     # Basispoort's identity provider is another host than its API, reached by browsers: no mTLS.
@@ -57,17 +58,27 @@ def demo(schools: int, seed: int, database: str, verbose: bool, serve: bool, por
         SimulatorServer(world, tls=make_test_pki(pki_dir), ipadressen=True) as sim,
         SimulatorServer(world) as idp,
     ):
-        _configure(f"sqlite:///{db_file}", sim.url, pki_dir, f"{idp.url}idp/metadata")
+        # koppel signs its AuthnRequests with a key of its own; it trusts the IdP's metadata
+        # only with a valid signature by the certificate the IdP publishes for that.
+        signer = pki_dir / "idp-metadata-signer.pem"
+        signer.write_text(idp.idp.certificate_pem())
+        sso = {
+            "KOPPEL_BASISPOORT_SSO_METADATA": f"{idp.url}idp/metadata",
+            "KOPPEL_BASISPOORT_SSO_METADATA_SIGNER": str(signer),
+            "KOPPEL_SSO_SIGNING_KEY": str(make_sp_signing_key(pki_dir)),
+        }
+        _configure(f"sqlite:///{db_file}", sim.url, pki_dir, sso)
         console.print(
             f"[bold]Basispoort simulator[/] on {sim.url} (mutual TLS, test CA in {pki_dir}); "
-            f"its identity provider on {idp.url}"
+            f"its identity provider on {idp.url} (koppel's SAML key: {pki_dir}/sp.pem)"
         )
         console.print(f"[bold]Database[/] {db_file}; broker: in-process\n")
         school_id, at_school = _run(console, world, db_file)
         from cli.demo_pages import offer_pages, serve_pages, served_koppel
-        from cli.demo_sso import show_sign_ins
+        from cli.demo_sso import register_with_idp, show_request_checks, show_sign_ins
 
         with served_koppel(port if serve else 0) as koppel:
+            register_with_idp(idp, koppel.url)
             console.rule(
                 "5. Signing in to the LVS through Basispoort (SAML in, OpenID Connect out)"
             )
@@ -77,24 +88,27 @@ def demo(schools: int, seed: int, database: str, verbose: bool, serve: bool, por
                 "the browser's own address (X-Forwarded-For through a proxy koppel trusts)."
             )
             show_sign_ins(console, koppel.url, school_id, at_school, HOME)
+            show_request_checks(console, koppel.url, idp)
             _look_around(console, db_file, school_id)
             if serve:
                 serve_pages(console, koppel, school_id, idp.url)
                 return
         if offer_pages(console, school_id):
             with served_koppel(port) as koppel:
+                register_with_idp(idp, koppel.url)
                 serve_pages(console, koppel, school_id, idp.url)
 
 
-def _configure(database_url: str, sim_url: str, pki_dir: Path, idp_metadata: str) -> None:
-    """Point every part of koppel at the demo's database and simulator, in-process broker."""
+def _configure(database_url: str, sim_url: str, pki_dir: Path, sso: dict[str, str]) -> None:
+    """Point every part of koppel at the demo's database and simulator, in-process broker;
+    ``sso``: the sign-in settings."""
     os.environ.update(
         KOPPEL_DATABASE_URL=database_url,
         KOPPEL_BASISPOORT_URL=sim_url,
         KOPPEL_BASISPOORT_CERT=str(pki_dir / "client.pem"),
         KOPPEL_BASISPOORT_CA=str(pki_dir / "ca.pem"),
         KOPPEL_BASISPOORT_IPADRESSEN="true",
-        KOPPEL_BASISPOORT_SSO_METADATA=idp_metadata,
+        **sso,
     )
     os.environ.pop("KOPPEL_BROKER_URL", None)
     from cli import runtime

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 import httpx
 
@@ -119,3 +119,28 @@ def show_sign_ins(console: Any, koppel_url: str, school_id: int, at_school: str,
             shown = outcome.refusal or ""
         table.add_row(who, f"{address} ({where})", "no" if outcome.claims is None else "yes", shown)
     console.print(table)
+
+
+def register_with_idp(idp: Any, koppel_url: str) -> None:
+    """Register koppel's SP metadata (by its URL) with the simulator's IdP, as with Basispoort:
+    the IdP then wants koppel's AuthnRequests signed by the certificate in it."""
+    idp.idp.service_providers.clear()
+    idp.idp.service_providers.register_metadata(f"{koppel_url}/sso/basispoort/metadata")
+
+
+def show_request_checks(console: Any, koppel_url: str, idp: Any) -> None:
+    """What the IdP made of koppel's signed AuthnRequests, and of one altered on the way."""
+    start = httpx.get(f"{koppel_url}/sso/basispoort/login", params={"relay_state": "demo"})
+    address = start.headers["location"]
+    query = dict(parse_qsl(urlsplit(address).query))
+    altered = httpx.get(address.split("?")[0], params={**query, "RelayState": "altered"})
+    reason = re.findall(r'<p id="reason">([^<]*)</p>', altered.text)
+    verdicts = idp.idp.verdicts
+    console.print(
+        f"The identity provider checked each AuthnRequest's signature (rsa-sha256) against "
+        f"koppel's registered SP metadata: {verdicts['signed']} verified; one with its "
+        f"RelayState altered on the way: refused (HTTP {altered.status_code}, "
+        f"{reason[0] if reason else 'no reason given'}).",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -34,6 +36,21 @@ from cli.runtime import listening
     help="Serve the assumed rest/v2/instellingen/{id}/ipadressen endpoint.",
 )
 @click.option(
+    "--sp-metadata",
+    multiple=True,
+    help="Register a service provider with the identity provider, as a real IdP does: its SAML "
+    "metadata, a file or an http(s) URL (read at each sign-in). Its AuthnRequests are then "
+    "checked: signed when it says AuthnRequestsSigned, to a registered consumer. Repeatable. "
+    "Without any: requests are not checked.",
+)
+@click.option(
+    "--sp-certificate",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A service provider's signing certificate (PEM) alone: every AuthnRequest must then "
+    "carry a valid signature by it. Repeatable.",
+)
+@click.option(
     "--list",
     "list_only",
     is_flag=True,
@@ -47,13 +64,16 @@ def basispoort_sim(
     max_pupils: int,
     tls_dir: Path | None,
     ipadressen: bool,
+    sp_metadata: tuple[str, ...],
+    sp_certificate: tuple[Path, ...],
     list_only: bool,
 ) -> None:
     """Serve a simulated Basispoort (Instellingen v2) until Ctrl-C or SIGTERM.
 
     Prints "basispoort-sim listening on URL" first (with --port 0 the port is chosen). Control
     endpoints under /_sim/ advance the night, change consent and inject faults; see
-    plugins/basispoort/simulator/control.py.
+    plugins/basispoort/simulator/control.py. The identity provider's metadata is at /idp/metadata,
+    signed by the certificate at /idp/signer.pem.
     """
     from plugins.basispoort.simulator import World, run
 
@@ -68,5 +88,24 @@ def basispoort_sim(
             kinds = ",".join(world.kinds(school_id))
             click.echo(f"{header.brin6}  {school_id:>7}  {kinds:<24} {header.naam}")
         return
-    with listening("the simulator", host, port):
-        run(host, port, seed, schools, tls_dir, ipadressen, sizes=(20, max_pupils))
+    with listening("the simulator", host, port), _registration_errors():
+        run(
+            host,
+            port,
+            seed,
+            schools,
+            tls_dir,
+            ipadressen,
+            sizes=(20, max_pupils),
+            sp_metadata=sp_metadata,
+            sp_certificates=sp_certificate,
+        )
+
+
+@contextmanager
+def _registration_errors() -> Iterator[None]:
+    """A service provider that cannot be registered: one line saying which, no traceback."""
+    try:
+        yield
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sp-metadata / --sp-certificate") from None

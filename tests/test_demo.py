@@ -48,6 +48,13 @@ def test_demo_links_syncs_twice_and_answers_logins(tmp_path: Path):
     assert [cell.strip() for cell in pupil_school[::2]] == ["pupil", "yes"]
     assert "from the school network" in pupil_school[1]
     assert "pupil, BRIN6 " in pupil_school[3] and "roles: -" in pupil_school[3]
+    # koppel signed its AuthnRequests with the demo's key; the simulator's IdP, with koppel's SP
+    # metadata registered, verified all three and refused one altered on the way.
+    assert (
+        "checked each AuthnRequest's signature (rsa-sha256) against koppel's registered SP "
+        "metadata: 3 verified; one with its RelayState altered on the way: refused (HTTP 403, "
+        "signature_invalid)."
+    ) in sso
     # A school gives consent during the demo, and the next check finds it.
     assert "gives consent in Basispoort" in out and "may log in from" in out
     # The closing hints run as printed, in a shell, from where the demo ran.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,3 +106,13 @@ def sign_in_at_simulator(sim: SimulatorServer, page: str, label_part: str) -> di
     assert answer.status_code == 200, answer.text
     posted = hidden_fields(answer.text)
     return {k: posted[k] for k in ("SAMLResponse", "RelayState") if k in posted}
+
+
+def choose_school(sim: SimulatorServer, chooser: str, school: School) -> str:
+    """Click ``school`` on the IdP's school chooser (after an AuthnRequest): its people page."""
+    link = next(
+        html.unescape(href)
+        for href in re.findall(r'href="(/idp/people\?[^"]+)"', chooser)
+        if f"school={school.source_school_id}" in html.unescape(href)
+    )
+    return httpx.get(sim.url + link.lstrip("/"), timeout=10).text

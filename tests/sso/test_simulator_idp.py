@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from ipaddress import ip_network
 from urllib.parse import urlencode
 
@@ -11,6 +10,7 @@ import httpx
 
 from core.models import Staff
 from tests.sso.simulator import (
+    choose_school,
     person_buttons,
     serve_koppel,
     sign_in_at_simulator,
@@ -80,12 +80,7 @@ def test_an_sp_initiated_sign_in_goes_through_the_simulator(db, sim_http_server,
         assert start.status_code == 303
         chooser = httpx.get(start.headers["location"])
         assert chooser.status_code == 200
-        link = next(
-            html.unescape(href)
-            for href in re.findall(r'href="(/idp/people\?[^"]+)"', chooser.text)
-            if f"school={synced.school.source_school_id}" in html.unescape(href)
-        )
-        page = httpx.get(sim_http_server.url + link.lstrip("/")).text
+        page = choose_school(sim_http_server, chooser.text, synced.school)
         form = sign_in_at_simulator(sim_http_server, page, "Leerkracht")
         response = httpx.post(f"{url}/sso/basispoort/acs", data=form)
     assert response.status_code == 200, response.text

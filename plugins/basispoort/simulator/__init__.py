@@ -35,16 +35,24 @@ def run(
     *,
     sizes: tuple[int, int] = (20, 400),
     start: date = DEFAULT_START,
+    sp_metadata: tuple[str, ...] = (),
+    sp_certificates: tuple[Path, ...] = (),
 ) -> None:
     """Serve a World(seed, schools, sizes) until interrupted.
 
     With ``tls_dir`` the test PKI is made (or reused) there and the server speaks HTTPS with
-    client certificates. The first line on stdout is "basispoort-sim listening on <url>", so a
-    parent process started with port 0 can read the port.
+    client certificates. ``sp_metadata`` (files or URLs) and ``sp_certificates`` register service
+    providers with the identity provider, which then checks their AuthnRequests. The first line
+    on stdout is "basispoort-sim listening on <url>", so a parent process started with port 0
+    can read the port.
     """
     world = World(seed=seed, schools=schools, sizes=sizes, start=start)
     tls = make_test_pki(tls_dir) if tls_dir is not None else None
     server = SimulatorServer(world, host=host, port=port, tls=tls, ipadressen=ipadressen)
+    for source in sp_metadata:
+        server.idp.service_providers.register_metadata(source)
+    for certificate in sp_certificates:
+        server.idp.service_providers.register_certificate(Path(certificate).read_bytes())
     server.start()
     print(f"basispoort-sim listening on {server.url}", flush=True)
     log.info(
@@ -53,6 +61,8 @@ def run(
         schools=schools,
         seed=seed,
         tls_dir=None if tls is None else str(Path(tls.ca).parent),
+        # The IdP checks AuthnRequests only with service providers registered.
+        checks_requests=server.idp.service_providers.registered,
     )
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly when a test terminates us

@@ -1,8 +1,10 @@
 """The simulator as Basispoort's SAML identity provider: its login page, deep link and metadata.
 
 For tests and the demo only: it signs (signxml, its own EC test key) whatever person is clicked
-on its page, for the assertion consumer the deep link or AuthnRequest names. Real people's ids
-and names are fine here: this is the simulator's page about its own simulated people.
+on its page, for the assertion consumer the deep link or AuthnRequest names, and signs its own
+metadata with the same key. Given service providers (service_providers.py) it checks their
+AuthnRequests as a strict IdP does. Real people's ids and names are fine here: this is the
+simulator's page about its own simulated people.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ import base64
 import datetime as dt
 import html
 import secrets
+import threading
 import zlib
+from collections import Counter
 from urllib.parse import urlencode
 
-from cryptography import x509
+import structlog
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import XMLSigner
 
 from plugins.basispoort.simulator.errors import UnknownSchool
+from plugins.basispoort.simulator.pki import self_signed
+from plugins.basispoort.simulator.service_providers import RequestRefused, ServiceProviders
 from plugins.basispoort.simulator.world import World
+
+log = structlog.get_logger()
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -31,6 +38,7 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 LIFETIME = dt.timedelta(minutes=5)
+METADATA_LIFETIME = dt.timedelta(days=7)  # its validUntil, as a federation re-signs weekly
 DEEP_LINK = "/login/leerlingen/snelkoppelaar"
 
 
@@ -46,18 +54,15 @@ class SimulatorIdp:
     ) -> None:
         self.world = world
         self._key = key or ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "basispoort-sim idp")])
-        now = dt.datetime.now(dt.UTC)
-        self._cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .sign(self._key, hashes.SHA256())
-        )
+        self._cert = self_signed(self._key, "basispoort-sim idp").sign(self._key, hashes.SHA256())
+        self.service_providers = ServiceProviders()
+        # How each AuthnRequest fared: "signed", "unsigned", "unchecked" or "refused:<reason>".
+        self.verdicts: Counter[str] = Counter()
+        self._verdicts_lock = threading.Lock()
+
+    def count(self, verdict: str) -> None:
+        with self._verdicts_lock:
+            self.verdicts[verdict] += 1
 
     def certificate_pem(self) -> str:
         """The signing certificate, as the metadata publishes it."""
@@ -68,9 +73,19 @@ class SimulatorIdp:
         return f"{base}idp/metadata"
 
     def metadata(self, base: str) -> bytes:
-        """The identity provider's metadata: entity id, signing certificate, sign-in address."""
+        """The identity provider's metadata: entity id, signing certificate, sign-in address;
+        signed (enveloped, the whole document) by the same key, valid for a week."""
+        document_id = "_" + secrets.token_hex(16)
+        valid_until = _instant(dt.datetime.now(dt.UTC) + METADATA_LIFETIME)
         entity = etree.Element(f"{{{MD}}}EntityDescriptor", nsmap={"md": MD, "ds": DS})
-        entity.set("entityID", self.entity_id(base))
+        for key, value in (
+            ("ID", document_id),
+            ("entityID", self.entity_id(base)),
+            ("validUntil", valid_until),
+        ):
+            entity.set(key, value)
+        # Where the signature goes: the first child, as the metadata schema orders it.
+        etree.SubElement(entity, f"{{{DS}}}Signature", Id="placeholder")
         idp = etree.SubElement(entity, f"{{{MD}}}IDPSSODescriptor")
         idp.set("protocolSupportEnumeration", SAMLP)
         key = etree.SubElement(idp, f"{{{MD}}}KeyDescriptor", use="signing")
@@ -79,7 +94,8 @@ class SimulatorIdp:
         etree.SubElement(data, f"{{{DS}}}X509Certificate").text = base64.b64encode(der).decode()
         sso = etree.SubElement(idp, f"{{{MD}}}SingleSignOnService", Binding=REDIRECT)
         sso.set("Location", f"{base}idp/sso")
-        return etree.tostring(entity, xml_declaration=True, encoding="UTF-8")
+        signed = self._sign(entity, document_id)
+        return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
     def school_of_ref(self, ref: str) -> int | None:
         for school_id in self.world.school_ids:
@@ -96,10 +112,13 @@ class SimulatorIdp:
         # An IdP knows its service providers from their metadata; koppel's entity id is the
         # metadata address beside its consumer address, which is all the simulator needs.
         audience = target.removesuffix("/acs") + "/metadata"
+        self.service_providers.check_destination(audience, target)
         return self.people_page(school_id, target, audience, "", _one(query, "RelayState"))
 
-    def authn_request(self, query: dict[str, list[str]]) -> str:
-        """SP-initiated (HTTP-Redirect): read the AuthnRequest, then the person picks a school."""
+    def authn_request(self, query: dict[str, list[str]], raw_query: str = "") -> str:
+        """SP-initiated (HTTP-Redirect): read and check the AuthnRequest (``raw_query``: the
+        query as received, whose octets its signature covers), then the person picks a school.
+        RequestRefused when a registered service provider's request fails a check."""
         raw = zlib.decompress(base64.b64decode(_one(query, "SAMLRequest")), -15)
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         request = etree.fromstring(raw, parser=parser)
@@ -111,12 +130,37 @@ class SimulatorIdp:
             "in_response_to": request.get("ID") or "",
             "relay": _one(query, "RelayState"),
         }
+        ids = {"sp": issuer, "request_id": context["in_response_to"]}
+        if self.service_providers.registered:
+            try:
+                verdict = self.service_providers.check_request(raw_query, issuer, target)
+            except RequestRefused as refused:
+                self.count(f"refused:{refused.reason}")
+                log.info("idp_authn_request_refused", reason=refused.reason, **ids)
+                raise
+            note = (
+                "Het AuthnRequest is ondertekend en de handtekening is gecontroleerd met de "
+                "geregistreerde SP-metadata."
+                if verdict == "signed"
+                else "Het AuthnRequest is niet ondertekend; de SP-metadata staat dat toe."
+            )
+            log.info("idp_authn_request_verified", signed=verdict == "signed", **ids)
+        else:
+            verdict = "unchecked"
+            note = (
+                "Niet gecontroleerd: deze simulator kent geen SP-metadata, dus elk AuthnRequest "
+                "wordt aangenomen (geef --sp-metadata om handtekeningen te eisen)."
+            )
+            log.info("idp_authn_request_unchecked", **ids)
+        self.count(verdict)
         items = "".join(
             f'<li><a href="/idp/people?{html.escape(urlencode({**context, "school": sid}))}">'
             f"{html.escape(self.world.details(sid)['naam'] or str(sid))} ({sid})</a></li>"
             for sid in self.world.visible_ids()
         )
-        return _page("Kies je school", f"<ul>{items}</ul>")
+        return _page(
+            "Kies je school", f'<p id="request-check">{html.escape(note)}</p><ul>{items}</ul>'
+        )
 
     def people(self, query: dict[str, list[str]]) -> str:
         school_id = int(_one(query, "school") or 0)
@@ -177,6 +221,7 @@ class SimulatorIdp:
         if person is None:
             raise UnknownSchool("no such person at this school")
         target = _one(form, "target")
+        self.service_providers.check_destination(_one(form, "audience"), target)
         xml = self.response(
             base,
             target=target,
@@ -280,6 +325,10 @@ class SimulatorIdp:
             if value:
                 attribute = etree.SubElement(statement, f"{{{SAML}}}Attribute", Name=name)
                 etree.SubElement(attribute, f"{{{SAML}}}AttributeValue").text = value
+        return self._sign(assertion, assertion_id)
+
+    def _sign(self, element: etree._Element, element_id: str) -> etree._Element:
+        """``element`` with an enveloped signature (at its placeholder) by the simulator's key."""
         algorithm = "rsa-sha256" if isinstance(self._key, rsa.RSAPrivateKey) else "ecdsa-sha256"
         signer = XMLSigner(
             signature_algorithm=algorithm, digest_algorithm="sha256", c14n_algorithm=EXC_C14N
@@ -289,9 +338,16 @@ class SimulatorIdp:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        return signer.sign(
-            assertion, key=key, cert=self.certificate_pem(), reference_uri=assertion_id
-        )
+        return signer.sign(element, key=key, cert=self.certificate_pem(), reference_uri=element_id)
+
+
+def refusal_page(refused: RequestRefused) -> str:
+    """What the browser sees instead of the login page: what is wrong, no assertion."""
+    return _page(
+        "Inlogverzoek geweigerd",
+        f'<p id="reason">{html.escape(refused.reason)}</p>'
+        f"<p>{html.escape(refused.explanation)}</p>",
+    )
 
 
 def _one(query: dict[str, list[str]], name: str) -> str:

@@ -1,4 +1,5 @@
-"""A throw-away PKI for the simulator: test CA, server certificate and client certificates."""
+"""A throw-away PKI for the simulator: test CA, server certificate and client certificates,
+and a SAML signing key for the service provider (koppel) in the demo."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALID_FOR = dt.timedelta(days=3650)  # files are reused between runs; they must not expire
@@ -60,6 +61,16 @@ def make_test_pki(directory: str | os.PathLike[str]) -> TLSFiles:
     return files
 
 
+def make_sp_signing_key(directory: str | os.PathLike[str]) -> Path:
+    """A new RSA 2048 key and its self-signed certificate in one PEM file ``sp.pem``, as
+    KOPPEL_SSO_SIGNING_KEY wants it (the openssl line in docs/sso.md makes the same)."""
+    path = Path(directory) / "sp.pem"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = self_signed(key, "koppel-sp").sign(key, hashes.SHA256())
+    _write(path, _key_pem(key) + _cert_pem(cert))
+    return path
+
+
 def client_ssl_context(files: TLSFiles, *, certificate: Path | None = None) -> ssl.SSLContext:
     """An SSL context that trusts the test CA and presents ``certificate`` (default: client)."""
     context = ssl.create_default_context(cafile=str(files.ca))
@@ -67,11 +78,14 @@ def client_ssl_context(files: TLSFiles, *, certificate: Path | None = None) -> s
     return context
 
 
-def _make_ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
+def self_signed(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, name: str
+) -> x509.CertificateBuilder:
+    """A certificate of ``key`` issued by itself to ``name``, valid from yesterday for years;
+    add extensions, then sign it with ``key``."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -79,6 +93,13 @@ def _make_ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + _VALID_FOR)
+    )
+
+
+def _make_ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        self_signed(key, name)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -135,7 +156,7 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -32,9 +32,10 @@ from plugins.basispoort.simulator.faults import (
     gzip_cut,
     wrong_types,
 )
-from plugins.basispoort.simulator.idp import DEEP_LINK, SimulatorIdp
+from plugins.basispoort.simulator.idp import DEEP_LINK, SimulatorIdp, refusal_page
 from plugins.basispoort.simulator.pki import TLSFiles
 from plugins.basispoort.simulator.routes import Reply, answer_api
+from plugins.basispoort.simulator.service_providers import RequestRefused
 from plugins.basispoort.simulator.world import World
 
 log = structlog.get_logger()
@@ -168,7 +169,7 @@ class SimulatorServer:
         if path.startswith("/_sim/"):
             return answer_control(self.world, self.faults, method, path, query, body), None
         if path == DEEP_LINK or path.startswith("/idp/"):
-            return self._answer_idp(method, path, query, body), None
+            return self._answer_idp(method, path, query, split.query, body), None
         with self._hits_lock:
             self.hits[f"{method} {path}"] += 1
         fault = self.faults.take(path)
@@ -181,15 +182,16 @@ class SimulatorServer:
         return reply, fault
 
     def _answer_idp(
-        self, method: str, path: str, query: dict[str, list[str]], body: bytes
+        self, method: str, path: str, query: dict[str, list[str]], raw_query: str, body: bytes
     ) -> Reply:
-        """The identity provider's pages (see idp.py): deep link, SSO, people, sign-in, metadata."""
+        """The identity provider's pages (see idp.py): deep link, SSO, people, sign-in, metadata
+        and the certificate that signs it."""
         page = "text/html"
         try:
             if method == "GET" and path == DEEP_LINK:
                 return Reply(200, text=self.idp.deep_link(query), media=page)
             if method == "GET" and path == "/idp/sso":
-                return Reply(200, text=self.idp.authn_request(query), media=page)
+                return Reply(200, text=self.idp.authn_request(query, raw_query), media=page)
             if method == "GET" and path == "/idp/people":
                 return Reply(200, text=self.idp.people(query), media=page)
             if method == "POST" and path == "/idp/sign-in":
@@ -198,6 +200,10 @@ class SimulatorServer:
             if method == "GET" and path == "/idp/metadata":
                 metadata = self.idp.metadata(self.url).decode()
                 return Reply(200, text=metadata, media="application/samlmetadata+xml")
+            if method == "GET" and path == "/idp/signer.pem":
+                return Reply(200, text=self.idp.certificate_pem(), media="application/x-pem-file")
+        except RequestRefused as refused:
+            return Reply(refused.status, text=refusal_page(refused), media=page)
         except (UnknownSchool, ValueError, KeyError, zlib.error):
             return Reply(400, text="Onbekende school, persoon of onleesbaar verzoek")
         return Reply(404, text="Niet gevonden")
