@@ -17,6 +17,7 @@ from sqlalchemy import (
     event,
     exc,
     literal_column,
+    make_url,
 )
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -35,7 +36,8 @@ def make_engine(url: str, *, ping_after_idle: float | None = None, **kwargs: obj
     ``hide_parameters``: statement parameters hold names, and SQLAlchemy puts them in the text
     of every StatementError, which ends up in logs; with it, errors show the SQL only.
     A PostgreSQL connection is checked (one round trip) each time it leaves the pool; with
-    ``ping_after_idle`` only when it sat idle that many seconds (see ping_when_idle).
+    ``ping_after_idle`` only when it sat idle that many seconds (see ping_when_idle). Its
+    cursors describe each result shape once (core/pg_cursor.py).
     """
     if url.startswith("sqlite"):
         kwargs.setdefault("hide_parameters", True)
@@ -67,6 +69,12 @@ def make_engine(url: str, *, ping_after_idle: float | None = None, **kwargs: obj
         return engine
     kwargs.setdefault("pool_pre_ping", ping_after_idle is None)
     kwargs.setdefault("hide_parameters", True)
+    if make_url(url).get_driver_name() == "psycopg":
+        from core.pg_cursor import DescribedOnce  # psycopg only where it is used
+
+        connect_args = dict(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+        connect_args.setdefault("cursor_factory", DescribedOnce)
+        kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if ping_after_idle is not None:
         ping_when_idle(engine, ping_after_idle)
