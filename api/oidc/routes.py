@@ -180,8 +180,12 @@ def _token(request: Request, form: FormData) -> Response:
 def _oauth_request(
     provider: Provider, request: Request, form: FormData | None = None
 ) -> OidcRequest:
-    """The request at koppel's public address: behind a proxy, koppel itself may see http."""
-    uri = f"{provider.issuer}{request.url.path}"
-    if request.url.query:
-        uri = f"{uri}?{request.url.query}"
+    """The request at koppel's public address: behind a proxy, koppel itself may see http.
+
+    From the ASGI scope itself: Starlette's ``request.url`` parses and rebuilds the whole URL.
+    """
+    uri = f"{provider.issuer}{request.scope['path']}"
+    query = request.scope["query_string"]
+    if query:
+        uri = f"{uri}?{query.decode('latin-1')}"
     return OidcRequest(request.method, uri, request.headers, request.query_params, form)
