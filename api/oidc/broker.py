@@ -26,6 +26,7 @@ from api.oidc.provider import Authenticated, Provider
 from api.oidc.requests import OidcRequest
 from api.services import services
 from api.signin import SignedIn, add_continuation
+from core.db import reads_in_autocommit, retry_once_on_disconnect
 from core.models import OidcClient
 from core.oidc.codes import take_pending
 
@@ -58,10 +59,16 @@ def claims_for(
 
 
 def back_to_client(request: Request, signed_in: SignedIn, pending_id: str) -> Response:
-    """The person the LVS asked for signed in: redirect to it with a one-time code."""
+    """The person the LVS asked for signed in: redirect to it with a one-time code (answered
+    again on a new connection when the database closed this one, as /oidc/authorize is)."""
+    return retry_once_on_disconnect(lambda: _back_to_client(request, signed_in, pending_id))
+
+
+def _back_to_client(request: Request, signed_in: SignedIn, pending_id: str) -> Response:
     svc = services(request)
     at = now(request)
     with svc.session() as session:
+        reads_in_autocommit(session)  # the pending sign-in taken, the code stored: one each
         pending = take_pending(session, pending_id, at)
         if pending is None:
             session.commit()

@@ -27,6 +27,7 @@ from api.oidc.provider import AUTH_METHODS, SCOPE, Provider
 from api.oidc.requests import OidcRequest
 from api.services import services
 from api.signin import sign_in_url
+from core.db import reads_in_autocommit, retry_once_on_disconnect
 from core.oidc.codes import save_pending
 from core.oidc.keys import ALG, published_keys
 
@@ -77,16 +78,18 @@ def jwks(request: Request) -> JSONResponse:
     return JSONResponse(keys.as_dict(private=False), headers={"Cache-Control": "max-age=60"})
 
 
+# A database restart must not fail either: a request whose connection the database closed is
+# answered again on a new one (its first statement met the closed connection and wrote nothing).
 @router.api_route(AUTHORIZE_PATH, methods=["GET", "POST"])
 async def authorize(request: Request) -> Response:
     form = await request.form() if request.method == "POST" else None
-    return await run_in_threadpool(_authorize, request, form)
+    return await run_in_threadpool(retry_once_on_disconnect, lambda: _authorize(request, form))
 
 
 @router.post("/oidc/token")
 async def token(request: Request) -> Response:
     form = await request.form()
-    return await run_in_threadpool(_token, request, form)
+    return await run_in_threadpool(retry_once_on_disconnect, lambda: _token(request, form))
 
 
 @router.api_route("/oidc/userinfo", methods=["GET", "POST"])
@@ -106,15 +109,21 @@ def _authorize(request: Request, form: FormData | None) -> Response:
     svc = services(request)
     at = now(request)
     with svc.session() as session:
+        reads_in_autocommit(session)  # one statement: the code or the pending sign-in stored
         provider = provider_for(request, session, at)
         try:
             oauth = _oauth_request(provider, request, form)
             signed_in = broker_sign_in(request, oauth.payload.client_id)
             grant = provider.get_consent_grant(oauth, end_user=signed_in)
             if signed_in is not None:
-                forget_broker_sign_in(request)
                 user = claims_for(request, session, signed_in, grant.client.get_client_id())
-                response = provider.issue_code(grant, user)
+                try:
+                    response = provider.issue_code(grant, user)
+                except OAuth2Error:
+                    forget_broker_sign_in(request)  # refused for this client: used up all the same
+                    raise
+                # Only now: a request retried after a database restart still finds it.
+                forget_broker_sign_in(request)
                 session.commit()
                 return response
             idp = oauth.payload.data.get("idp_hint") or svc.settings.oidc_default_idp
@@ -148,6 +157,9 @@ def _authorize(request: Request, form: FormData | None) -> Response:
 def _token(request: Request, form: FormData) -> Response:
     svc = services(request)
     with svc.session() as session:
+        # The code redeemed and the token stored, each its own transaction on PostgreSQL: a
+        # token request that fails between the two has spent its code and got no token.
+        reads_in_autocommit(session)
         provider = provider_for(request, session, now(request))
         try:
             oauth = _oauth_request(provider, request, form)
@@ -168,8 +180,12 @@ def _token(request: Request, form: FormData) -> Response:
 def _oauth_request(
     provider: Provider, request: Request, form: FormData | None = None
 ) -> OidcRequest:
-    """The request at koppel's public address: behind a proxy, koppel itself may see http."""
-    uri = f"{provider.issuer}{request.url.path}"
-    if request.url.query:
-        uri = f"{uri}?{request.url.query}"
+    """The request at koppel's public address: behind a proxy, koppel itself may see http.
+
+    From the ASGI scope itself: Starlette's ``request.url`` parses and rebuilds the whole URL.
+    """
+    uri = f"{provider.issuer}{request.scope['path']}"
+    query = request.scope["query_string"]
+    if query:
+        uri = f"{uri}?{query.decode('latin-1')}"
     return OidcRequest(request.method, uri, request.headers, request.query_params, form)

@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.services import Services
-from api.signin import continue_after_sign_in
+from api.signin import SignedIn, continue_after_sign_in
 from api.sso import person
 from api.sso.pages import decision_page, not_configured_page, refusal_page
 from api.sso.providers import idp_metadata, sp_addresses
+from core.db import reads_in_autocommit, retry_once_on_disconnect
 from core.login.attempt import LoginAttempt
 from core.login.audit import record_decision
 from core.login.client_address import ClientAddress, derive_client_address
@@ -50,11 +51,40 @@ async def read_capped(request: Request, cap: int) -> bytes | None:
 
 
 def consume(request: Request, method: LoginMethod, body: bytes | None) -> Response:
-    """Check one posted SAMLResponse and let the person in, or refuse with a page."""
+    """Check one posted SAMLResponse and let the person in, or refuse with a page.
+
+    A database restart must not fail a sign-in: a post whose connection the database closed
+    is checked again on a new one. The first statement is the one that meets a closed pooled
+    connection, and it wrote nothing; a restart between two statements of one post (a
+    millisecond's window) finds its assertion id recorded and shows the replay page.
+    """
     services: Services = request.app.state.services
     now = datetime.now(UTC)
     client = client_address(request, services)
+    outcome = retry_once_on_disconnect(lambda: _judged(request, method, body, client, now))
+    if isinstance(outcome, Response):
+        return outcome
+    who, relay_state = outcome
+    log.info(
+        "sso_signed_in",
+        idp=method.name,
+        school_id=who.school_id,
+        person_kind=who.person_kind,
+        person_id=who.person_id,
+    )
+    return continue_after_sign_in(request, who, relay_state)
+
+
+def _judged(
+    request: Request, method: LoginMethod, body: bytes | None, client: ClientAddress, now: datetime
+) -> tuple[SignedIn, str] | Response:
+    """The person let in and the relay state, or the page that ends the sign-in."""
+    services: Services = request.app.state.services
     with services.session() as session:
+        # Each statement its own transaction on PostgreSQL (no BEGIN and COMMIT round trips):
+        # the post reads, and writes only rows that stand on their own (the assertion id, the
+        # request answered, the audit of a denial), as the evaluate API does.
+        reads_in_autocommit(session)
         try:
             checked = _checked(request, session, method, body, now)
         except SamlRefused as refused:
@@ -75,19 +105,11 @@ def consume(request: Request, method: LoginMethod, body: bytes | None) -> Respon
         if not decision.allowed:
             session.commit()
             return decision_page(request, decision)
-        # Read before the commit: one transaction for the whole post.
         who = person.signed_in(
             session, attempt, method.name, verified.asserted.authn_instant or now
         )
         session.commit()
-    log.info(
-        "sso_signed_in",
-        idp=method.name,
-        school_id=who.school_id,
-        person_kind=who.person_kind,
-        person_id=who.person_id,
-    )
-    return continue_after_sign_in(request, who, relay_state)
+    return who, relay_state
 
 
 def _checked(

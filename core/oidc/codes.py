@@ -85,26 +85,28 @@ def _insert_for_client_statement(
 
 
 def client_registered(session: Session, client_pk: int) -> bool:
-    return bool(session.scalar(select(exists().where(OidcClient.id == client_pk))))
+    return bool(session.scalar(_CLIENT_REGISTERED, {"client": client_pk}))
 
 
-def take_pending(
-    session: Session, pending_id: str, now: datetime
-) -> OidcPendingAuthorization | None:
-    """The pending authorization, deleted so it serves one sign-in; None if gone or expired."""
+_CLIENT_REGISTERED = select(exists().where(OidcClient.id == bindparam("client")))
+
+
+def take_pending(session: Session, pending_id: str, now: datetime) -> Row[Any] | None:
+    """The pending authorization, deleted so it serves one sign-in; None if gone or expired.
+
+    One DELETE … RETURNING: two replicas finishing the same sign-in, only the one whose DELETE
+    found the row goes on. An expired one is deleted all the same.
+    """
     if not _PENDING_ID.fullmatch(pending_id):
         return None  # the relay state came back through the browser: anything may be in it
-    pending = session.get(OidcPendingAuthorization, pending_id)
-    if pending is None:
-        return None
-    session.expunge(pending)
-    gone = session.execute(
-        delete(OidcPendingAuthorization).where(OidcPendingAuthorization.id == pending_id)
-    )
-    # Two replicas finishing the same sign-in: only the one whose DELETE found the row goes on.
-    if gone.rowcount != 1 or pending.expires_at <= now:  # type: ignore[attr-defined]
+    pending = session.execute(_TAKE_PENDING, {"id": pending_id}).first()
+    if pending is None or pending.expires_at <= now:
         return None
     return pending
+
+
+_PENDING = OidcPendingAuthorization.__table__
+_TAKE_PENDING = delete(_PENDING).where(_PENDING.c.id == bindparam("id")).returning(*_PENDING.c)
 
 
 def save_code(
@@ -137,16 +139,9 @@ def redeem_code(
     claimed = session.execute(_REDEEM, {"hash": code_hash, "client": client_pk, "at": now}).first()
     if claimed is not None:
         return claimed, claimed.signing_kid
-    row = session.scalar(
-        select(OidcCode).where(OidcCode.code_hash == code_hash, OidcCode.client_id == client_pk)
-    )
+    row = session.execute(_FIND_CODE, {"hash": code_hash, "client": client_pk}).first()
     if row is not None and row.redeemed_at is not None:
-        revoked = session.execute(
-            update(OidcAccessToken)
-            .where(OidcAccessToken.code_id == row.id, OidcAccessToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        revoked = session.execute(_REVOKE_TOKENS, {"code": row.id, "at": now})
         log.warning("oidc_code_replayed", code_id=row.id, tokens_revoked=revoked.rowcount)  # type: ignore[attr-defined]
     return None, None
 
@@ -163,15 +158,25 @@ _REDEEM = (
     .values(redeemed_at=bindparam("at"))
     .returning(*_CODES.c, current_kid().label("signing_kid"))
 )
+_FIND_CODE = select(_CODES.c.id, _CODES.c.redeemed_at).where(
+    _CODES.c.code_hash == bindparam("hash"), _CODES.c.client_id == bindparam("client")
+)
+_TOKENS = OidcAccessToken.__table__
+_REVOKE_TOKENS = (
+    update(_TOKENS)
+    .where(_TOKENS.c.code_id == bindparam("code"), _TOKENS.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("at"))
+)
 
 
 def nonce_used(session: Session, client_pk: int, nonce: str) -> bool:
     """Has a code already carried this nonce to this client? (a replayed authorization request)"""
-    return bool(
-        session.scalar(
-            select(exists().where(OidcCode.client_id == client_pk, OidcCode.nonce == nonce))
-        )
-    )
+    return bool(session.scalar(_NONCE_USED, {"client": client_pk, "nonce": nonce}))
+
+
+_NONCE_USED = select(
+    exists().where(OidcCode.client_id == bindparam("client"), OidcCode.nonce == bindparam("nonce"))
+)
 
 
 def save_access_token(

@@ -66,12 +66,12 @@ def verify_response(data: bytes, expected: Expected) -> VerifiedResponse:
     status = root.find("samlp:Status/samlp:StatusCode", NS)
     if status is None or status.get("Value") != SUCCESS:
         raise SamlRefused(Refusal.IDP_FAILED, status.get("Value", "") if status is not None else "")
-    assertion = _signed_assertion(root, posted, expected)
+    assertion = _signed_assertion(data, root, posted, expected)
     return _checked(root, assertion, expected)
 
 
 def _signed_assertion(
-    root: etree._Element, posted: etree._Element, expected: Expected
+    data: bytes, root: etree._Element, posted: etree._Element, expected: Expected
 ) -> etree._Element:
     """The assertion as signed: by its own signature, else by the Response's."""
     response_signed = root.find("ds:Signature", NS) is not None
@@ -80,28 +80,32 @@ def _signed_assertion(
         raise SamlRefused(Refusal.UNSIGNED)
     signed_assertion = None
     if response_signed:
-        response = _verify(root, "./", root, expected)
+        response = _verify(data, "./", root, expected)
         inner = response.findall("saml:Assertion", NS)
         if len(inner) != 1:
             raise SamlRefused(Refusal.SIGNATURE_WRAPPING, "the signed response holds no assertion")
         signed_assertion = inner[0]
     if assertion_signed:
         location = f"./{q('saml', 'Assertion')}/"
-        signed_assertion = _verify(root, location, posted, expected)
+        signed_assertion = _verify(data, location, posted, expected)
     assert signed_assertion is not None
     return signed_assertion
 
 
 def _verify(
-    root: etree._Element, location: str, element: etree._Element, expected: Expected
+    data: bytes, location: str, element: etree._Element, expected: Expected
 ) -> etree._Element:
-    """The element as its signature covers it (signxml), trying each certificate."""
+    """The element as its signature covers it (signxml), trying each certificate.
+
+    signxml gets the posted bytes, the document checked above: given a parsed element, it
+    would serialise it and parse it again.
+    """
     # SHA-1 stays refused (signxml's default); one reference: the element carrying it.
     config = SignatureConfiguration(location=location, expect_references=1)
     failure = "no certificate"
     for certificate in expected.certificates:
         try:
-            result = XMLVerifier().verify(root, x509_cert=certificate, expect_config=config)
+            result = XMLVerifier().verify(data, x509_cert=certificate, expect_config=config)
         except (InvalidSignature, InvalidInput) as exc:
             failure = type(exc).__name__
             continue

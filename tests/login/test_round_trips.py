@@ -80,6 +80,29 @@ def round_trips(trace: str) -> int:
     return sum(1 for m in messages if len(m) > 2 and m[0] == "F" and m[2] in ("Sync", "Query"))
 
 
+def api_engine(url: str, trace: Path) -> tuple[Engine, list[str]]:
+    """An engine as 'koppel api' builds it, and the list every statement it runs is added to;
+    on PostgreSQL libpq also writes each protocol message sent (at once) and received to
+    ``trace`` (for round_trips)."""
+    settings = load_settings(api_tokens=[TOKEN], database_url=url)
+    engine = make_engine(url, **engine_options(settings))
+    statements: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _trace(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            with trace.open("a") as out:
+                dbapi_conn.pgconn.trace(os.dup(out.fileno()))  # libpq closes its own copy
+            dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    return engine, statements
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database of this module's own: its commits (the audit rows) stay out of the others'."""
@@ -91,22 +114,8 @@ def counted(database: str, tmp_path: Path) -> Iterator[Counted]:
     """The real API, built as 'koppel api' builds it, on a committed school and pupil."""
     url = database
     settings = load_settings(api_tokens=[TOKEN], database_url=url)
-    engine = make_engine(url, **engine_options(settings))
-    statements: list[str] = []
     trace = tmp_path / "libpq.trace"
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _statement(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    if engine.dialect.name == "postgresql":
-        # libpq writes every protocol message each connection sends (at once) and receives.
-        @event.listens_for(engine, "connect")
-        def _trace(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            with trace.open("a") as out:
-                dbapi_conn.pgconn.trace(os.dup(out.fileno()))  # libpq closes its own copy
-            dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-
+    engine, statements = api_engine(url, trace)
     with Session(engine, expire_on_commit=False) as db:
         school = add_school(db)
         db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
