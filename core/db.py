@@ -19,6 +19,7 @@ from sqlalchemy import (
     literal_column,
     make_url,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -150,6 +151,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+# The isolation level under which each statement is its own transaction (no BEGIN/COMMIT).
+AUTOCOMMIT = "AUTOCOMMIT"
+
+
+def runs_in_autocommit(dialect: Dialect) -> bool:
+    """Whether koppel runs one-statement work without BEGIN and COMMIT on this database.
+
+    PostgreSQL: a round trip saved per statement. SQLite keeps its explicit transactions (see
+    make_engine: pysqlite's own transaction handling is switched off for them).
+    """
+    return dialect.name == "postgresql"
+
+
 def reads_in_autocommit(session: Session) -> None:
     """Run a fresh session's statements on PostgreSQL without BEGIN and COMMIT round trips.
 
@@ -158,8 +172,8 @@ def reads_in_autocommit(session: Session) -> None:
     session bound to a connection (a test's outer transaction) or to SQLite stays as it is.
     """
     bind = session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if isinstance(bind, Engine) and runs_in_autocommit(bind.dialect):
+        session.connection(execution_options={"isolation_level": AUTOCOMMIT})
 
 
 def retry_once_on_disconnect(work: Callable[[], T]) -> T:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-_AUTOCOMMIT = "AUTOCOMMIT"
+from core.db import AUTOCOMMIT, runs_in_autocommit
 
 
 class UnitOfWork:
@@ -33,8 +33,8 @@ class UnitOfWork:
     def for_message(connection: Connection) -> None:
         """Arrange a worker message's connection: autocommit on PostgreSQL, but inside
         ``writing()``. (SQLite keeps its explicit transactions: see core.db.make_engine.)"""
-        if connection.dialect.name == "postgresql":
-            connection.execution_options(isolation_level=_AUTOCOMMIT)
+        if runs_in_autocommit(connection.dialect):
+            connection.execution_options(isolation_level=AUTOCOMMIT)
 
     @contextmanager
     def step(self) -> Iterator[None]:
@@ -65,7 +65,7 @@ class UnitOfWork:
             if session.in_transaction():
                 session.rollback()
             if switched:
-                bind.execution_options(isolation_level=_AUTOCOMMIT)
+                bind.execution_options(isolation_level=AUTOCOMMIT)
 
     def commit(self) -> None:
         self.session.commit()
@@ -78,6 +78,6 @@ def _autocommit(bind: object) -> bool:
     """Is ``bind`` a PostgreSQL connection put in autocommit by ``for_message``?"""
     return (
         isinstance(bind, Connection)
-        and bind.dialect.name == "postgresql"
-        and bind.get_execution_options().get("isolation_level") == _AUTOCOMMIT
+        and runs_in_autocommit(bind.dialect)
+        and bind.get_execution_options().get("isolation_level") == AUTOCOMMIT
     )
