@@ -13,8 +13,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
+from cli import runtime
 from core import migrate
 from core.db import make_engine, make_sessionmaker
+from core.settings import get_settings
 from tests.servers import postgres_url
 
 pytest_plugins = ["tests.simulator_fixtures", "tests.browser_fixtures"]
@@ -121,3 +123,17 @@ def fresh_db_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def session_factory(db_engine: Engine):  # type: ignore[no-untyped-def]
     return make_sessionmaker(db_engine)
+
+
+@pytest.fixture
+def cli_db(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The CLI's settings point at a fresh SQLite database; caches are cleared around the test."""
+    monkeypatch.setenv("KOPPEL_DATABASE_URL", fresh_db_url)
+    monkeypatch.delenv("KOPPEL_API_TOKENS", raising=False)
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+    try:
+        yield fresh_db_url
+    finally:
+        get_settings.cache_clear()
+        runtime.session_factory.cache_clear()
