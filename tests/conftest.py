@@ -71,6 +71,22 @@ def _new_postgres_database(server: URL, template: str | None = None) -> str:
     return server.set(database=name).render_as_string(hide_password=False)
 
 
+# The modules that take minutes (private servers, processes, benchmarks), slowest first. They
+# start first, so that under scripts/test's several processes none is left running one alone
+# at the end while the others are done.
+SLOW_FIRST = ("tests/chaos/", "tests/bench/", "tests/deploy/", "tests/test_demo.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow modules first (a stable sort: each module's tests stay together, in order)."""
+
+    def rank(item: pytest.Item) -> int:
+        starts = [i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)]
+        return starts[0] if starts else len(SLOW_FIRST)
+
+    items.sort(key=rank)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Drop the PostgreSQL databases the session created (connections left open included)."""
     sqlite_template = _templates.pop("sqlite", None)
