@@ -87,7 +87,8 @@ def serve(
     supervisor passes SIGTERM and SIGINT on to them and starts one again that dies."""
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
+
+    from cli.api_supervisor import Supervisor
 
     # log_config=None: uvicorn's lines go through koppel's structlog set-up like everything else.
     # proxy_headers=False: the caller is the LVS; the pupil's address arrives in the request body.
@@ -105,7 +106,7 @@ def serve(
     if processes == 1:
         uvicorn.Server(config).run(sockets=[sock])
         return
-    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor = Supervisor(config, sockets=[sock])
     supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         # uvicorn stops them all when one cannot start (its line says why), and returns as

@@ -59,15 +59,19 @@ _svc_wait_port() {
 
 # Debian's chromium for the page tests (Playwright's own browser download cannot be reached
 # here), xmlsec1, which pysaml2 (the tests' SAML identity provider) signs with, and wrk, the
-# load generator of bench/logins. Sets CHROMIUM to the browser's path.
+# load generator of bench/logins. Sets CHROMIUM to the browser's path. The two servers'
+# packages come in the same apt-get run when they are missing too (one run, not three).
 install_test_tools() {
-    local tool missing=0
+    local tool packages=()
     for tool in chromium xmlsec1 wrk; do
-        command -v "$tool" >/dev/null 2>&1 || missing=1
+        command -v "$tool" >/dev/null 2>&1 || packages=(chromium xmlsec1 wrk fonts-dejavu-core)
     done
-    if [ "$missing" = 1 ]; then
-        _svc_apt_install chromium xmlsec1 wrk fonts-dejavu-core \
-            || { _svc_log "apt-get install chromium xmlsec1 wrk failed"; return 1; }
+    { _pg_bin >/dev/null && id postgres >/dev/null 2>&1; } || packages+=(postgresql-15)
+    [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || packages+=(rabbitmq-server)
+    if [ "${#packages[@]}" -gt 0 ]; then
+        _svc_log "installing ${packages[*]} from Debian"
+        _svc_apt_install "${packages[@]}" \
+            || { _svc_log "apt-get install ${packages[*]} failed"; return 1; }
     fi
     CHROMIUM=$(command -v chromium)
     export CHROMIUM

@@ -7,14 +7,17 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
+from cli import runtime
 from core import migrate
 from core.db import make_engine, make_sessionmaker
+from core.settings import get_settings
 from tests.servers import postgres_url
 
 pytest_plugins = ["tests.simulator_fixtures", "tests.browser_fixtures"]
@@ -69,6 +72,22 @@ def _new_postgres_database(server: URL, template: str | None = None) -> str:
     return server.set(database=name).render_as_string(hide_password=False)
 
 
+# The modules that take minutes (private servers, processes, benchmarks), slowest first. They
+# start first, so that under scripts/test's several processes none is left running one alone
+# at the end while the others are done.
+SLOW_FIRST = ("tests/chaos/", "tests/bench/", "tests/deploy/", "tests/test_demo.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow modules first (a stable sort: each module's tests stay together, in order)."""
+
+    def rank(item: pytest.Item) -> int:
+        starts = [i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)]
+        return starts[0] if starts else len(SLOW_FIRST)
+
+    items.sort(key=rank)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Drop the PostgreSQL databases the session created (connections left open included)."""
     sqlite_template = _templates.pop("sqlite", None)
@@ -121,3 +140,32 @@ def fresh_db_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def session_factory(db_engine: Engine):  # type: ignore[no-untyped-def]
     return make_sessionmaker(db_engine)
+
+
+@pytest.fixture
+def cli_db(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The CLI's settings point at a fresh SQLite database; caches are cleared around the test."""
+    monkeypatch.setenv("KOPPEL_DATABASE_URL", fresh_db_url)
+    monkeypatch.delenv("KOPPEL_API_TOKENS", raising=False)
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+    try:
+        yield fresh_db_url
+    finally:
+        get_settings.cache_clear()
+        runtime.session_factory.cache_clear()
+
+
+@pytest.fixture
+def private_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A PostgreSQL of this test's own, to restart: never the shared one."""
+    from tests.chaos.servers import PrivateServers, require_private_servers
+
+    require_private_servers()
+    servers = PrivateServers()
+    try:
+        servers.start(rabbitmq=False)
+        monkeypatch.setenv("KOPPEL_TEST_POSTGRES_URL", servers.postgres_url)
+        yield servers
+    finally:
+        servers.stop()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from sqlalchemy import text
+
+from core.db import make_engine
 
 
 def require_env(var: str, what: str) -> str:
@@ -29,3 +32,11 @@ def rabbitmq_url() -> str:
 def chromium_path() -> str:
     """Debian's chromium, which Playwright drives (its own browser download is unreachable)."""
     return require_env("KOPPEL_TEST_CHROMIUM", "Chromium")
+
+
+def kill_backend(backend_pid: int) -> None:
+    """End one server process, as a PostgreSQL restart would end them all."""
+    admin = make_engine(postgres_url())
+    with admin.connect() as conn:
+        assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
+    admin.dispose()

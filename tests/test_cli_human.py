@@ -17,7 +17,7 @@ from core.login.identity import LoginIdentity, resolve_identity
 from core.settings import load_settings
 from tests.cli_process import run_koppel
 from tests.login.conftest import HOME, add_school, login_plugins
-from tests.login.test_cli import deny_logins
+from tests.login.helpers import deny_logins
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the time deny_logins records: 10:00 in Amsterdam
 

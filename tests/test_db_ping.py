@@ -9,15 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from core.db import make_engine
-from tests.servers import postgres_url
-
-
-def _kill(backend_pid: int) -> None:
-    """End one server process, as a PostgreSQL restart would end them all."""
-    admin = make_engine(postgres_url())
-    with admin.connect() as conn:
-        assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
-    admin.dispose()
+from tests.servers import kill_backend, postgres_url
 
 
 def _backend_pid(engine) -> int:  # type: ignore[no-untyped-def]
@@ -29,7 +21,7 @@ def test_an_idle_connection_that_died_is_replaced_before_use() -> None:
     engine = make_engine(postgres_url(), ping_after_idle=0.05, pool_size=1)
     try:
         first = _backend_pid(engine)
-        _kill(first)
+        kill_backend(first)
         time.sleep(0.1)  # idle longer than the limit: checked at checkout, found dead
         assert _backend_pid(engine) != first
     finally:
@@ -40,7 +32,7 @@ def test_a_connection_used_a_moment_ago_is_not_checked_and_fails_once() -> None:
     engine = make_engine(postgres_url(), ping_after_idle=60, pool_size=1)
     try:
         first = _backend_pid(engine)
-        _kill(first)
+        kill_backend(first)
         # Not idle long enough to be checked: the statement meets the dead connection (the
         # worker's message is retried), and the pool replaces its connections after that.
         with pytest.raises(OperationalError):
@@ -54,7 +46,7 @@ def test_without_the_option_every_checkout_is_checked() -> None:
     engine = make_engine(postgres_url(), pool_size=1)
     try:
         first = _backend_pid(engine)
-        _kill(first)
+        kill_backend(first)
         assert _backend_pid(engine) != first
     finally:
         engine.dispose()

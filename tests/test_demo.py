@@ -95,6 +95,9 @@ def test_demo_serves_a_schools_tab_behind_a_one_time_link(tmp_path: Path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C stops it as in a shell: a pytest-xdist process was seen with SIGINT ignored,
+        # which the demo inherited (and then never stopped).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         printed, link = next_link(demo)

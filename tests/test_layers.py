@@ -8,14 +8,13 @@ The outside packages in contrib/ (each its own distribution) are held to it too.
 
 from __future__ import annotations
 
-import ast
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.layers import imported_modules, imported_tops, outside_the_api
+
 ROOT = Path(__file__).parents[1]
-TOP = {"core", "koppel", "plugins", "workers", "scheduler", "cli", "api"}
 # What each layer must not import.
 FORBIDDEN = {
     "core": {"koppel", "plugins", "workers", "scheduler", "cli", "api"},
@@ -29,23 +28,6 @@ FORBIDDEN = {
 # The contract-test kit's end-to-end rule signs a person in through koppel's real assertion
 # consumer (create_app): the one module of koppel/ that reaches the front end.
 ALLOWED = {"koppel/testing/signin_rule.py": {"api"}}
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Every module ``path`` imports by absolute name (``from a.b import c`` also names a.b.c)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def imported_tops(path: Path) -> set[str]:
-    return {name.split(".")[0] for name in imported_modules(path)} & TOP
 
 
 def layer_files(layer: str) -> list[Path]:
@@ -82,15 +64,6 @@ def test_plugins_do_not_import_each_other():
 
 def plugin_packages() -> list[Path]:
     return sorted(p for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists())
-
-
-def outside_the_api(name: str, own: str) -> bool:
-    """Whether a plugin importing module ``name`` reaches past koppel's public plugin API."""
-    top = name.split(".")[0]
-    if top in sys.stdlib_module_names or top not in TOP | {"tests", "bench"}:
-        return False  # the standard library or a third-party package
-    public = name in ("koppel", "koppel.plugin") or name.startswith("koppel.plugin.")
-    return not (public or name == own or name.startswith(f"{own}."))
 
 
 @pytest.mark.parametrize("plugin", plugin_packages(), ids=lambda p: p.name)

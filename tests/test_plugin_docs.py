@@ -21,7 +21,7 @@ from core.plugins import Plugins, make_plugin_manager
 from core.saml.method import Asserted, AssertedIdentity
 from core.sync.engine import sync_school
 from koppel.testing import KitWarning, check_login_method
-from tests.test_layers import imported_modules, outside_the_api
+from tests.layers import imported_modules, outside_the_api
 
 DOC = Path(__file__).parents[1] / "docs" / "plugins.md"
 # A Python block whose first line is "# package/module.py" is a file of an example plugin.

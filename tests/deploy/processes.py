@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -131,3 +132,18 @@ def delete_queues(url: str, prefix: str) -> None:
         for suffix in ("", ".DQ", ".XQ"):
             channel.queue_delete(f"{prefix}{name}{suffix}")
     connection.close()
+
+
+def events(service: Service, name: str) -> list[dict]:  # type: ignore[type-arg]
+    """The service's JSON log lines (of all its processes) whose event is ``name``."""
+    lines = service.stderr.read_text().splitlines()
+    return [e for e in (json.loads(x) for x in lines if x.startswith("{")) if e["event"] == name]
+
+
+def gone(pid: int) -> bool:
+    """Has the process ended? (an orphan nobody reaped yet counts: it is a zombie)"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"

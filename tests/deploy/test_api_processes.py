@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from api.web import SESSION_COOKIE
+from cli.api_cmd import WORKER_HEALTHCHECK_SECONDS
 from tests.conftest import migrated_database
-from tests.deploy.processes import Service, free_port, services, wait_for
-from tests.deploy.test_scheduler_api_metrics import sample, school_with_pupil, scrape
-from tests.deploy.test_worker_processes import events, gone
+from tests.deploy.metrics import sample, scrape
+from tests.deploy.processes import Service, events, free_port, gone, services, wait_for
 from tests.login.conftest import INSIDE, TOKEN, login_body
+from tests.login.helpers import school_with_pupil
 
 pytestmark = pytest.mark.postgres  # several processes on one database: PostgreSQL's case
 
@@ -161,7 +162,8 @@ def test_a_process_that_cannot_start_stops_the_command_with_its_reason(tmp_path:
         killed, sibling = serving(service, 2)
         Path(url.removeprefix("sqlite:///")).unlink()  # its replacement finds no database
         os.kill(killed, signal.SIGKILL)
-        assert service.process.wait(timeout=120) == 3  # not 0, as after a SIGTERM
+        # Noticed by the process's end, not by a health check timing out after 30 s.
+        assert service.process.wait(timeout=WORKER_HEALTHCHECK_SECONDS) == 3  # not 0 (SIGTERM)
     log = service.stderr.read_text()
     assert "error: " in log and "Traceback" not in log, log[-3000:]
     assert gone(sibling)

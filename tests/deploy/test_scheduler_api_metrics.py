@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,38 +12,14 @@ import pytest
 from sqlalchemy.orm import Session
 
 from core.db import make_engine
-from core.models import Pupil, School, SchoolNetwork
 from tests.cli_process import http_ok
+from tests.deploy.metrics import sample, scrape
 from tests.deploy.processes import delete_queues, free_port, services, wait_for
-from tests.login.conftest import HOME, INSIDE, SCHOOL_NET, TOKEN, add_pupil, add_school, login_body
+from tests.login.conftest import HOME, INSIDE, TOKEN, add_school, login_body
+from tests.login.helpers import school_with_pupil
 from tests.servers import rabbitmq_url
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def school_with_pupil(url: str) -> tuple[School, Pupil]:
-    """A consenting school with its network (SCHOOL_NET) and one pupil, in the database at url."""
-    engine = make_engine(url)
-    with Session(engine, expire_on_commit=False) as db:
-        school = add_school(db)
-        db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
-        pupil = add_pupil(db, school)
-        db.commit()
-    engine.dispose()
-    return school, pupil
-
-
-def scrape(port: int) -> str | None:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).raise_for_status().text
-    except httpx.HTTPError:
-        return None
-
-
-def sample(text: str, name: str) -> float | None:
-    """The value of the sample ``name`` (with its labels, as Prometheus prints them)."""
-    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else None
 
 
 def test_the_scheduler_counts_slots_and_summarises_its_catch_up(fresh_db_url: str, tmp_path: Path):

@@ -3,7 +3,6 @@ that dies is replaced, and the children end with their parent however it ends.""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import uuid
@@ -13,7 +12,7 @@ from pathlib import Path
 import pika
 import pytest
 
-from tests.deploy.processes import Service, services, wait_for
+from tests.deploy.processes import Service, events, gone, services, wait_for
 from tests.servers import rabbitmq_url
 from workers.runner import RESTARTS_ALLOWED
 
@@ -41,12 +40,6 @@ def env(fresh_db_url: str) -> Iterator[dict[str, str]]:
     connection.close()
 
 
-def events(service: Service, name: str) -> list[dict]:  # type: ignore[type-arg]
-    """The service's JSON log lines (of all its processes) whose event is ``name``."""
-    lines = service.stderr.read_text().splitlines()
-    return [e for e in (json.loads(x) for x in lines if x.startswith("{")) if e["event"] == name]
-
-
 def started(service: Service, count: int) -> list[int]:
     """The pids of the first ``count`` worker processes to start, once that many have."""
 
@@ -55,15 +48,6 @@ def started(service: Service, count: int) -> list[int]:
         return found[:count] if len(found) >= count else []
 
     return wait_for(f"{count} worker processes to start", pids, timeout=90)
-
-
-def gone(pid: int) -> bool:
-    """Has the process ended? (an orphan nobody reaped yet counts: it is a zombie)"""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def test_two_processes_consume_and_stop_on_sigterm(env: dict[str, str], tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_layers import imported_tops
+from tests.layers import imported_tops
 
 KIT = Path(__file__).parents[2] / "koppel" / "testing"
 

@@ -10,10 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import SchoolNetwork
 from tests.login.conftest import (
     HOME,
     HOME_V6,
@@ -26,7 +24,7 @@ from tests.login.conftest import (
     add_staff,
     login_body,
 )
-from tests.login.test_api_logins import denials_of, evaluate
+from tests.login.helpers import denials_of, evaluate, stored_networks
 
 LONE_SURROGATE = "\ud800"
 NUL = "\x00"
@@ -81,12 +79,6 @@ def assert_refused(response: httpx.Response, case: str, where: list[str | int], 
         problems,
     )
     assert '"input"' not in response.text, "the input itself is not echoed back"
-
-
-def stored_networks(db: Session, school_id: int) -> list[tuple[str, str | None]]:
-    db.expire_all()
-    rows = db.scalars(select(SchoolNetwork).where(SchoolNetwork.school_id == school_id))
-    return sorted((row.network, row.description) for row in rows)
 
 
 # PostgreSQL cannot store NUL in text, and no database a lone surrogate: both were a 500 (and

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import LoginDenial
@@ -18,18 +17,7 @@ from tests.login.conftest import (
     Seed,
     login_body,
 )
-
-
-def evaluate(api: httpx.Client, body: dict) -> dict:
-    response = api.post("/v1/logins/evaluate", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def denials_of(db: Session, school_id: int) -> list[LoginDenial]:
-    db.expire_all()
-    query = select(LoginDenial).where(LoginDenial.school_id == school_id).order_by(LoginDenial.id)
-    return list(db.scalars(query))
+from tests.login.helpers import denials_of, evaluate
 
 
 def test_pupil_from_the_school_network_is_let_in(api: httpx.Client, seed: Seed, db: Session):

@@ -6,7 +6,6 @@ connection the restart closed is met by a login's statement; that login is decid
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.models import SchoolNetwork
 from core.settings import load_settings
-from tests.chaos.servers import PrivateServers, require_private_servers
+from tests.chaos.servers import PrivateServers
 from tests.conftest import fresh_database_url
 from tests.live_server import serve
 from tests.login.conftest import (
@@ -35,19 +34,6 @@ from tests.login.conftest import (
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def private_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateServers]:
-    """A PostgreSQL of this test's own, to restart: never the shared one."""
-    require_private_servers()
-    servers = PrivateServers()
-    try:
-        servers.start(rabbitmq=False)
-        monkeypatch.setenv("KOPPEL_TEST_POSTGRES_URL", servers.postgres_url)
-        yield servers
-    finally:
-        servers.stop()
 
 
 def test_logins_right_after_a_database_restart_are_decided(

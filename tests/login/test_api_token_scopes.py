@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.login.conftest import HOME, INSIDE, TOKEN, MakeApi, Seed, login_body
-from tests.login.test_api_hostile_input import stored_networks
-from tests.login.test_api_logins import denials_of, evaluate
+from tests.login.helpers import denials_of, evaluate, stored_networks
 
 SCOPED = "scoped-token-0123456789abcdef"
 NEVER_LINKED = "99ZZ00"

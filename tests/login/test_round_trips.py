@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,13 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from psycopg import pq
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
-from api.app import create_app, engine_options
-from core.db import make_engine, make_sessionmaker
+from api.app import create_app
+from core.db import make_sessionmaker
 from core.hookspecs import hookimpl
 from core.login import Denial, LoginAttempt
 from core.login.networks import ADMIN_ORIGIN, replace_networks
@@ -34,6 +32,7 @@ from tests.login.conftest import (
     login_body,
     login_plugins,
 )
+from tests.login.helpers import api_engine, round_trips
 
 
 class Refusing:
@@ -72,35 +71,6 @@ class Counted:
         assert answer.status_code == 200, answer.text
         traced = self.trace.read_text()[start:] if self.trace.exists() else ""
         return answer.json(), list(self.statements), round_trips(traced)
-
-
-def round_trips(trace: str) -> int:
-    """Messages after which the client waits for the server: Sync (extended protocol), Query."""
-    messages = [line.split("\t") for line in trace.splitlines()]
-    return sum(1 for m in messages if len(m) > 2 and m[0] == "F" and m[2] in ("Sync", "Query"))
-
-
-def api_engine(url: str, trace: Path) -> tuple[Engine, list[str]]:
-    """An engine as 'koppel api' builds it, and the list every statement it runs is added to;
-    on PostgreSQL libpq also writes each protocol message sent (at once) and received to
-    ``trace`` (for round_trips)."""
-    settings = load_settings(api_tokens=[TOKEN], database_url=url)
-    engine = make_engine(url, **engine_options(settings))
-    statements: list[str] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _statement(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    if engine.dialect.name == "postgresql":
-
-        @event.listens_for(engine, "connect")
-        def _trace(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            with trace.open("a") as out:
-                dbapi_conn.pgconn.trace(os.dup(out.fileno()))  # libpq closes its own copy
-            dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-
-    return engine, statements
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from cli.demo_lvs import StockClient
+from core.db import make_engine, make_sessionmaker
 from core.models import Group, Pupil, Staff, StaffGroup, utcnow
 from core.oidc.clients import add_client
 from core.settings import load_settings
@@ -170,3 +171,15 @@ class Lvs(StockClient):
 def query_of(response: httpx.Response) -> dict[str, str]:
     """The parameters of a redirect's Location, one value each."""
     return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+
+
+@pytest.fixture
+def koppel_on_cli_db(cli_db: str) -> Iterator[Koppel]:
+    engine = make_engine(cli_db)
+    try:
+        # expire_on_commit=False: reading a seeded id must not open a (locking) SQLite transaction.
+        db = Session(engine, expire_on_commit=False)
+        with db, running_koppel(db, make_sessionmaker(engine)) as running:
+            yield running
+    finally:
+        engine.dispose()

@@ -4,7 +4,6 @@ is stored, a removed client is refused, rotation is one command."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from authlib.integrations.base_client import OAuthError
@@ -13,22 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cli.main import cli
-from core.db import make_engine, make_sessionmaker
+from core.db import make_engine
 from core.models import OidcClient, OidcSigningKey
-from tests.login.test_cli import cli_db  # noqa: F401 (fixture)
-from tests.oidc.conftest import REDIRECT, Koppel, Lvs, Registered, running_koppel
-
-
-@pytest.fixture
-def koppel_on_cli_db(cli_db: str) -> Iterator[Koppel]:  # noqa: F811
-    engine = make_engine(cli_db)
-    try:
-        # expire_on_commit=False: reading a seeded id must not open a (locking) SQLite transaction.
-        db = Session(engine, expire_on_commit=False)
-        with db, running_koppel(db, make_sessionmaker(engine)) as running:
-            yield running
-    finally:
-        engine.dispose()
+from tests.oidc.conftest import REDIRECT, Koppel, Lvs, Registered
 
 
 def koppel(*args: str) -> str:
@@ -80,7 +66,7 @@ def test_a_removed_client_gets_no_more_tokens(koppel_on_cli_db: Koppel):
         (["lvs"], "Missing option '--redirect-uri'"),
     ],
 )
-def test_a_bad_registration_is_one_clear_line(cli_db, args, says):  # noqa: F811
+def test_a_bad_registration_is_one_clear_line(cli_db, args, says):
     result = CliRunner().invoke(cli, ["oidc", "clients", "add", *args])
 
     assert result.exit_code != 0
@@ -88,7 +74,7 @@ def test_a_bad_registration_is_one_clear_line(cli_db, args, says):  # noqa: F811
     assert "Traceback" not in result.output
 
 
-def test_a_name_is_registered_once_and_removing_an_unknown_one_says_so(cli_db):  # noqa: F811
+def test_a_name_is_registered_once_and_removing_an_unknown_one_says_so(cli_db):
     koppel("oidc", "clients", "add", "lvs", "--redirect-uri", REDIRECT)
 
     twice = CliRunner().invoke(cli, ["oidc", "clients", "add", "lvs", "--redirect-uri", REDIRECT])
@@ -98,7 +84,7 @@ def test_a_name_is_registered_once_and_removing_an_unknown_one_says_so(cli_db): 
     assert unknown.exit_code == 1 and "there is no client named 'nope'" in unknown.output
 
 
-def test_keys_rotate_adds_a_signing_key_and_retires_the_old(cli_db):  # noqa: F811
+def test_keys_rotate_adds_a_signing_key_and_retires_the_old(cli_db):
     first = koppel("oidc", "keys", "rotate")
     second = koppel("oidc", "keys", "rotate")
 

@@ -16,9 +16,7 @@ from core.models import OidcSigningKey, utcnow
 from core.oidc.keys import encrypt_keys, rotate
 from core.settings import get_settings, load_settings
 from tests.login.conftest import sessions_on
-from tests.login.test_cli import cli_db  # noqa: F401 (fixture)
 from tests.oidc.conftest import Koppel, Lvs, running_koppel
-from tests.oidc.test_cli import koppel_on_cli_db  # noqa: F401 (fixture)
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 VARIABLE = "KOPPEL_OIDC_KEY_ENCRYPTION_KEY"
@@ -101,7 +99,7 @@ def test_a_replica_with_a_wrong_key_answers_one_clear_error(db, koppel_encryptin
 
 
 def test_the_cli_encrypts_plain_keys_and_lists_which_are(
-    cli_db,  # noqa: F811
+    cli_db,
     monkeypatch,
 ):
     use_key(monkeypatch, None)
@@ -119,7 +117,7 @@ def test_the_cli_encrypts_plain_keys_and_lists_which_are(
 
 
 def test_replacing_the_encryption_key_reencrypts_with_the_new_one(
-    cli_db,  # noqa: F811
+    cli_db,
     monkeypatch,
 ):
     use_key(monkeypatch, OLD)
@@ -143,7 +141,7 @@ def test_replacing_the_encryption_key_reencrypts_with_the_new_one(
     ],
 )
 def test_a_wrong_or_missing_key_is_one_line_in_the_cli(
-    cli_db,  # noqa: F811
+    cli_db,
     monkeypatch,
     setting,
     says,
@@ -162,7 +160,7 @@ def test_a_wrong_or_missing_key_is_one_line_in_the_cli(
 
 def test_a_running_koppel_on_the_cli_database_signs_with_the_encrypted_key(
     encrypting,
-    koppel_on_cli_db: Koppel,  # noqa: F811
+    koppel_on_cli_db: Koppel,
 ):
     lvs = Lvs(koppel_on_cli_db, koppel_on_cli_db.register())
     lvs.sign_in(koppel_on_cli_db.teacher)
@@ -173,7 +171,7 @@ def test_a_running_koppel_on_the_cli_database_signs_with_the_encrypted_key(
     assert code == 0 and "  encrypted" in out and "NOT encrypted" not in out
 
 
-def test_the_doctor_finds_a_key_it_cannot_decrypt(cli_db, monkeypatch):  # noqa: F811
+def test_the_doctor_finds_a_key_it_cannot_decrypt(cli_db, monkeypatch):
     use_key(monkeypatch, NEW)
     koppel_cli("oidc", "keys", "rotate")
     ok = next(line for line in koppel_cli("doctor")[1].splitlines() if "sign-in keys" in line)

@@ -8,7 +8,7 @@ from core.models import OidcAccessToken, OidcCode, OidcPendingAuthorization, utc
 from core.prune import prune_history
 from core.settings import load_settings
 from tests.oidc.conftest import Koppel, Lvs
-from tests.oidc.test_refusals import stored
+from tests.oidc.helpers import stored
 
 MODELS = (OidcPendingAuthorization, OidcCode, OidcAccessToken)
 

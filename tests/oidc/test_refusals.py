@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 from authlib.integrations.base_client import OAuthError
-from sqlalchemy import func, select
 
 from core.models import OidcCode, OidcPendingAuthorization
 from tests.oidc.conftest import REDIRECT, Koppel, Lvs, Registered, query_of
+from tests.oidc.helpers import stored
 
 
 def changed(url: str, drop: tuple[str, ...] = (), **params: str) -> str:
@@ -19,11 +19,6 @@ def changed(url: str, drop: tuple[str, ...] = (), **params: str) -> str:
     parts = urlsplit(url)
     query = {k: v[0] for k, v in parse_qs(parts.query).items() if k not in drop}
     return urlunsplit(parts._replace(query=urlencode({**query, **params})))
-
-
-def stored(koppel: Koppel, model: type) -> int:
-    koppel.db.expire_all()
-    return koppel.db.scalar(select(func.count()).select_from(model)) or 0
 
 
 def assert_error_to_client(response: httpx.Response, error: str, state: str) -> None:

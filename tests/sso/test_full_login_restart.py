@@ -21,14 +21,13 @@ from core.db import make_engine
 from core.settings import load_settings
 from tests.conftest import fresh_database_url
 from tests.login.conftest import TOKEN
-from tests.login.test_api_restart import private_postgres  # noqa: F401 (a fixture)
-from tests.sso.test_full_login_cost import own_engine
+from tests.sso.full_login import own_engine
 
 pytestmark = pytest.mark.postgres
 
 
 def test_a_database_restart_before_each_request_of_a_full_login_fails_none(
-    private_postgres: Any,  # noqa: F811 (the fixture imported above)
+    private_postgres: Any,
     idp: Any,
     tmp_path: Path,
 ) -> None:

@@ -91,13 +91,13 @@ def test_expanding_lists_go_through_sqlalchemy_elsewhere(db: Session) -> None:
 # SQLite has no server that can go away.
 @pytest.mark.parametrize("db_engine", [POSTGRES], indirect=True)
 def test_a_dead_connection_is_invalidated_not_reused(db_engine) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_db_ping import _kill
+    from tests.servers import kill_backend
 
     ping = HotStatement(select(bindparam("n")))
     with db_engine.connect() as connection:
         pid = connection.scalar(text("SELECT pg_backend_pid()"))
         assert ping.scalar(connection, {"n": 1}) == 1
-        _kill(pid)
+        kill_backend(pid)
         with pytest.raises(OperationalError) as caught:
             ping.scalar(connection, {"n": 2})
         assert isinstance(caught.value, DBAPIError) and caught.value.connection_invalidated

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -15,6 +14,7 @@ from core.admin_links import mint_admin_link
 from core.models import HeldPlan, SchoolNetwork, utcnow
 from tests.safety.conftest import link
 from tests.web.conftest import SCOPED_TOKEN, TOKEN, Tab, make_tab_app
+from tests.web.helpers import csrf
 
 UNKNOWN_SCHOOL = "99ZZ99"
 
@@ -26,12 +26,6 @@ def browser_like(tab: Tab) -> Iterator[TestClient]:
         make_tab_app(tab.engine, tab.plugins, tab.world), base_url="https://testserver"
     ) as client:
         yield client
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
 def two_schools(tab: Tab) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from plugins.basispoort.sentences import CONNECTION_SENTENCES
 from plugins.basispoort.simulator import SimulatorServer
 from tests.safety.conftest import unlink
 from tests.web.conftest import Tab, make_tab_app
-from tests.web.test_school_access import csrf
+from tests.web.helpers import csrf
 
 NOT_AT_BASISPOORT = "99ZZ99"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import School, SyncRun, utcnow
+from core.models import Pupil, School, SyncRun, utcnow
 from core.snapshot import SchoolSnapshot
 from tests.fakes import FakeSource, make_snapshot
 
@@ -85,3 +85,8 @@ def lapse(sessions: sessionmaker[Session], school_id: int, owner: str) -> None:
     clock.advance(-3600)
     with sessions() as s:
         lease.acquire(s, school_id, owner, 1, clock=clock)
+
+
+def pupils_of(sessions: sessionmaker[Session], school_id: int) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).where(Pupil.school_id == school_id)) or 0

@@ -10,24 +10,19 @@ import pytest
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import lease
 from core.errors import SourceRefused, SourceUnavailable
-from core.models import Pupil, School, SyncRun, utcnow
+from core.models import School, SyncRun, utcnow
 from core.settings import get_settings
 from core.snapshot import SchoolSnapshot
 from tests.deploy.processes import wait_for
-from tests.workers.factories import SchoolsSource, linked_school, runs_of
+from tests.workers.factories import SchoolsSource, linked_school, pupils_of, runs_of
 from workers import actors, queues
 from workers.enqueue import send_nightly, send_now
 from workers.inprocess import drain
-
-
-def pupils_of(sessions: sessionmaker[Session], school_id: int) -> int:
-    with sessions() as s:
-        return s.scalar(select(func.count()).where(Pupil.school_id == school_id)) or 0
 
 
 def test_a_nightly_message_syncs_the_school_once_however_often_it_comes(

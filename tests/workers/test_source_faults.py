@@ -15,8 +15,7 @@ from plugins.basispoort.settings import BasispoortSettings
 from plugins.basispoort.simulator import SimulatorServer, TLSFiles, World
 from plugins.basispoort.source import BasispoortSource
 from tests.safety.conftest import BasispoortPlugin, link
-from tests.workers.factories import runs_of
-from tests.workers.test_actors import pupils_of
+from tests.workers.factories import pupils_of, runs_of
 from workers import actors
 from workers.inprocess import drain
 
