@@ -139,6 +139,8 @@ def test_replacing_the_encryption_key_reencrypts_with_the_new_one(
         (None, "is not set: there is no key to encrypt with"),
         ("not-a-fernet-key", f"{VARIABLE}: key 1 is not a Fernet key"),
     ],
+    # Named, not by the random key: pytest-xdist's processes must collect the same test ids.
+    ids=["wrong-key", "no-key", "not-a-fernet-key"],
 )
 def test_a_wrong_or_missing_key_is_one_line_in_the_cli(
     cli_db,
