@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 
+from api.metrics import route_template
 from api.problems import invalid_request
 from core.brin import InvalidBrin
 from core.errors import ConfigError, KoppelError, SchoolNotFound, SourceError, UnknownSource
@@ -60,7 +61,7 @@ def _database_unavailable(request: Request, exc: sa_exc.DBAPIError) -> Response:
     """
     log.error(
         "database_unavailable",
-        path=request.url.path,
+        route=route_template(request.scope),
         error=type(exc.orig).__name__,
         connection_lost=exc.connection_invalidated,
     )

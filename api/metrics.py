@@ -62,10 +62,16 @@ class TimedRequests:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = route_template(scope)
             self.seconds.labels(route=route, method=scope["method"], status=status).observe(
                 time.monotonic() - started
             )
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/school/link/{token}``), never the path itself: a path
+    may carry a one-time link's token or a BRIN, and metrics and log lines keep neither."""
+    return getattr(scope.get("route"), "path", "unmatched")
 
 
 def count_login(decision: Decision) -> None:
