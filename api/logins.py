@@ -11,7 +11,7 @@ from api.metrics import count_login
 from api.problems import RESPONSES
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
 from api.services import Svc
-from core.db import reads_in_autocommit, retry_once_on_disconnect
+from core.db import retry_once_on_disconnect
 from core.login.attempt import LoginAttempt
 from core.login.client_address import ClientAddress, derive_client_address
 from core.login.decide import decide_login
@@ -50,10 +50,9 @@ def evaluate(
     at = body.at or datetime.now(UTC)
 
     def decide() -> LoginDecisionOut:
-        with svc.session() as session:
-            # An allowed login writes nothing, a denied one one statement (its audit rows):
-            # no transaction to open and close around them.
-            reads_in_autocommit(session)
+        # An allowed login writes nothing, a denied one one statement (its audit rows): no
+        # transaction to open and close around them.
+        with svc.autocommit_session() as session:
             attempt, decision = decide_login(
                 session, identity, client, at, svc.plugins, settings, school_allowed=caller.allows
             )

@@ -28,10 +28,9 @@ from bench.login_rate import HOME, LoginBench
 # (module, attribute, shown as): what is timed, outermost first.
 PARTS = (
     ("api.logins", "retry_once_on_disconnect", "the decision, session to answer"),
-    ("api.logins", "reads_in_autocommit", "  session: connection, autocommit"),
     ("api.logins", "decide_login", "  decide_login"),
     ("core.login.decide", "resolve_identity", "    the login statement (resolve_identity)"),
-    ("sqlalchemy.orm", "Session.execute", "      Session.execute (every statement)"),
+    ("sqlalchemy.engine", "Connection.execute", "      Connection.execute (every statement)"),
     ("core.pg_cursor", "DescribedOnce.description", "        the cursor's description"),
     ("core.login.decide", "evaluate_login", "    rules, policies, audit, log line"),
     ("core.login.evaluate", "_judge", "      the policies"),

@@ -142,7 +142,7 @@ class Settings(BaseSettings):
         le=64,
         description="Processes of one 'koppel api' serving its one port (uvicorn's workers; "
         "--processes wins). Python runs one process on one core: set it to the container's "
-        "cores. Each has its own threads and database connections (KOPPEL_API_THREADS + 2 "
+        "cores. Each has its own threads and database connections (KOPPEL_API_THREADS + 4 "
         "each); metrics add up all of them.",
     )
     api_threads: int = Field(
