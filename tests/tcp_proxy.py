@@ -103,7 +103,9 @@ def tcp_proxy(
 
 
 @contextmanager
-def proxied_database(tmp_path: Path) -> Iterator[tuple[TcpProxy, str]]:
+def proxied_database(
+    tmp_path: Path, cut_when: Callable[[bytes], bool] | None = None
+) -> Iterator[tuple[TcpProxy, str]]:
     """A migrated PostgreSQL database of the test's own, and its URL through a cuttable proxy."""
     from sqlalchemy.engine import make_url
 
@@ -115,7 +117,7 @@ def proxied_database(tmp_path: Path) -> Iterator[tuple[TcpProxy, str]]:
     direct = make_engine(url.render_as_string(hide_password=False))
     migrate.upgrade(direct)
     direct.dispose()
-    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432, cut_when) as proxy:
         yield (
             proxy,
             url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
