@@ -29,9 +29,6 @@ class Unreleased:
         self._giving = threading.Lock()  # one thread gives back at a time
         self._leases: dict[tuple[int, int], Lease] = {}
 
-    def __len__(self) -> int:
-        return len(self._leases)
-
     def add(self, held: Lease) -> None:
         with self._lock:
             self._leases[(held.school_id, held.token)] = held
