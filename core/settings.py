@@ -151,9 +151,8 @@ class Settings(BaseSettings):
         le=256,
         description="Requests one 'koppel api' process works on at once (its thread pool, and "
         "as many pooled database connections); more wait their turn. More threads only take "
-        "turns at Python's lock: 8 cost a third more CPU a login than 3 or 4 "
-        "(docs/benchmarks.md, 'Logins'). Connection checks, which wait on the identity "
-        "source, have threads of their own.",
+        "turns at Python's lock (docs/benchmarks.md, 'Logins'). Connection checks, which wait "
+        "on the identity source, have threads of their own.",
     )
     api_tokens: list[ApiToken] = Field(
         default_factory=list,
