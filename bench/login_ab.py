@@ -14,7 +14,6 @@ full logins. Printed: each batch's API CPU per request or login, and the medians
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -35,13 +34,7 @@ def parse_server(text: str) -> tuple[str, Path, dict[str, str]]:
 def start(run: LoginBench, name: str, checkout: Path, env: dict[str, str]) -> Server:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server_env = {
-        "KOPPEL_DATABASE_URL": run.database_url,
-        "KOPPEL_API_TOKENS": json.dumps([run.token]),
-        "KOPPEL_LOG_FORMAT": "json",
-        **run.full.env(url),
-        **env,
-    }
+    server_env = {**run.server_env(url), **env}
     processes.ROOT = checkout  # Service starts each command in its checkout: that code runs
     try:
         service = Service(name, ["api", "--port", str(port)], server_env, run.logs)
