@@ -300,6 +300,15 @@ class Settings(BaseSettings):
         "sent unsigned. An identity provider that wants them unsigned says so in its own "
         "setting (e.g. KOPPEL_BASISPOORT_SSO_SIGN_REQUESTS=false).",
     )
+    sso_next_signing_key: Path | None = Field(
+        default=None,
+        description="While replacing KOPPEL_SSO_SIGNING_KEY: one PEM file like it (key and "
+        "certificate) holding the key that will sign next. It signs nothing; its certificate is "
+        "published in koppel's SP metadata after the current one, so identity providers know it "
+        "before the switch. Swap the files once they have re-read the metadata, then unset this "
+        "(docs/sso.md, 'Replacing the signing key'). Needs KOPPEL_SSO_SIGNING_KEY, and another "
+        "key than it.",
+    )
 
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.
     safety_tombstone_share: float = Field(
