@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -111,3 +111,10 @@ def own_engine(url: str, idp: Any, pools: ApiPools) -> Iterator[OwnEngine]:
     app = pools.app(settings, login_plugins(_Methods(idp.metadata_file)))
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as browser:
         yield OwnEngine(browser, engine, school, teacher, new.client.client_id, new.secret)
+
+
+def start_sign_in(koppel: Any, idp: str = "basispoort", relay_state: str = "oidc:abc") -> dict:
+    """koppel's redirect to the identity provider for a sign-in it starts: the query it sends."""
+    start = koppel.http.get(f"/sso/{idp}/login", params={"relay_state": relay_state})
+    assert start.status_code == 303
+    return dict(parse_qsl(urlsplit(start.headers["location"]).query))

@@ -19,6 +19,7 @@ from core.errors import ConfigError
 from core.saml.signing import load_signing_key
 from core.saml.xml import NS
 from core.settings import get_settings
+from tests.sso.full_login import start_sign_in
 from tests.sso.idp import make_key_pair
 from tests.sso.simulator import (
     choose_school,
@@ -26,7 +27,6 @@ from tests.sso.simulator import (
     sign_in_at_simulator,
     sync_simulator_school,
 )
-from tests.sso.test_signed_requests import start_sign_in
 
 
 @pytest.fixture(scope="module")
