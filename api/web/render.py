@@ -58,11 +58,12 @@ def page_address(request: Request) -> str | None:
     page it was posted from (its Referer, on this site only), as the form's own address takes
     no GET. None when a form came without one."""
     if request.method in ("GET", "HEAD"):
-        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    referer = urlsplit(request.headers.get("referer", ""))
-    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
-        return None
-    return referer.path
+        address = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        address = referer.path if referer.netloc == request.url.netloc else ""
+    # A path of this site only: "//elsewhere" is read by a browser as another site.
+    return address if address.startswith("/") and not address.startswith("//") else None
 
 
 def message_page(
