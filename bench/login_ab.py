@@ -41,7 +41,11 @@ def start(run: LoginBench, name: str, checkout: Path, env: dict[str, str]) -> Se
     finally:
         processes.ROOT = Path(__file__).resolve().parents[1]
     server = Server(name, url, service)
-    wait_until_up(server, run.token, timeout=300)  # one process: up once it answers
+    try:
+        wait_until_up(server, run.token, timeout=300)  # one process: up once it answers
+    except BaseException:
+        service.stop(timeout=10)  # not in run.servers yet: run.close() would not stop it
+        raise
     return server
 
 
