@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api import admin_links, logins, schools
@@ -22,7 +23,13 @@ from api.services import Services
 from api.sso import install_sso
 from api.web import install_web
 from api.web.school import install_school_pages
-from core.db import PING_AFTER_IDLE_SECONDS, make_engine, make_sessionmaker
+from core.db import (
+    AUTOCOMMIT,
+    PING_AFTER_IDLE_SECONDS,
+    make_engine,
+    make_sessionmaker,
+    share_restarts,
+)
 from core.errors import ConfigError
 from core.plugins import Plugins, get_plugins
 from core.settings import Settings, get_settings
@@ -35,6 +42,7 @@ def create_app(
     settings: Settings | None = None,
     session_factory: Callable[[], Session] | None = None,
     plugins: Plugins | None = None,
+    autocommit_factory: Callable[[], Session] | None = None,
 ) -> FastAPI:
     """Build the app; refuses (ConfigError) when no API token is configured.
 
@@ -51,8 +59,8 @@ def create_app(
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
         )
     if session_factory is None:
-        session_factory = make_sessionmaker(
-            make_engine(settings.database_url, **engine_options(settings))
+        session_factory, autocommit_factory = api_sessions(
+            settings, lambda **options: make_engine(settings.database_url, **options)
         )
 
     @asynccontextmanager
@@ -77,6 +85,7 @@ def create_app(
         session_factory=session_factory,
         plugins=plugins or get_plugins(),
         tokens=tuple(settings.api_tokens),
+        autocommit_factory=autocommit_factory,
     )
     # The JSON API needs the LVS's token; the pages and single sign-on have their own sign-in.
     api_token = [Depends(require_token)]
@@ -99,22 +108,33 @@ def create_app(
     return app
 
 
-def engine_options(settings: Settings) -> dict[str, Any]:
-    """The API's connection pool: one connection per thread of the pool, and a spare for /ready.
+def api_sessions(
+    settings: Settings, engine_on: Callable[..., Engine]
+) -> tuple[Callable[[], Session], Callable[[], Session] | None]:
+    """The API's two pools: the rest's sessions, and on PostgreSQL the logins' (autocommit).
 
-    A pool smaller than the thread pool made busy requests open and close a connection each
-    (SQLAlchemy's overflow), which cost more than the login itself. A connection is checked
-    only after sitting idle: a check per request was a round trip per login; one that died in
-    busy use (a restart) fails its statement, and a login is then decided again on a new one
-    (api/logins.py). SQLite keeps its default.
+    ``engine_on(**engine_options)`` makes an engine on the configured database. A pool
+    smaller than the thread pool made busy requests open and close a connection each
+    (SQLAlchemy's overflow), which cost more than the login itself: the logins' pool keeps one
+    connection per thread, made in autocommit once (switching a pooled connection to it and
+    back cost a tenth of a login decision). The rest (pages, the schools API) is rarer and
+    keeps two, opening more while busy. A connection is checked only after sitting idle: a
+    check per request was a round trip per login; one that died in busy use (a restart) fails
+    its statement, the login is decided again on a new one (api/logins.py), and the other pool
+    drops its connections too (core.db.share_restarts). SQLite keeps its defaults, one pool.
     """
     if settings.database_url.startswith("sqlite"):
-        return {}
-    return {
-        "pool_size": settings.api_threads,
-        "max_overflow": SPARE_CONNECTIONS,
-        "ping_after_idle": PING_AFTER_IDLE_SECONDS,
-    }
+        return make_sessionmaker(engine_on()), None
+    shared = {"ping_after_idle": PING_AFTER_IDLE_SECONDS}
+    rest = engine_on(pool_size=SPARE_CONNECTIONS, max_overflow=settings.api_threads, **shared)
+    logins = engine_on(
+        pool_size=settings.api_threads,
+        max_overflow=SPARE_CONNECTIONS,
+        isolation_level=AUTOCOMMIT,
+        **shared,
+    )
+    share_restarts(rest, logins)
+    return make_sessionmaker(rest), make_sessionmaker(logins)
 
 
 def _version() -> str:

@@ -67,7 +67,8 @@ def _database_unavailable(request: Request, exc: sa_exc.DBAPIError) -> Response:
     )
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if "text/html" in request.headers.get("accept", ""):
-        from api.web.render import message_page  # pages only: the API answers without Jinja
+        # pages only: the API answers without Jinja
+        from api.web.render import message_page, page_address
 
         page = message_page(
             request,
@@ -82,6 +83,7 @@ def _database_unavailable(request: Request, exc: sa_exc.DBAPIError) -> Response:
                 "van koppel.",
                 "Try again in a minute. If it stays like this, tell koppel's operator.",
             ),
+            try_again=page_address(request),
         )
         page.headers.update(headers)
         return page

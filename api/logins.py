@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import anyio.to_thread
 from fastapi import APIRouter
 
 from api.auth import Caller
 from api.metrics import count_login
 from api.problems import RESPONSES
 from api.schemas import DenialOut, LoginDecisionOut, LoginRequest, PersonOut, SchoolRefOut
-from api.services import Svc
-from core.db import reads_in_autocommit, retry_once_on_disconnect
+from api.services import Services, Svc
+from core.api_token import ApiToken
+from core.db import retry_once_on_disconnect
 from core.login.attempt import LoginAttempt
 from core.login.client_address import ClientAddress, derive_client_address
 from core.login.decide import decide_login
@@ -22,7 +24,7 @@ router = APIRouter(prefix="/v1/logins", tags=["logins"], responses=RESPONSES)
 
 
 @router.post("/evaluate", response_model=LoginDecisionOut)
-def evaluate(
+async def evaluate(
     body: LoginRequest,
     svc: Svc,
     caller: Caller,
@@ -32,6 +34,13 @@ def evaluate(
     Any other answer (an error, a timeout) means: do not let them in. A school outside the
     token's schools is answered as a school that is not linked (``core:school_unknown``).
     """
+    # Async, with the decision handed to a thread here: a sync route is handed to a thread,
+    # and FastAPI then hands its answer to another to check it against the response model.
+    return await anyio.to_thread.run_sync(answer_login, body, svc, caller)
+
+
+def answer_login(body: LoginRequest, svc: Services, caller: ApiToken) -> LoginDecisionOut:
+    """The evaluate route's work, on a thread of the pool: the decision and its answer."""
     settings = svc.settings
     identity = LoginIdentity(
         source=body.source,
@@ -50,10 +59,9 @@ def evaluate(
     at = body.at or datetime.now(UTC)
 
     def decide() -> LoginDecisionOut:
-        with svc.session() as session:
-            # An allowed login writes nothing, a denied one one statement (its audit rows):
-            # no transaction to open and close around them.
-            reads_in_autocommit(session)
+        # An allowed login writes nothing, a denied one one statement (its audit rows): no
+        # transaction to open and close around them.
+        with svc.autocommit_session() as session:
             attempt, decision = decide_login(
                 session, identity, client, at, svc.plugins, settings, school_allowed=caller.allows
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from api.auth import Caller, school_in_scope
@@ -19,7 +19,9 @@ from api.schemas import (
     SchoolStatusOut,
 )
 from api.services import Services, services
+from api.upstream import on_upstream_threads
 from core.api_token import ApiToken
+from core.connection import ConnectionCheck
 from core.linking import link_school
 from core.login.networks import ADMIN_ORIGIN, NetworkEntry, replace_networks, school_networks
 from core.models import School
@@ -72,7 +74,8 @@ def status(brin6: str, svc: Svc, caller: Caller) -> SchoolStatusOut:
 
 
 @router.post("/{brin6}/connection-check", response_model=ConnectionCheckOut)
-def connection_check(
+async def connection_check(
+    request: Request,
     brin6: str,
     svc: Svc,
     caller: Caller,
@@ -84,15 +87,19 @@ def connection_check(
     what the school's administrator should read.
     """
     code = school_in_scope(caller, brin6)
-    with svc.session() as session:
-        check = link_school(session, svc.plugins, code, source)
-        linked = school_by_brin6(session, code)
+
+    def ask() -> tuple[ConnectionCheck, bool]:
+        with svc.session() as session:
+            check = link_school(session, svc.plugins, code, source)
+            return check, school_by_brin6(session, code) is not None
+
+    check, linked = await on_upstream_threads(request, ask)
     return ConnectionCheckOut(
         brin6=code,
         status=check.status,
         sentence_nl=check.sentence_nl,
         sentence_en=check.sentence_en,
-        linked=linked is not None,
+        linked=linked,
     )
 
 

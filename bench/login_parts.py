@@ -3,8 +3,8 @@
     KOPPEL_BENCH_POSTGRES_URL=postgresql+psycopg://... python -m bench.login_parts \\
         [--logins 3000] [--denied]
 
-Seeds a fresh database as bench/logins does, then calls the evaluate route's function (the
-decision in the thread FastAPI runs it on, without HTTP) for each seeded pupil in turn, with
+Seeds a fresh database as bench/logins does, then calls the evaluate route's work (what
+api.logins.answer_login does on its thread, without HTTP) for each seeded pupil in turn, with
 the parts of the decision wrapped in timers. Parts nest: a part's time includes the parts
 called inside it. Thread CPU, not wall time, so waiting for PostgreSQL counts for nothing and
 a busy machine disturbs the figures less than requests per second.
@@ -28,10 +28,9 @@ from bench.login_rate import HOME, LoginBench
 # (module, attribute, shown as): what is timed, outermost first.
 PARTS = (
     ("api.logins", "retry_once_on_disconnect", "the decision, session to answer"),
-    ("api.logins", "reads_in_autocommit", "  session: connection, autocommit"),
     ("api.logins", "decide_login", "  decide_login"),
     ("core.login.decide", "resolve_identity", "    the login statement (resolve_identity)"),
-    ("sqlalchemy.orm", "Session.execute", "      Session.execute (every statement)"),
+    ("sqlalchemy.engine", "Connection.execute", "      Connection.execute (every statement)"),
     ("core.pg_cursor", "DescribedOnce.description", "        the cursor's description"),
     ("core.login.decide", "evaluate_login", "    rules, policies, audit, log line"),
     ("core.login.evaluate", "_judge", "      the policies"),
@@ -97,7 +96,7 @@ def main() -> None:
 
 def measure(run: LoginBench, logins: int, denied: bool) -> None:
     from api.app import create_app
-    from api.logins import evaluate
+    from api.logins import answer_login  # the route's work, without its thread hand-over
     from api.schemas import LoginRequest
     from core.logging import configure
 
@@ -111,17 +110,17 @@ def measure(run: LoginBench, logins: int, denied: bool) -> None:
     spent: collections.Counter[str] = collections.Counter()
     timed(spent)
     for n in range(200):  # warm: statements compiled and prepared, connections open
-        evaluate(requests[n % len(requests)], services, caller)
+        answer_login(requests[n % len(requests)], services, caller)
     spent.clear()
     started = time.thread_time()
     for n in range(logins):
-        evaluate(requests[n % len(requests)], services, caller)
+        answer_login(requests[n % len(requests)], services, caller)
     total = time.thread_time() - started
     print(
         f"{'denied' if denied else 'allowed'} logins, {logins}, load average "
         f"{os.getloadavg()[0]:.1f}: thread CPU per login"
     )
-    print(f"{'evaluate() in all':46s} {1000 * total / logins:6.3f} ms")
+    print(f"{'answer_login() in all':46s} {1000 * total / logins:6.3f} ms")
     for _module, _attribute, label in PARTS:
         print(f"{label:46s} {1000 * spent[label] / logins:6.3f} ms")
 

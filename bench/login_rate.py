@@ -166,16 +166,20 @@ class LoginBench:
             conn.execute(text("ANALYZE"))
         self.full.register(self.engine)
 
-    def start_servers(self) -> None:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
+    def server_env(self, url: str) -> dict[str, str]:
+        """What 'koppel api' serving the seeded database at ``url`` needs."""
+        return {
             "KOPPEL_DATABASE_URL": self.database_url,
             "KOPPEL_API_TOKENS": json.dumps([self.token]),
             "KOPPEL_LOG_FORMAT": "json",
             "KOPPEL_LOG_LEVEL": "INFO",
             **self.full.env(url),
         }
+
+    def start_servers(self) -> None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = self.server_env(url)
         processes = str(self.args.api_processes)
         koppel = Service(
             "api", ["api", "--port", str(port), "--processes", processes], env, self.logs

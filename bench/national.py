@@ -34,9 +34,11 @@ import argparse
 import json
 import math
 import os
+import signal
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,8 @@ class Bench:
             "KOPPEL_BASISPOORT_READ_TIMEOUT": "120",
         }
         self.school_ids: list[int] = []
+        # The simulator and its client, closed by close() on every way out of the run.
+        self.started = ExitStack()
         self.sim: Service | None = None
         self.sim_url = ""
         self.http: httpx.Client | None = None
@@ -106,6 +110,7 @@ class Bench:
             "--schools", str(schools), "--max-pupils", str(SIZES[1]), "--tls-dir", str(tls),
         ]  # fmt: skip
         self.sim = Service("simulator", args, {"KOPPEL_LOG_LEVEL": "WARNING"}, self.logs)
+        self.started.callback(self.sim.stop)
         out = self.sim.wait_for_output("listening on ", timeout=120)
         self.sim_url = out.partition("listening on ")[2].split()[0].rstrip("/")
         self.env.update(
@@ -113,7 +118,8 @@ class Bench:
             KOPPEL_BASISPOORT_CERT=str(tls / "client.pem"),
             KOPPEL_BASISPOORT_CA=str(tls / "ca.pem"),
         )
-        self.http = httpx.Client(verify=client_ssl_context(make_test_pki(tls)), timeout=120)
+        context = client_ssl_context(make_test_pki(tls))
+        self.http = self.started.enter_context(httpx.Client(verify=context, timeout=120))
 
     def sim_call(self, method: str, path: str) -> Any:
         assert self.http is not None
@@ -150,15 +156,13 @@ class Bench:
         """Run one night through scheduler → RabbitMQ → workers; its figures."""
         before = table_writes(self.engine)
         cpu_before = self.server_cpu()
-        workers = Service(
-            f"workers-{label}",
-            ["worker", "--processes", str(self.args.workers), "--threads", str(self.args.threads)],
-            self.env,
-            self.logs,
-        )
-        scheduler: Service | None = None
-        profilers: list[Any] = []
-        try:
+        # Every process started is stopped on the way out, however the night ends (the last
+        # started first), each even when stopping one before it failed.
+        args = self.args
+        command = ["worker", "--processes", str(args.workers), "--threads", str(args.threads)]
+        with ExitStack() as running:
+            workers = Service(f"workers-{label}", command, self.env, self.logs)
+            running.callback(workers.stop, timeout=120)
             workers.wait_for_output('"worker_started"', count=self.args.workers, timeout=120)
             # The window opens once the scheduler is likely up; if it is late, it sends at once
             # and the night's wall time (counted from the opening) includes the delay.
@@ -176,9 +180,10 @@ class Bench:
             scheduler = Service(
                 f"scheduler-{label}", ["scheduler"], {**self.env, **window}, self.logs
             )
+            running.callback(scheduler.stop)
             sampled = {f"worker{n}": pid for n, pid in enumerate(worker_pids(workers))}
             sampled.update(scheduler=scheduler.pid, simulator=self.sim.pid if self.sim else 0)
-            profilers = start_profilers(self.args.profile, label, sampled)
+            running.callback(stop_profilers, start_profilers(self.args.profile, label, sampled))
             done = self._wait_for_night(opens, workers, scheduler)
             worker_peaks = [peak_rss_mb(pid) for pid in worker_pids(workers)]
             worker_cpu = sum(cpu_seconds(pid) for pid in worker_pids(workers))
@@ -186,11 +191,6 @@ class Bench:
             cpu_after = self.server_cpu()
             scheduler_peak = peak_rss_mb(scheduler.pid)
             up_at = _last_event(scheduler, "scheduler_started")
-        finally:
-            stop_profilers(profilers)
-            if scheduler is not None:
-                scheduler.stop()
-            workers.stop(timeout=120)
         # Backends report their counts when they exit; give the last ones a moment.
         time.sleep(1.0)
         writes = writes_since(before, table_writes(self.engine))
@@ -341,14 +341,14 @@ class Bench:
         return {"copy": copy, "orm": orm}
 
     def close(self) -> None:
-        if self.http is not None:
-            self.http.close()
-        if self.sim is not None:
-            self.sim.stop()
-        self.engine.dispose()
-        delete_queues(self.broker, self.prefix)
-        if not self.args.keep_database:
-            drop_database(self.base_db, self.database_url)
+        """Stop the simulator, then clear queues and the database: each step even when one
+        before it failed (an ExitStack runs its callbacks last in, first out)."""
+        with ExitStack() as steps:
+            if not self.args.keep_database:
+                steps.callback(drop_database, self.base_db, self.database_url)
+            steps.callback(delete_queues, self.broker, self.prefix)
+            steps.callback(self.engine.dispose)
+            steps.enter_context(self.started)
 
 
 def _last_event(service: Service, event: str) -> datetime | None:
@@ -455,8 +455,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop(signum: int, _frame: Any) -> None:
+    # Python would end at once, skipping every finally: the processes started would live on.
+    raise SystemExit(f"stopped by {signal.Signals(signum).name}")
+
+
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
     schools = args.schools or max(10, round(NATIONAL_SCHOOLS * args.scale))
     logs = Path(tempfile.mkdtemp(prefix="koppel-national-"))
     started = datetime.now(UTC)

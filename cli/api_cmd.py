@@ -15,12 +15,12 @@ import click
 import structlog
 
 from cli.runtime import (
+    checked_engine,
     fail,
     listening,
     metrics_port_option,
     plugins,
     serve_metrics,
-    session_factory,
 )
 from core.errors import KoppelError
 from core.settings import Settings, get_settings
@@ -66,7 +66,10 @@ def api(host: str, port: int, processes: int | None, metrics_port: int | None) -
     processes = processes or settings.api_processes
     if processes > 1:
         # Each process builds its own app and pool; this one only watches them.
-        app.state.services.session_factory.kw["bind"].dispose()
+        services = app.state.services
+        for pool in (services.session_factory, services.autocommit_factory):
+            if pool is not None:
+                pool.kw["bind"].dispose()
         if settings.web_secret is None:
             # One key for all of them (each would draw its own): a sign-in made by one process
             # is then good at the next. A restart still ends sign-ins (web_secret_unset says so).
@@ -145,9 +148,10 @@ def stop_with_parent(parent: int) -> None:
 
 
 def built_app(settings: Settings) -> FastAPI:
-    from api.app import create_app, engine_options
+    from api.app import api_sessions, create_app
 
-    return create_app(settings, session_factory(**engine_options(settings)), plugins())
+    sessions, autocommit_sessions = api_sessions(settings, checked_engine)
+    return create_app(settings, sessions, plugins(), autocommit_factory=autocommit_sessions)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

@@ -130,19 +130,25 @@ def check_certificate() -> str:
 
 
 def check_sign_in_keys() -> str:
-    """koppel's SAML signing key loads; every stored id_token signing key decrypts."""
+    """koppel's SAML signing keys (current, next) load; every stored id_token signing key
+    decrypts."""
     from sqlalchemy.orm import Session
 
     from core.oidc.keys import check_stored_keys
     from core.probes import database_engine
-    from core.saml.signing import load_signing_key
+    from core.saml.signing import load_signing_keys
 
     settings = get_settings()
-    if settings.sso_signing_key is None:
+    keys = load_signing_keys(settings.sso_signing_key, settings.sso_next_signing_key)
+    if keys is None:
         requests = "AuthnRequests unsigned (KOPPEL_SSO_SIGNING_KEY unset)"
     else:
-        load_signing_key(settings.sso_signing_key)
         requests = f"AuthnRequests signed with {settings.sso_signing_key}"
+    if keys is not None and keys.next is not None:
+        requests += (
+            f", next key {settings.sso_next_signing_key} published beside it "
+            "(swap the files once the identity providers have re-read the metadata)"
+        )
     engine = database_engine(settings.database_url)
     try:
         with Session(engine) as session:

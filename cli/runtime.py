@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import migrate
@@ -23,8 +24,8 @@ from core.settings import get_settings
 
 
 @cache
-def session_factory(**engine_options: Any) -> sessionmaker[Session]:
-    """Sessions on the configured database, once it answers and holds the expected schema.
+def checked_engine(**engine_options: Any) -> Engine:
+    """An engine on the configured database, once it answers and holds the expected schema.
 
     Checked here, before any command touches a table: a missing database, schema or driver is
     one line saying what to do (see core.probes), and no empty SQLite file is left behind.
@@ -36,7 +37,23 @@ def session_factory(**engine_options: Any) -> sessionmaker[Session]:
     except KoppelError:
         engine.dispose()
         raise
+    return engine
+
+
+def session_factory(**engine_options: Any) -> sessionmaker[Session]:
+    """Sessions on ``checked_engine(**engine_options)``."""
+    return _sessions_on(checked_engine(**engine_options))
+
+
+@cache
+def _sessions_on(engine: Engine) -> sessionmaker[Session]:
     return make_sessionmaker(engine)
+
+
+def forget_engines() -> None:
+    """Make the next command's engines anew (for tests that change the configured database)."""
+    checked_engine.cache_clear()
+    _sessions_on.cache_clear()
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from sqlalchemy import (
     literal_column,
     make_url,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -80,6 +80,23 @@ def make_engine(url: str, *, ping_after_idle: float | None = None, **kwargs: obj
     if ping_after_idle is not None:
         ping_when_idle(engine, ping_after_idle)
     return engine
+
+
+def share_restarts(*engines: Engine) -> None:
+    """A lost connection seen by one of ``engines`` (on one database) empties every other's pool.
+
+    SQLAlchemy drops a pool's older connections when one of them meets a restart of the
+    database, but only that pool's: the others' would each fail a request first.
+    """
+    for engine in engines:
+
+        def restarted(context: ExceptionContext, seen: Engine = engine) -> None:
+            if context.is_disconnect:
+                for other in engines:
+                    if other is not seen:
+                        other.dispose(close=False)  # in-use connections stay with their users
+
+        event.listen(engine, "handle_error", restarted)
 
 
 def ping_when_idle(engine: Engine, seconds: float) -> None:

@@ -44,8 +44,9 @@ class Night:
 def recent_nights(
     session: Session, zone: ZoneInfo, nights: int = 30, now: datetime | None = None
 ) -> list[Night]:
-    """The last ``nights`` nights, oldest first; the latest is the one that ended this noon,
-    or that is going on now (before noon)."""
+    """The last ``nights`` nights, oldest first; the latest is the one going on now: before
+    noon the one ending this noon, after noon the one ending tomorrow's (whose window may start
+    before midnight, KOPPEL_SCHEDULER_WINDOW_START)."""
     now = now or utcnow()
     local = now.astimezone(zone)
     last = local.date() if local.time() < NOON else local.date() + timedelta(days=1)

@@ -142,16 +142,17 @@ class Settings(BaseSettings):
         le=64,
         description="Processes of one 'koppel api' serving its one port (uvicorn's workers; "
         "--processes wins). Python runs one process on one core: set it to the container's "
-        "cores. Each has its own threads and database connections (KOPPEL_API_THREADS + 2 "
+        "cores. Each has its own threads and database connections (KOPPEL_API_THREADS + 4 "
         "each); metrics add up all of them.",
     )
     api_threads: int = Field(
-        default=8,
+        default=4,
         ge=1,
         le=256,
         description="Requests one 'koppel api' process works on at once (its thread pool, and "
-        "as many pooled database connections); more wait their turn. More threads than this "
-        "only make them take turns at Python's lock (docs/benchmarks.md, 'Logins').",
+        "as many pooled database connections); more wait their turn. More threads only take "
+        "turns at Python's lock (docs/benchmarks.md, 'Logins'). Connection checks, which wait "
+        "on the identity source, have threads of their own.",
     )
     api_tokens: list[ApiToken] = Field(
         default_factory=list,
@@ -298,6 +299,15 @@ class Settings(BaseSettings):
         "koppel's SP metadata. Every replica needs the same file. Unset: AuthnRequests are "
         "sent unsigned. An identity provider that wants them unsigned says so in its own "
         "setting (e.g. KOPPEL_BASISPOORT_SSO_SIGN_REQUESTS=false).",
+    )
+    sso_next_signing_key: Path | None = Field(
+        default=None,
+        description="While replacing KOPPEL_SSO_SIGNING_KEY: one PEM file like it (key and "
+        "certificate) holding the key that will sign next. It signs nothing; its certificate is "
+        "published in koppel's SP metadata after the current one, so identity providers know it "
+        "before the switch. Swap the files once they have re-read the metadata, then unset this "
+        "(docs/sso.md, 'Replacing the signing key'). Needs KOPPEL_SSO_SIGNING_KEY, and another "
+        "key than it.",
     )
 
     # Sync safety (core/sync/budget.py): a plan over these limits is held for a person to decide.

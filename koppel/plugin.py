@@ -19,7 +19,7 @@ from core.errors import (
     SourceUnavailable,
 )
 from core.hookspecs import PROJECT, hookimpl
-from core.login import Denial, LoginAttempt, LoginPolicy, PersonKind
+from core.login import Denial, LoginAttempt, LoginPerson, LoginPolicy, LoginSchool, PersonKind
 from core.login.networks import allowed_networks
 from core.saml.method import Asserted, AssertedIdentity, LoginMethod
 from core.settings import read_settings
@@ -51,7 +51,9 @@ __all__ = [
     "KoppelError",
     "LoginAttempt",
     "LoginMethod",
+    "LoginPerson",
     "LoginPolicy",
+    "LoginSchool",
     "PersonKind",
     "PupilRecord",
     "SchoolInfo",

@@ -148,12 +148,12 @@ def cli_db(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("KOPPEL_DATABASE_URL", fresh_db_url)
     monkeypatch.delenv("KOPPEL_API_TOKENS", raising=False)
     get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
+    runtime.forget_engines()
     try:
         yield fresh_db_url
     finally:
         get_settings.cache_clear()
-        runtime.session_factory.cache_clear()
+        runtime.forget_engines()
 
 
 @pytest.fixture

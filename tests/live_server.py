@@ -14,12 +14,15 @@ from fastapi import FastAPI
 
 
 @contextmanager
-def serve(app: FastAPI, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yield its base URL."""
+def serve(app: FastAPI, lifespan: Literal["on", "off"] = "off", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 (or ``port``: a restart at the
+    same address) in a thread; yield its base URL."""
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listener
     # says so; without it every response waits 40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    # The address of a server just stopped is free again at once (its connections in TIME_WAIT).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, lifespan=lifespan, timeout_keep_alive=60)
     server = uvicorn.Server(config)

@@ -72,7 +72,7 @@ def koppel(
     monkeypatch.setenv("KOPPEL_BASISPOORT_BACKOFF", "0.01")
     monkeypatch.delenv("KOPPEL_BROKER_URL", raising=False)
     get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
+    runtime.forget_engines()
     set_plugins(Plugins(make_plugin_manager(extra=koppel_plugins)))
     runner = CliRunner()
 
@@ -86,4 +86,4 @@ def koppel(
     finally:
         set_plugins(None)
         get_settings.cache_clear()
-        runtime.session_factory.cache_clear()
+        runtime.forget_engines()

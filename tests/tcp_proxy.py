@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
 class TcpProxy:
     """Forwards 127.0.0.1:``port`` to ``target``; ``cut()`` drops every connection and refuses
-    new ones (a crash or a fast shutdown, seen from the client), ``restore()`` lets them in."""
+    new ones (a crash or a fast shutdown, seen from the client), ``restore()`` lets them in.
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    ``cut_when``, given what a client sent (as one read), True drops that client's connection
+    before it reaches the server: the server going down at one chosen step of a protocol.
+    """
+
+    def __init__(
+        self, target: tuple[str, int], cut_when: Callable[[bytes], bool] | None = None
+    ) -> None:
         self.target = target
+        self.cut_when = cut_when
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._up = threading.Event()
@@ -56,13 +63,20 @@ class TcpProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._open.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            for source, sink, cut_when in (
+                (client, upstream, self.cut_when),
+                (upstream, client, None),
+            ):
+                threading.Thread(target=_pump, args=(source, sink, cut_when), daemon=True).start()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(
+    source: socket.socket, sink: socket.socket, cut_when: Callable[[bytes], bool] | None = None
+) -> None:
     try:
         while data := source.recv(65536):
+            if cut_when is not None and cut_when(data):
+                break  # both ends are shut below, this data never sent
             sink.sendall(data)
     except OSError:
         pass
@@ -78,8 +92,10 @@ def _shut(sock: socket.socket) -> None:
 
 
 @contextmanager
-def tcp_proxy(host: str, port: int) -> Iterator[TcpProxy]:
-    proxy = TcpProxy((host, port))
+def tcp_proxy(
+    host: str, port: int, cut_when: Callable[[bytes], bool] | None = None
+) -> Iterator[TcpProxy]:
+    proxy = TcpProxy((host, port), cut_when)
     try:
         yield proxy
     finally:
@@ -87,7 +103,9 @@ def tcp_proxy(host: str, port: int) -> Iterator[TcpProxy]:
 
 
 @contextmanager
-def proxied_database(tmp_path: Path) -> Iterator[tuple[TcpProxy, str]]:
+def proxied_database(
+    tmp_path: Path, cut_when: Callable[[bytes], bool] | None = None
+) -> Iterator[tuple[TcpProxy, str]]:
     """A migrated PostgreSQL database of the test's own, and its URL through a cuttable proxy."""
     from sqlalchemy.engine import make_url
 
@@ -99,7 +117,7 @@ def proxied_database(tmp_path: Path) -> Iterator[tuple[TcpProxy, str]]:
     direct = make_engine(url.render_as_string(hide_password=False))
     migrate.upgrade(direct)
     direct.dispose()
-    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432, cut_when) as proxy:
         yield (
             proxy,
             url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),

@@ -7,6 +7,9 @@ says so once (``broker_connection_lost``); from then on one consumer tries to co
 1, 2, 4, 8, then 10 s between tries and logging one line per try (``broker_unreachable``),
 while the others wait for it; when it gets through (``broker_reconnected``) they all consume
 again. What Dramatiq and pika would log meanwhile about the same outage is left out.
+
+A connection lost while a channel is being opened is one more lost connection: Dramatiq's own
+bookkeeping turned it into a KeyError, logged as a consumer's "unexpected error" (``_channel``).
 """
 
 from __future__ import annotations
@@ -150,8 +153,29 @@ class _Consumer(_RabbitmqConsumer):
         log.debug("message_settled_by_redelivery", message_id=message.message_id)
 
 
+def _channel(broker: RabbitmqBroker) -> Any:
+    """Dramatiq's ``channel`` getter (this thread's channel, opened on first use), but the
+    channel is in ``broker.channels`` before it is asked for publisher confirms.
+
+    Dramatiq (2.2.1) keeps a channel in the thread's state and adds it to ``channels`` only
+    once confirms are on: a connection lost in between (RabbitMQ stopping, or starting while
+    a slow worker declares its queues) left it out, and the deleter that cleans up after the
+    failure raised KeyError from ``channels.remove``, where a lost connection (retried, or
+    reported as the outage) belonged.
+    """
+    channel = getattr(broker.state, "channel", None)
+    if channel is None:
+        channel = broker.state.channel = broker.connection.channel()
+        broker.channels.add(channel)
+        if broker.confirm_delivery:
+            channel.confirm_delivery()
+    return channel
+
+
 class ReconnectingRabbitmqBroker(RabbitmqBroker):
     """Dramatiq's RabbitMQ broker whose consumers go back through one ``Reconnect``."""
+
+    channel = RabbitmqBroker.channel.getter(_channel)  # its deleter stays Dramatiq's
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

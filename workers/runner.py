@@ -129,8 +129,9 @@ def run_worker_process(
     if parent is not None:  # a spawned child starts bare; in-process, the command configured it
         configure(settings.log_format, settings.log_level, cache=True)
     from workers.broker import broker, is_in_process
-    from workers.database import warm_up
+    from workers.database import session_factory, warm_up
     from workers.inprocess import make_worker
+    from workers.unreleased import unreleased
 
     if is_in_process():
         raise ConfigError(
@@ -156,6 +157,7 @@ def run_worker_process(
     while True:
         if heartbeat is not None:
             heartbeat.touch()  # the container's health check reads its age
+        unreleased.give_back(session_factory())  # owed after an outage, even with no messages
         if parent is not None and os.getppid() != parent:
             # The parent died (SIGKILL leaves it no time to stop us): stop as if told to.
             log.warning("worker_parent_gone", parent=parent)
@@ -164,6 +166,7 @@ def run_worker_process(
             break
     # Let running syncs finish (each is bounded by its time limit), then hand back the rest.
     worker.stop(timeout=int((settings.sync_time_limit_seconds + 30) * 1000))
+    unreleased.give_back(session_factory())  # what the last syncs could not give back
     broker.close()
     log.info("worker_stopped")
     return 0

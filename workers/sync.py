@@ -42,6 +42,7 @@ from core.sync.work import UnitOfWork
 from workers.broker import broker
 from workers.database import message_session, session_factory
 from workers.known import KnownSchools
+from workers.unreleased import unreleased
 
 log = structlog.get_logger()
 
@@ -72,6 +73,7 @@ def handle_sync(school_id: int, trigger: str, since: str | None) -> None:
     since_at = datetime.fromisoformat(since) if since else message.message_datetime
     owner = f"{worker_id()}/{message.message_id[:8]}"
     started = time.monotonic()
+    unreleased.give_back(session_factory())  # leases an outage kept us from giving back
     plugins = get_plugins()
     with message_session() as session:
         known = known_schools.get(session, school_id)
@@ -243,10 +245,12 @@ def _leased_by_another(session: Session, school_id: int, owner: str) -> bool:
 
 
 def _release(work: UnitOfWork, held: lease.Lease) -> None:
-    # A failed release must not hide the run's own error; the lease lapses by itself anyway.
+    # A failed release must not hide the run's own error. The lease lapses by itself, but
+    # is given back sooner, at this process's next chance (workers/unreleased.py).
     try:
         work.rollback()
         with work.step():
             lease.release(work.session, held)
     except Exception as exc:
         log.warning("lease_release_failed", lease_token=held.token, error=describe_error(exc))
+        unreleased.add(held)

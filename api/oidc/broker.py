@@ -26,7 +26,7 @@ from api.oidc.provider import Authenticated, Provider
 from api.oidc.requests import OidcRequest
 from api.services import services
 from api.signin import SignedIn, add_continuation
-from core.db import reads_in_autocommit, retry_once_on_disconnect
+from core.db import retry_once_on_disconnect
 from core.models import OidcClient
 from core.oidc.codes import take_pending
 
@@ -67,8 +67,8 @@ def back_to_client(request: Request, signed_in: SignedIn, pending_id: str) -> Re
 def _back_to_client(request: Request, signed_in: SignedIn, pending_id: str) -> Response:
     svc = services(request)
     at = now(request)
-    with svc.session() as session:
-        reads_in_autocommit(session)  # the pending sign-in taken, the code stored: one each
+    # The pending sign-in taken, the code stored: one statement each.
+    with svc.autocommit_session() as session:
         pending = take_pending(session, pending_id, at)
         if pending is None:
             session.commit()

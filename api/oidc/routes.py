@@ -27,7 +27,7 @@ from api.oidc.provider import AUTH_METHODS, SCOPE, Provider
 from api.oidc.requests import OidcRequest
 from api.services import services
 from api.signin import sign_in_url
-from core.db import reads_in_autocommit, retry_once_on_disconnect
+from core.db import retry_once_on_disconnect
 from core.oidc.codes import save_pending
 from core.oidc.keys import ALG, published_keys
 
@@ -108,8 +108,8 @@ def _authorize(request: Request, form: FormData | None) -> Response:
     otherwise a pending authorization and off to the identity provider to sign in."""
     svc = services(request)
     at = now(request)
-    with svc.session() as session:
-        reads_in_autocommit(session)  # one statement: the code or the pending sign-in stored
+    # One statement each: the code or the pending sign-in stored.
+    with svc.autocommit_session() as session:
         provider = provider_for(request, session, at)
         try:
             oauth = _oauth_request(provider, request, form)
@@ -156,10 +156,9 @@ def _authorize(request: Request, form: FormData | None) -> Response:
 
 def _token(request: Request, form: FormData) -> Response:
     svc = services(request)
-    with svc.session() as session:
-        # The code redeemed and the token stored, each its own transaction on PostgreSQL: a
-        # token request that fails between the two has spent its code and got no token.
-        reads_in_autocommit(session)
+    # The code redeemed and the token stored, each its own transaction on PostgreSQL: a token
+    # request that fails between the two has spent its code and got no token.
+    with svc.autocommit_session() as session:
         provider = provider_for(request, session, now(request))
         try:
             oauth = _oauth_request(provider, request, form)

@@ -10,14 +10,15 @@ from fastapi import FastAPI
 
 from api.sso.routes import router
 from core.saml.metadata import MetadataCache
-from core.saml.signing import load_signing_key
+from core.saml.signing import load_signing_keys
 from core.settings import Settings
 
 
 def install_sso(app: FastAPI, settings: Settings) -> None:
     """The /sso routes, the identity providers' metadata kept for the process, and koppel's
-    own signing key (read at start: a bad key file stops koppel with one clear line)."""
+    own signing keys (read at start: a bad key file stops koppel with one clear line)."""
     app.state.sso_metadata = MetadataCache(settings.sso_metadata_seconds)
-    key_file = settings.sso_signing_key
-    app.state.sso_signing_key = load_signing_key(key_file) if key_file is not None else None
+    app.state.sso_signing_keys = load_signing_keys(
+        settings.sso_signing_key, settings.sso_next_signing_key
+    )
     app.include_router(router)

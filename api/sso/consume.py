@@ -21,7 +21,7 @@ from api.signin import SignedIn, continue_after_sign_in
 from api.sso import person
 from api.sso.pages import decision_page, not_configured_page, refusal_page
 from api.sso.providers import idp_metadata, sp_addresses
-from core.db import reads_in_autocommit, retry_once_on_disconnect
+from core.db import retry_once_on_disconnect
 from core.login.attempt import LoginAttempt
 from core.login.audit import record_decision
 from core.login.client_address import ClientAddress, derive_client_address
@@ -80,11 +80,10 @@ def _judged(
 ) -> tuple[SignedIn, str] | Response:
     """The person let in and the relay state, or the page that ends the sign-in."""
     services: Services = request.app.state.services
-    with services.session() as session:
-        # Each statement its own transaction on PostgreSQL (no BEGIN and COMMIT round trips):
-        # the post reads, and writes only rows that stand on their own (the assertion id, the
-        # request answered, the audit of a denial), as the evaluate API does.
-        reads_in_autocommit(session)
+    # Each statement its own transaction on PostgreSQL (no BEGIN and COMMIT round trips): the
+    # post reads, and writes only rows that stand on their own (the assertion id, the request
+    # answered, the audit of a denial), as the evaluate API does.
+    with services.autocommit_session() as session:
         try:
             checked = _checked(request, session, method, body, now)
         except SamlRefused as refused:

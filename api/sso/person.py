@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from api.signin import SignedIn
 from core.login.attempt import LoginAttempt
 from core.login.identity import LoginIdentity
-from core.models import Group, Pupil, PupilSubgroup, School, StaffGroup
+from core.models import Group, PupilSubgroup, School, StaffGroup
 from core.saml.method import AssertedIdentity
 
 
@@ -42,8 +42,8 @@ def signed_in(session: Session, attempt: LoginAttempt, idp: str, at: datetime) -
     """The allowed attempt as the continuations see it: ids, kind, roles and group names."""
     person, school, kind = attempt.person, attempt.school, attempt.person_kind
     assert person is not None and school is not None and kind is not None  # allowed: both known
-    query = _PUPIL_GROUPS if isinstance(person, Pupil) else _STAFF_GROUPS
-    values = {"person": person.id, "group": getattr(person, "group_id", None)}
+    query = _PUPIL_GROUPS if person.kind == "pupil" else _STAFF_GROUPS
+    values = {"person": person.id, "group": person.group_id}
     names = session.scalars(query, values)
     return SignedIn(
         source=school.source,

@@ -9,7 +9,7 @@ from api.services import Services
 from core.errors import ConfigError
 from core.saml.metadata import IdpMetadata
 from core.saml.method import LoginMethod, metadata_signer, signs_requests
-from core.saml.signing import SpSigningKey
+from core.saml.signing import SpSigningKey, SpSigningKeys
 
 log = structlog.get_logger()
 
@@ -42,5 +42,11 @@ def idp_metadata(request: Request, method: LoginMethod) -> IdpMetadata | None:
 
 def request_signer(request: Request, method: LoginMethod) -> SpSigningKey | None:
     """The key koppel signs its AuthnRequests to ``method`` with; None: they go unsigned."""
-    key: SpSigningKey | None = request.app.state.sso_signing_key
-    return key if signs_requests(method) else None
+    keys = signing_keys(request, method)
+    return keys.current if keys is not None else None
+
+
+def signing_keys(request: Request, method: LoginMethod) -> SpSigningKeys | None:
+    """koppel's signing keys as ``method`` knows them (current and next); None: unsigned."""
+    keys: SpSigningKeys | None = request.app.state.sso_signing_keys
+    return keys if signs_requests(method) else None

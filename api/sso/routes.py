@@ -12,7 +12,13 @@ from starlette.responses import RedirectResponse, Response
 from api.services import Services
 from api.sso.consume import consume, read_capped
 from api.sso.pages import last_outcome_page, not_configured_page, refusal_page, unknown_idp_page
-from api.sso.providers import idp_metadata, login_method, request_signer, sp_addresses
+from api.sso.providers import (
+    idp_metadata,
+    login_method,
+    request_signer,
+    signing_keys,
+    sp_addresses,
+)
 from core.saml.metadata import sp_metadata
 from core.saml.refusals import Refusal
 from core.saml.request import authn_request_url, new_request_id
@@ -30,8 +36,8 @@ def metadata(idp: str, request: Request) -> Response:
     if method is None:
         return unknown_idp_page(request)
     entity_id, acs_url = sp_addresses(request.app.state.services, idp)
-    signer = request_signer(request, method)
-    body = sp_metadata(entity_id, acs_url, signer.certificate if signer is not None else None)
+    keys = signing_keys(request, method)
+    body = sp_metadata(entity_id, acs_url, keys.certificates if keys is not None else ())
     return Response(body, media_type="application/samlmetadata+xml")
 
 

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from core.login.client_address import ClientAddress, IPAddress
+from core.login.facts import LoginPerson, LoginSchool, PersonKind
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from core.login.identity import IdentityProblem, ResolvedIdentity
-    from core.models import Pupil, School, Staff
-
-PersonKind = Literal["pupil", "staff"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
     """One login, resolved to the synced person and their school.
 
-    ``school`` and ``person`` are None only when identity resolution failed (``problem`` says
-    why); core's own rules deny those, so policies only ever see both set. ``roles`` is the
-    person's kind first ("pupil" or "staff"), then their roles as the source names them (e.g.
-    "Leerkracht"). ``session`` lets a policy read more (read only: never commit through it).
+    ``school`` and ``person`` are plain frozen values (core.login.facts), None only when
+    identity resolution failed (``problem`` says why); core's own rules deny those, so policies
+    only ever see both set. ``roles`` is the person's kind first ("pupil" or "staff"), then
+    their roles as the source names them (e.g. "Leerkracht"). ``session`` lets a policy read
+    more by id (read only: never write or commit through it).
     """
 
-    school: School | None
-    person: Pupil | Staff | None
+    school: LoginSchool | None
+    person: LoginPerson | None
     person_kind: PersonKind | None
     roles: tuple[str, ...]
     client: ClientAddress
@@ -54,7 +53,7 @@ def make_attempt(
     if resolved.kind == "pupil":
         roles = ("pupil",)
     elif resolved.kind == "staff" and resolved.person is not None:
-        roles = ("staff", *(getattr(resolved.person, "roles", None) or ()))
+        roles = ("staff", *resolved.person.roles)
     return LoginAttempt(
         school=resolved.school,
         person=resolved.person,

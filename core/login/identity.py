@@ -5,16 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
+from core.login.facts import (
+    PERSON_COLUMNS,
+    SCHOOL_COLUMNS,
+    LoginPerson,
+    LoginSchool,
+    PersonKind,
+    person_from_values,
+)
 from core.login.networks import StoredNetwork, networks_column, read_networks_column
 from core.models import Pupil, School, Staff
-
-if TYPE_CHECKING:
-    from core.login.attempt import PersonKind
 
 
 class IdentityProblem(StrEnum):
@@ -49,8 +54,8 @@ class ResolvedIdentity:
     through core.login.networks.allowed_networks within decide_login).
     """
 
-    school: School | None
-    person: Pupil | Staff | None = None
+    school: LoginSchool | None
+    person: LoginPerson | None = None
     kind: PersonKind | None = None
     problem: IdentityProblem | None = None
     networks: tuple[StoredNetwork, ...] = ()
@@ -73,55 +78,75 @@ def resolve_identity(session: Session, identity: LoginIdentity) -> ResolvedIdent
     )
     values = {"source": identity.source, "ref": identity.school_ref, "id": identity.school_id}
     values.update(keys)
-    rows = session.execute(query, values).all()
-    schools = list({row[0].id: row[0] for row in rows}.values())
+    # Plain columns on the session's connection, not ORM objects (core.login.facts says why);
+    # flushed first, as Session.execute would.
+    session.flush()
+    rows = session.connection().execute(query, values).all()
+    schools = {row[0]: LoginSchool(*row[:_SCHOOL_END]) for row in rows}
     if len(schools) > 1:
-        schools = [s for s in schools if s.merged_into_source_id is None]
+        schools = {k: s for k, s in schools.items() if s.merged_into_source_id is None}
     if len(schools) != 1:
         return ResolvedIdentity(None, problem=IdentityProblem.UNKNOWN_SCHOOL)
-    school = schools[0]
-    mine = [row for row in rows if row[0] is school]
-    networks = read_networks_column(mine[0][3])
+    [(school_id, school)] = schools.items()
+    mine = [row for row in rows if row[0] == school_id]
+    networks = read_networks_column(mine[0][-1])
     # The outer joins repeat a pupil for every staff member found, and the other way round.
-    people: dict[tuple[PersonKind, int], Pupil | Staff] = {}
-    for _, pupil, staff, _ in mine:
-        if pupil is not None:
-            people[("pupil", pupil.id)] = pupil
-        if staff is not None:
-            people[("staff", staff.id)] = staff
+    people: dict[tuple[PersonKind, int], dict[str, Any]] = {}
+    for row in mine:
+        for kind, (begin, end) in _PERSON_SPANS.items():
+            if row[begin] is not None:
+                people[(kind, row[begin])] = dict(zip(_READ[kind], row[begin:end], strict=True))
     for column, value in keys:
-        candidates = [(k, p) for (k, _), p in people.items() if getattr(p, column) == value]
+        candidates = [(k, p) for (k, _), p in people.items() if p[column] == value]
         if not candidates:
             continue
-        current = [c for c in candidates if c[1].left_at is None]
+        current = [c for c in candidates if c[1]["left_at"] is None]
         if len(candidates) == 1 or len(current) == 1:
-            kind, person = candidates[0] if len(candidates) == 1 else current[0]
+            kind, found = candidates[0] if len(candidates) == 1 else current[0]
+            person = person_from_values(kind, found)
             return ResolvedIdentity(school, person, kind, networks=networks)
         return ResolvedIdentity(school, problem=IdentityProblem.AMBIGUOUS_PERSON, networks=networks)
     return ResolvedIdentity(school, problem=IdentityProblem.UNKNOWN_PERSON, networks=networks)
+
+
+# What the statement reads per kind of person: their columns, then the keys they are found by.
+_READ: dict[PersonKind, tuple[str, ...]] = {
+    kind: (*columns, "eckid") for kind, columns in PERSON_COLUMNS.items()
+}
+_TABLES: dict[PersonKind, Table] = {"pupil": Pupil.__table__, "staff": Staff.__table__}  # type: ignore[dict-item]
+# Where each part sits in a row: the school's columns, the pupil's, the staff member's, then
+# the school's networks.
+_SCHOOL_END = len(SCHOOL_COLUMNS)
+_PERSON_SPANS = {
+    "pupil": (_SCHOOL_END, _SCHOOL_END + len(_READ["pupil"])),
+    "staff": (
+        _SCHOOL_END + len(_READ["pupil"]),
+        _SCHOOL_END + len(_READ["pupil"]) + len(_READ["staff"]),
+    ),
+}
 
 
 # The login's statement is built once per shape, with bound parameters: building a statement
 # and its cache key anew at every login cost more than running it (docs/benchmarks.md,
 # 'Logins'). One statement, not one per table: each round trip cost as much as the rest.
 @cache
-def _login_query(
-    by_ref: bool, by_id: bool, person_keys: tuple[str, ...]
-) -> Select[tuple[School, Pupil | None, Staff | None, str | None]]:
-    query = select(School, Pupil, Staff, networks_column()).where(
-        School.source == bindparam("source")
-    )
+def _login_query(by_ref: bool, by_id: bool, person_keys: tuple[str, ...]) -> Select[Any]:
+    school: Table = School.__table__  # type: ignore[assignment]
+    columns = [school.c[name] for name in SCHOOL_COLUMNS]
+    for kind, table in _TABLES.items():
+        columns += [table.c[name] for name in _READ[kind]]
+    query = select(*columns, networks_column()).where(school.c.source == bindparam("source"))
     if by_ref:
-        query = query.where(School.source_ref == bindparam("ref"))
+        query = query.where(school.c.source_ref == bindparam("ref"))
     if by_id:
-        query = query.where(School.source_school_id == bindparam("id"))
-    for model in (Pupil, Staff):
-        matches = [getattr(model, column) == bindparam(column) for column in person_keys]
+        query = query.where(school.c.source_school_id == bindparam("id"))
+    for table in _TABLES.values():
+        matches = [table.c[column] == bindparam(column) for column in person_keys]
         query = query.outerjoin(
-            model,
+            table,
             and_(
-                model.school_id == School.id,
-                model.source == bindparam("source"),
+                table.c.school_id == school.c.id,
+                table.c.source == bindparam("source"),
                 or_(*matches) if matches else false(),
             ),
         )

@@ -164,10 +164,12 @@ def networks_column() -> ColumnElement[str | None]:
     def sized(text: ColumnElement[str]) -> ColumnElement[str]:
         return cast(func.length(text), String) + ":" + text
 
-    row = cast(SchoolNetwork.id, String) + ":" + sized(SchoolNetwork.origin)
+    # The tables' own columns, not the ORM's: the login's statement is a plain Core one.
+    networks, school = SchoolNetwork.__table__.c, School.__table__.c
+    row = cast(networks.id, String) + ":" + sized(networks.origin)
     return (
-        select(func.aggregate_strings(row + sized(SchoolNetwork.network), ","))
-        .where(SchoolNetwork.school_id == School.id)
+        select(func.aggregate_strings(row + sized(networks.network), ","))
+        .where(networks.school_id == school.id)
         .scalar_subquery()
     )
 

@@ -93,8 +93,7 @@ def has_left(attempt: LoginAttempt) -> bool:
         return False
     if person.left_at is not None or person.purged_at is not None:
         return True
-    end_date = getattr(person, "end_date", None)
-    return end_date is not None and end_date < _school_day(attempt.at)
+    return person.end_date is not None and person.end_date < _school_day(attempt.at)
 
 
 def _school_day(at: datetime) -> date:

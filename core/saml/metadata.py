@@ -6,6 +6,7 @@ import base64
 import textwrap
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,9 +215,10 @@ def _current(metadata: IdpMetadata) -> bool:
     return metadata.valid_until is None or datetime.now(UTC) < metadata.valid_until
 
 
-def sp_metadata(entity_id: str, acs_url: str, signing_certificate: str | None = None) -> bytes:
+def sp_metadata(entity_id: str, acs_url: str, signing_certificates: Sequence[str] = ()) -> bytes:
     """koppel's service provider metadata for one identity provider: its entity id and ACS,
-    and the certificate its AuthnRequests are signed with (base64 DER), when they are."""
+    and the certificates (base64 DER) its AuthnRequests are signed with, when they are: the
+    current key's, then during a rollover the next key's (a provider accepts either)."""
     md = NS["md"]
     entity = etree.Element(
         q("md", "EntityDescriptor"), nsmap={"md": md, "ds": NS["ds"]}, entityID=entity_id
@@ -224,14 +226,14 @@ def sp_metadata(entity_id: str, acs_url: str, signing_certificate: str | None = 
     descriptor = etree.SubElement(
         entity,
         q("md", "SPSSODescriptor"),
-        AuthnRequestsSigned="true" if signing_certificate else "false",
+        AuthnRequestsSigned="true" if signing_certificates else "false",
         WantAssertionsSigned="true",
         protocolSupportEnumeration=PROTOCOL,
     )
-    if signing_certificate:
+    for certificate in signing_certificates:
         key = etree.SubElement(descriptor, q("md", "KeyDescriptor"), use="signing")
         data = etree.SubElement(etree.SubElement(key, q("ds", "KeyInfo")), q("ds", "X509Data"))
-        etree.SubElement(data, q("ds", "X509Certificate")).text = signing_certificate
+        etree.SubElement(data, q("ds", "X509Certificate")).text = certificate
     etree.SubElement(
         descriptor, q("md", "AssertionConsumerService"), Binding=POST, Location=acs_url, index="0"
     )

@@ -1,4 +1,5 @@
-"""koppel's own SAML key: it signs AuthnRequests; its certificate is in koppel's SP metadata."""
+"""koppel's own SAML keys: the current one signs AuthnRequests; its certificate, and during a
+rollover the next key's, are in koppel's SP metadata."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from core.errors import ConfigError
 
 SETTING = "KOPPEL_SSO_SIGNING_KEY"
+NEXT_SETTING = "KOPPEL_SSO_NEXT_SIGNING_KEY"
 # The SAML bindings' SigAlg for RSA with SHA-256 (XML Signature's URI for it).
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 HOW_TO_MAKE = (
@@ -34,9 +36,52 @@ class SpSigningKey:
         return base64.b64encode(signature).decode()
 
 
-def load_signing_key(path: Path) -> SpSigningKey:
+@dataclass(frozen=True, slots=True)
+class SpSigningKeys:
+    """The key that signs koppel's AuthnRequests and, while it is being replaced, the next one:
+    published beside it so identity providers know it before the switch, signing nothing."""
+
+    current: SpSigningKey
+    next: SpSigningKey | None = None
+
+    @property
+    def certificates(self) -> tuple[str, ...]:
+        """The certificates koppel's metadata publishes, the current key's first."""
+        return tuple(key.certificate for key in (self.current, self.next) if key is not None)
+
+
+def load_signing_keys(current: Path | None, next_key: Path | None) -> SpSigningKeys | None:
+    """koppel's signing keys from their settings' files (None: requests go unsigned), or
+    ConfigError saying which setting is wrong and what to do."""
+    if current is None:
+        if next_key is not None:
+            raise ConfigError(
+                f"{NEXT_SETTING} is set but {SETTING} is not: the next key is published "
+                "beside a current key that signs",
+                hint=f"set {SETTING} to the key that signs now (or, signing for the first "
+                f"time, put the new key in {SETTING} and unset {NEXT_SETTING})",
+            )
+        return None
+    keys = SpSigningKeys(
+        load_signing_key(current),
+        load_signing_key(next_key, NEXT_SETTING) if next_key is not None else None,
+    )
+    if keys.next is not None and _same_key(keys.current, keys.next):
+        raise ConfigError(
+            f"{NEXT_SETTING} ({next_key}) holds the same key as {SETTING} ({current})",
+            hint=f"make a new key for {NEXT_SETTING} ({HOW_TO_MAKE}), or unset it "
+            "once the switch is done",
+        )
+    return keys
+
+
+def _same_key(one: SpSigningKey, other: SpSigningKey) -> bool:
+    return one.key.public_key().public_numbers() == other.key.public_key().public_numbers()
+
+
+def load_signing_key(path: Path, setting: str = SETTING) -> SpSigningKey:
     """The key and certificate in one PEM file, or ConfigError saying what is wrong with it."""
-    where = f"{SETTING} ({path})"
+    where = f"{setting} ({path})"
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from core import migrate
 from core.db import make_engine, make_sessionmaker
-from core.login import ClientAddress, Denial, LoginAttempt
+from core.login import ClientAddress, Denial, LoginAttempt, LoginPerson, LoginSchool
 from koppel.testing.people import kit_school
 from koppel.testing.roster import KNOWN_ROLE, UNKNOWN_ROLE
 from koppel.testing.rules import ContractFailure, PolicyRule, require
@@ -44,9 +44,17 @@ def check_login_policy(policy: Any, directory: Path) -> None:
             school, pupil, staff = kit_school(session, "kit")
             for who, roles in _ROLES.items():
                 person = pupil if roles[0] == "pupil" else staff
+                # What a policy gets in koppel: the decision's plain values, not the rows.
+                seen = LoginPerson.of(roles[0], person)  # type: ignore[arg-type]
                 for where, client in _ADDRESSES.items():
                     attempt = LoginAttempt(
-                        school, person, roles[0], roles, client, datetime.now(UTC), session
+                        LoginSchool.of(school),
+                        seen,
+                        roles[0],
+                        roles,
+                        client,
+                        datetime.now(UTC),
+                        session,
                     )
                     _judged(policy, attempt, f"{who} from {where}", person)
     finally:

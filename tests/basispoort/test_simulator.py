@@ -691,6 +691,43 @@ def test_control_endpoints(sim_http_server: SimulatorServer, http: httpx.Client)
     assert http.get("_sim/state").json()["night"] == 1
 
 
+def test_a_merge_or_a_change_of_status_moves_the_school_stamp(
+    sim_http_server: SimulatorServer, http: httpx.Client
+) -> None:
+    """What changed since the last sync is asked by the details' stamp: a school merged or
+    made inactive must show as changed, as any change of its data does."""
+    world = sim_http_server.world
+    school_id, target = world.find("consented"), world.find("merge_target")
+
+    def details() -> dict:  # type: ignore[type-arg]
+        return http.get(f"{API}/{school_id}/details").json()
+
+    def edit(name: str, **arguments: object) -> None:
+        assert http.post(f"_sim/schools/{school_id}/{name}", json=arguments).status_code == 200
+
+    def moved(before: dict) -> bool:  # type: ignore[type-arg]
+        stamp = rfc3339(details()["metaResult"]["mutationTimestamp"])
+        return stamp > rfc3339(before["metaResult"]["mutationTimestamp"])
+
+    before = details()
+    edit("merge", into=target)
+    assert details()["gefuseerdNaar"] == target and moved(before)
+    overview = http.get(f"{API}/{school_id}").json()
+    assert overview["metaResult"] == details()["metaResult"]  # one stamp for the school
+
+    before = details()
+    edit("merge", into=None)
+    assert details()["gefuseerdNaar"] is None and details()["actief"] and moved(before)
+    before = details()
+    edit("set-active", actief=False)
+    assert details()["actief"] is False and moved(before)
+    before = details()
+    edit("set-active", actief=False)  # no change, no move
+    assert details()["metaResult"]["mutationTimestamp"] == before["metaResult"]["mutationTimestamp"]
+    assert http.post(f"_sim/schools/{school_id}/merge", json={"into": 7}).status_code == 404
+    assert details() == before
+
+
 def test_the_cli_serves_the_same_world_from_another_process(tmp_path: Path) -> None:
     """Out of process: 'koppel basispoort-sim' on port 0 with a test PKI, driven over /_sim/."""
     command = [

@@ -12,6 +12,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
@@ -188,6 +189,14 @@ class ChaosNight(Deployment):
             service.process.send_signal(signal.SIGTERM)
         for service in running:  # (a second SIGTERM, as stop() would send, means "stop now")
             assert service.process.wait(timeout=60) == 0, service.output()
+
+    def lease_of(self, school_id: int) -> tuple[str | None, datetime | None]:
+        """Who holds the school's lease now, and until when."""
+        with Session(self.engine) as session:
+            held = session.execute(
+                select(School.lease_owner, School.lease_expires_at).where(School.id == school_id)
+            ).one()
+        return held.lease_owner, held.lease_expires_at
 
     def unsettled(self) -> dict[int, list[str]]:
         """The runs of each school without a good run (the poison school's too): outcome and

@@ -53,7 +53,10 @@ def test_the_front_page_draws_the_last_30_nights(
 ) -> None:
     with sessions() as s:
         school, other = add_school(s), add_school(s, name="De Ander")
-        for ago in range(5):  # five nights with runs: both schools, one failure last night
+        # Five nights with runs, oldest first (ids grow with time, as in a real night): both
+        # schools, one failure last night. (After noon "last night" is the night ahead, as on
+        # the chart: core.nights.)
+        for ago in reversed(range(5)):
             add_run(s, school, "succeeded", night_start(ago), minutes=10 + ago)
             outcome = "failed" if ago == 0 else "unchanged"
             add_run(s, other, outcome, night_start(ago) + timedelta(minutes=30), error="boom 7")

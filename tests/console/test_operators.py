@@ -25,7 +25,7 @@ from tests.console.conftest import NAME, PASSWORD, console_settings
 def koppel_cli(monkeypatch: pytest.MonkeyPatch, fresh_db_url: str) -> Iterator:  # type: ignore[type-arg]
     monkeypatch.setenv("KOPPEL_DATABASE_URL", fresh_db_url)
     get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
+    runtime.forget_engines()
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> tuple[int, str]:
@@ -34,7 +34,7 @@ def koppel_cli(monkeypatch: pytest.MonkeyPatch, fresh_db_url: str) -> Iterator: 
 
     yield run
     get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
+    runtime.forget_engines()
 
 
 def test_operators_are_added_listed_and_removed(koppel_cli) -> None:  # type: ignore[no-untyped-def]

@@ -1,11 +1,15 @@
 """A RabbitMQ restart under a running worker: one line per reconnection attempt, with backoff,
-and the worker consumes again afterwards."""
+and the worker consumes again afterwards; a connection lost at any step of opening a channel is
+one more lost connection, nothing unexpected."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import struct
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +17,9 @@ from sqlalchemy import select
 from core.db import make_engine, make_sessionmaker
 from core.models import SyncRun
 from tests.deploy.private_rabbitmq import PrivateRabbitmq, private_rabbitmq
-from tests.deploy.processes import Service, run, services, wait_for
+from tests.deploy.processes import Service, delete_queues, run, services, wait_for
+from tests.servers import rabbitmq_url
+from tests.tcp_proxy import tcp_proxy
 from tests.workers.factories import add_school
 
 pytestmark = pytest.mark.rabbitmq
@@ -78,3 +84,67 @@ def test_a_rabbitmq_restart_is_one_line_per_attempt_and_consuming_resumes(
 
         wait_for("the worker to consume again", synced, timeout=60)
         assert worker.stop(timeout=60) == 0
+
+
+# The payload of AMQP's Confirm.Select method frame (after type 1, channel, size): class 85,
+# method 10. pika sends it alone and waits for Select-Ok, so one read holds the whole frame.
+CONFIRM_SELECT = struct.pack(">HH", 85, 10)
+
+
+def first_confirm_select(seen: list[bytes]) -> Callable[[bytes], bool]:
+    """For TcpProxy's cut_when: True for the first Confirm.Select a client sends."""
+
+    def check(data: bytes) -> bool:
+        if seen or data[:1] != b"\x01" or data[7:11] != CONFIRM_SELECT:
+            return False
+        seen.append(data)
+        return True
+
+    return check
+
+
+def test_a_connection_lost_as_a_channel_asks_for_confirms_is_retried_without_an_error(
+    fresh_db_url: str, tmp_path: Path
+) -> None:
+    # RabbitMQ goes away just after a worker opened a channel, as it asks for publisher
+    # confirms (what a restart or a load that slows the worker down to it can do). Dramatiq's
+    # broker then forgot the channel and its clean-up raised KeyError: a consumer's
+    # "unexpected error" with a traceback. Now it is a lost connection, tried again at once.
+    sessions = make_sessionmaker(make_engine(fresh_db_url))
+    with sessions() as s:
+        school = add_school(s, consent="none")
+        s.commit()
+        school_id, brin6 = school.id, school.brin6
+    direct = rabbitmq_url()
+    server = urlsplit(direct)
+    assert server.hostname is not None and server.port is not None
+    env = {
+        "KOPPEL_DATABASE_URL": fresh_db_url,
+        "KOPPEL_QUEUE_PREFIX": f"t{uuid.uuid4().hex[:8]}.",
+        "KOPPEL_LOG_FORMAT": "json",
+    }
+    cut: list[bytes] = []
+    try:
+        with (
+            tcp_proxy(server.hostname, server.port, first_confirm_select(cut)) as proxy,
+            services(tmp_path) as start,
+        ):
+            via = direct.replace(server.netloc.rpartition("@")[2], f"127.0.0.1:{proxy.port}")
+            worker = start(
+                "worker", ["worker", "--threads", "2"], {**env, "KOPPEL_BROKER_URL": via}
+            )
+            wait_for("the worker", lambda: "worker_started" in worker.stderr.read_text(), 60)
+            wait_for("the cut", lambda: cut, 60)
+            run(["sync-now", brin6], {**env, "KOPPEL_BROKER_URL": direct})
+
+            def synced() -> bool:
+                with sessions() as s:
+                    outcome = select(SyncRun.outcome).where(SyncRun.school_id == school_id)
+                    return s.scalar(outcome) == "skipped"
+
+            wait_for("the worker to consume", synced, timeout=60)
+            assert worker.stop(timeout=60) == 0
+        lines = log_lines(worker)
+        assert not [e for e in lines if e.get("level") in ("error", "critical")], worker.output()
+    finally:
+        delete_queues(direct, env["KOPPEL_QUEUE_PREFIX"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.login import Denial
+from core.models import Pupil, School, Staff
 from koppel.testing import ContractFailure, PolicyRule, check_login_policy
 from koppel.testing.roster import KNOWN_ROLE
 from plugins.ip_restriction.hooks import koppel_register_login_policies
@@ -46,7 +47,9 @@ class NamesThePerson:
     name = "names_the_person"
 
     def judge(self, attempt):  # type: ignore[no-untyped-def]
-        who = attempt.person.last_name
+        who = attempt.session.get(
+            Staff if attempt.person_kind == "staff" else Pupil, attempt.person.id
+        ).last_name
         return Denial(self.name, f"{who} mag hier niet inloggen.", f"{who} may not log in here.")
 
 
@@ -54,7 +57,8 @@ class StampsTheSchool:
     name = "stamps_the_school"
 
     def judge(self, attempt):  # type: ignore[no-untyped-def]
-        attempt.school.name = "seen by a policy"  # a write through the read-only session
+        # A write through the read-only session.
+        attempt.session.get(School, attempt.school.id).name = "seen by a policy"
         return None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import plugins.ip_restriction.hooks as ip_restriction_hooks
 from api.app import create_app
+from core.login.facts import LoginPerson, LoginSchool
 from core.login.networks import ADMIN_ORIGIN
 from core.models import Pupil, School, SchoolNetwork, Staff
 from core.plugins import Plugins, make_plugin_manager
@@ -51,6 +52,13 @@ class Seed:
     bare_pupil: Pupil
     closed_school: School  # never gave consent
     closed_pupil: Pupil
+
+
+def seen(row: School | Pupil | Staff) -> LoginSchool | LoginPerson:
+    """A seeded row as a login decision sees it (core.login.facts)."""
+    if isinstance(row, School):
+        return LoginSchool.of(row)
+    return LoginPerson.of("pupil" if isinstance(row, Pupil) else "staff", row)
 
 
 def add_school(db: Session, consent: str = "granted", **fields: Any) -> School:

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from psycopg import pq
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
-from api.app import engine_options
+from api.app import api_sessions, create_app
 from core.db import make_engine
 from core.login.attempt import make_attempt
 from core.login.client_address import derive_client_address
 from core.login.evaluate import evaluate_login
 from core.login.identity import LoginIdentity, resolve_identity
 from core.models import LoginDenial, Pupil, School, SchoolNetwork
-from core.settings import load_settings
+from core.plugins import Plugins
+from core.settings import Settings, load_settings
 from tests.login.conftest import HOME, SCHOOL_NET, TOKEN, add_pupil, add_school, login_plugins
 
 
@@ -82,24 +87,57 @@ def round_trips(trace: str) -> int:
     return sum(1 for m in messages if len(m) > 2 and m[0] == "F" and m[2] in ("Sync", "Query"))
 
 
-def api_engine(url: str, trace: Path) -> tuple[Engine, list[str]]:
-    """An engine as 'koppel api' builds it, and the list every statement it runs is added to;
-    on PostgreSQL libpq also writes each protocol message sent (at once) and received to
-    ``trace`` (for round_trips)."""
-    settings = load_settings(api_tokens=[TOKEN], database_url=url)
-    engine = make_engine(url, **engine_options(settings))
+@dataclass
+class ApiPools:
+    """The API's sessions as 'koppel api' makes them (api.app.api_sessions) and their engines:
+    the rest's first, then on PostgreSQL the logins' (autocommit)."""
+
+    sessions: Callable[[], Session]
+    logins: Callable[[], Session] | None
+    engines: list[Engine]
+
+    @property
+    def engine(self) -> Engine:
+        """The engine to seed and read back with (the rest's)."""
+        return self.engines[0]
+
+    def app(self, settings: Settings, plugins: Plugins) -> FastAPI:
+        return create_app(settings, self.sessions, plugins, autocommit_factory=self.logins)
+
+    def dispose(self) -> None:
+        for engine in self.engines:
+            engine.dispose()
+
+
+def api_pools(settings: Settings, **overrides: Any) -> ApiPools:
+    """The pools 'koppel api' makes for ``settings``, with ``overrides`` over its engine options."""
+    engines: list[Engine] = []
+
+    def engine_on(**options: Any) -> Engine:
+        engines.append(make_engine(settings.database_url, **{**options, **overrides}))
+        return engines[-1]
+
+    sessions, logins = api_sessions(settings, engine_on)
+    return ApiPools(sessions, logins, engines)
+
+
+def api_engine(url: str, trace: Path) -> tuple[ApiPools, list[str]]:
+    """The API's pools as 'koppel api' makes them, and the list every statement they run is
+    added to; on PostgreSQL libpq also writes each protocol message sent (at once) and
+    received to ``trace`` (for round_trips)."""
+    pools = api_pools(load_settings(api_tokens=[TOKEN], database_url=url))
     statements: list[str] = []
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _statement(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
+    def statement(_conn: Any, _cursor: Any, text: str, *_args: Any) -> None:
+        statements.append(text)
 
-    if engine.dialect.name == "postgresql":
+    def traced(dbapi_conn: Any, _record: Any) -> None:
+        with trace.open("a") as out:
+            dbapi_conn.pgconn.trace(os.dup(out.fileno()))  # libpq closes its own copy
+        dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
 
-        @event.listens_for(engine, "connect")
-        def _trace(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            with trace.open("a") as out:
-                dbapi_conn.pgconn.trace(os.dup(out.fileno()))  # libpq closes its own copy
-            dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-
-    return engine, statements
+    for engine in pools.engines:
+        event.listen(engine, "before_cursor_execute", statement)
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", traced)
+    return pools, statements

@@ -14,9 +14,7 @@ import pytest
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
-from api.app import create_app, engine_options
 from core import migrate
-from core.db import make_engine, make_sessionmaker
 from core.models import SchoolNetwork
 from core.settings import load_settings
 from tests.chaos.servers import PrivateServers
@@ -32,6 +30,7 @@ from tests.login.conftest import (
     login_body,
     login_plugins,
 )
+from tests.login.helpers import api_pools
 
 pytestmark = pytest.mark.postgres
 
@@ -43,14 +42,14 @@ def test_logins_right_after_a_database_restart_are_decided(
     settings = load_settings(api_tokens=[TOKEN], database_url=url)
     # Idle checks off for this test (they would hide a restart slower than their interval):
     # what is tested is a dead connection met in busy use.
-    engine = make_engine(url, **{**engine_options(settings), "ping_after_idle": 3600})
-    migrate.upgrade(engine)
-    with Session(engine, expire_on_commit=False) as db:
+    pools = api_pools(settings, ping_after_idle=3600)
+    migrate.upgrade(pools.engine)
+    with Session(pools.engine, expire_on_commit=False) as db:
         school = add_school(db)
         db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
         pupils = [add_pupil(db, school) for _ in range(8)]
         db.commit()
-    app = create_app(settings, make_sessionmaker(engine), login_plugins())
+    app = pools.app(settings, login_plugins())
     headers = {"Authorization": f"Bearer {TOKEN}"}
 
     def logins(base: str, peer: str) -> list[tuple[int, bool | None]]:
@@ -74,4 +73,4 @@ def test_logins_right_after_a_database_restart_are_decided(
                 assert logins(base, HOME) == [(200, False)] * 16  # the audit is written again
         assert "database_connection_lost_retrying" in [e["event"] for e in logs]
     finally:
-        engine.dispose()
+        pools.dispose()

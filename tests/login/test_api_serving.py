@@ -12,9 +12,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from api.app import create_app, engine_options
 from cli.api_cmd import listening_socket
-from core.db import make_engine, make_sessionmaker
 from core.models import SchoolNetwork
 from core.settings import load_settings
 from tests.conftest import migrated_database
@@ -28,6 +26,7 @@ from tests.login.conftest import (
     login_body,
     login_plugins,
 )
+from tests.login.helpers import api_pools
 
 
 def test_every_connection_to_the_api_socket_has_nagle_off() -> None:
@@ -57,16 +56,17 @@ def test_every_connection_to_the_api_socket_has_nagle_off() -> None:
 def test_a_burst_of_logins_reuses_one_pooled_connection_per_thread(tmp_path: Path) -> None:
     url = migrated_database("postgres", tmp_path)
     settings = load_settings(database_url=url, api_tokens=[TOKEN], api_threads=3)
-    engine = make_engine(url, **engine_options(settings))
+    pools = api_pools(settings)
     opened: list[object] = []
-    event.listen(engine, "connect", lambda conn, _record: opened.append(conn))
-    with Session(engine, expire_on_commit=False) as db:
+    for engine in pools.engines:
+        event.listen(engine, "connect", lambda conn, _record: opened.append(conn))
+    with Session(pools.engine, expire_on_commit=False) as db:
         school = add_school(db)
         db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
         pupil = add_pupil(db, school)
         db.commit()
     seeded = len(opened)
-    app = create_app(settings, make_sessionmaker(engine), login_plugins())
+    app = pools.app(settings, login_plugins())
     headers = {"Authorization": f"Bearer {TOKEN}"}
 
     def burst(base: str) -> list[int]:
@@ -88,4 +88,4 @@ def test_a_burst_of_logins_reuses_one_pooled_connection_per_thread(tmp_path: Pat
         assert after_first - seeded <= 3
         assert len(opened) == after_first
     finally:
-        engine.dispose()
+        pools.dispose()

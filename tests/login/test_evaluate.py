@@ -21,7 +21,15 @@ from core.login.identity import LoginIdentity, resolve_identity
 from core.models import LoginDenial, Pupil, Staff
 from core.plugins import Plugins
 from core.settings import load_settings
-from tests.login.conftest import HOME, INSIDE, Seed, add_school, add_staff, login_plugins
+from tests.login.conftest import (
+    HOME,
+    INSIDE,
+    Seed,
+    add_school,
+    add_staff,
+    login_plugins,
+    seen,
+)
 
 NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -84,7 +92,7 @@ def test_every_policy_is_asked_and_every_deny_is_recorded(db: Session, seed: See
     assert {d.policy for d in decision.denials} == {"no", "ip_restriction"}
     assert len(later.seen) == 1  # asked even though others had already denied
     attempt = later.seen[0]
-    assert attempt.person == seed.pupil and attempt.roles == ("pupil",)
+    assert attempt.person == seen(seed.pupil) and attempt.roles == ("pupil",)
     assert attempt.client_ip is not None and str(attempt.client_ip) == HOME
     rows = db.scalars(select(LoginDenial).where(LoginDenial.school_id == seed.school.id))
     assert sorted(r.policy for r in rows) == ["ip_restriction", "no"]
@@ -98,7 +106,9 @@ def test_a_staff_member_carries_their_roles(db: Session, seed: Seed):
 
 def test_a_policy_that_raises_denies_fail_closed(db: Session, seed: Seed):
     def boom(attempt: LoginAttempt) -> None:
-        raise KeyError(attempt.person.last_name)  # type: ignore[union-attr]
+        # A policy reads what it needs by id; its exception's message then holds a name.
+        staff = attempt.session.get(Staff, attempt.person.id)  # type: ignore[union-attr]
+        raise KeyError(staff.last_name)  # type: ignore[union-attr]
 
     plugins = login_plugins(PolicyPlugin(Recorder("broken", boom)))
     with capture_logs() as logs:

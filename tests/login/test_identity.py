@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from core.login.identity import IdentityProblem, LoginIdentity, resolve_identity
-from tests.login.conftest import Seed, add_pupil, add_school, add_staff
+from tests.login.conftest import Seed, add_pupil, add_school, add_staff, seen
 
 
 def resolve(db: Session, **keys: str | None):
@@ -17,18 +17,18 @@ def resolve(db: Session, **keys: str | None):
 def test_by_instelling_ref_and_basispoort_id(db: Session, seed: Seed):
     found = resolve(db, school_ref=seed.school.source_ref, user_id=seed.pupil.source_id)
     assert (found.school, found.person, found.kind, found.problem) == (
-        seed.school,
-        seed.pupil,
+        seen(seed.school),
+        seen(seed.pupil),
         "pupil",
         None,
     )
     found = resolve(db, school_ref=seed.school.source_ref, user_id=seed.teacher.source_id)
-    assert (found.person, found.kind) == (seed.teacher, "staff")
+    assert (found.person, found.kind) == (seen(seed.teacher), "staff")
 
 
 def test_by_school_id_and_eckid(db: Session, seed: Seed):
     found = resolve(db, school_id=seed.school.source_school_id, eckid=seed.teacher.eckid)
-    assert (found.person, found.kind) == (seed.teacher, "staff")
+    assert (found.person, found.kind) == (seen(seed.teacher), "staff")
 
 
 def test_ref_and_id_must_name_the_same_school(db: Session, seed: Seed):
@@ -48,7 +48,7 @@ def test_another_source_does_not_see_basispoort_schools(db: Session, seed: Seed)
 
 def test_a_person_of_another_school_is_unknown_here(db: Session, seed: Seed):
     found = resolve(db, school_ref=seed.school.source_ref, user_id=seed.bare_pupil.source_id)
-    assert found.school == seed.school
+    assert found.school == seen(seed.school)
     assert found.person is None and found.problem is IdentityProblem.UNKNOWN_PERSON
 
 
@@ -56,12 +56,12 @@ def test_the_eckid_is_the_fallback_when_the_source_id_changed(db: Session, seed:
     found = resolve(
         db, school_ref=seed.school.source_ref, user_id="999999999", eckid=seed.pupil.eckid
     )
-    assert found.person == seed.pupil
+    assert found.person == seen(seed.pupil)
 
 
 def test_people_who_left_are_resolved_so_the_rule_can_say_so(db: Session, seed: Seed):
     found = resolve(db, school_ref=seed.school.source_ref, user_id=seed.left_pupil.source_id)
-    assert found.person == seed.left_pupil and found.problem is None
+    assert found.person == seen(seed.left_pupil) and found.problem is None
 
 
 def test_the_same_id_for_a_pupil_and_a_staff_member(db: Session):
@@ -74,7 +74,7 @@ def test_the_same_id_for_a_pupil_and_a_staff_member(db: Session):
     # When only one of them is still at the school, that is the one logging in.
     staff.left_at = datetime(2026, 1, 1, tzinfo=UTC)
     db.flush()
-    assert resolve(db, school_ref=school.source_ref, user_id="424242").person == pupil
+    assert resolve(db, school_ref=school.source_ref, user_id="424242").person == seen(pupil)
 
 
 def test_a_reference_shared_after_a_merger_names_the_school_still_in_use(db: Session):
@@ -83,7 +83,7 @@ def test_a_reference_shared_after_a_merger_names_the_school_still_in_use(db: Ses
     new.source_ref = old.source_ref
     pupil = add_pupil(db, new)
     found = resolve(db, school_ref=old.source_ref, user_id=pupil.source_id)
-    assert found.school == new and found.person == pupil
+    assert found.school == seen(new) and found.person == seen(pupil)
 
 
 def test_nothing_to_go_on(db: Session):

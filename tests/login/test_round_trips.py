@@ -13,8 +13,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
-from api.app import create_app
-from core.db import make_sessionmaker
 from core.hookspecs import hookimpl
 from core.login import Denial, LoginAttempt
 from core.login.networks import ADMIN_ORIGIN, replace_networks
@@ -85,7 +83,8 @@ def counted(database: str, tmp_path: Path) -> Iterator[Counted]:
     url = database
     settings = load_settings(api_tokens=[TOKEN], database_url=url)
     trace = tmp_path / "libpq.trace"
-    engine, statements = api_engine(url, trace)
+    pools, statements = api_engine(url, trace)
+    engine = pools.engine
     with Session(engine, expire_on_commit=False) as db:
         school = add_school(db)
         db.add(SchoolNetwork(school_id=school.id, network=SCHOOL_NET, origin="admin"))
@@ -94,7 +93,7 @@ def counted(database: str, tmp_path: Path) -> Iterator[Counted]:
     refusing = Refusing()
     plugins = login_plugins()
     plugins.pm.register(refusing, name="test-refusing")
-    app = create_app(settings, make_sessionmaker(engine), plugins)
+    app = pools.app(settings, plugins)
     try:
         with serve(app, lifespan="on") as base:
             headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -103,7 +102,7 @@ def counted(database: str, tmp_path: Path) -> Iterator[Counted]:
                 counted.evaluate(INSIDE)  # connects: the dialect's own first statements
                 yield counted
     finally:
-        engine.dispose()
+        pools.dispose()
 
 
 def test_an_allowed_login_is_one_statement_and_one_round_trip(counted: Counted) -> None:

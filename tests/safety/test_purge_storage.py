@@ -267,7 +267,7 @@ def test_a_database_owner_that_is_no_superuser_scrubs_everything(
     # koppel's role in production: it owns its database, it is no superuser.
     monkeypatch.setenv("KOPPEL_DATABASE_URL", owner_db_url)
     get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
+    runtime.forget_engines()
     superuser = make_url(owner_db_url).set(username=make_url(postgres_url()).username)
     as_superuser = make_engine(superuser.render_as_string(hide_password=False))
     try:

@@ -42,6 +42,20 @@ def test_a_school_gone_inactive_is_skipped_and_nobody_removed(db, sim_world, sim
     assert later.outcome == "skipped" and "inactive" in later.error
 
 
+def test_a_school_merged_after_its_sync_is_noticed_by_the_next_one(db, sim_world, sim_plugins):
+    # Not forced: the next sync asks the stamp first, and a merger must have moved it.
+    school = link(db, sim_world, "quiet")
+    assert sync_school(db, school.id, plugins=sim_plugins).outcome == "succeeded"
+    sim_world.merge(int(school.source_school_id), sim_world.find("merge_target"))
+
+    run = sync_school(db, school.id, plugins=sim_plugins)
+
+    # Held: its people are to move to a school not linked yet (see the tests below).
+    assert run.outcome == "held", (run.outcome, run.error)
+    db.refresh(school)
+    assert school.merged_into_source_id == str(sim_world.find("merge_target"))
+
+
 def test_a_merged_schools_pupils_end_up_once_at_the_target(db, sim_world, sim_plugins):
     merged_id, target_id = sim_world.find("merged"), sim_world.find("merge_target")
     sim_world.merge(merged_id, None)  # before the merger, both are ordinary schools

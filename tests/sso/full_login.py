@@ -11,18 +11,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from core.db import make_sessionmaker
 from core.models import School, Staff
 from core.oidc.clients import add_client
 from core.settings import load_settings
 from tests.login.conftest import TOKEN, add_school, add_staff, login_plugins
+from tests.login.helpers import ApiPools
 from tests.sso.conftest import PUBLIC, _Methods, basispoort_assertion
 
 REDIRECT = "https://lvs.test/oidc/callback"
@@ -95,8 +94,9 @@ class OwnEngine:
 
 
 @contextmanager
-def own_engine(url: str, idp: Any, engine: Engine) -> Iterator[OwnEngine]:
-    """A committed school, teacher and client on ``engine``'s database, and the app on it."""
+def own_engine(url: str, idp: Any, pools: ApiPools) -> Iterator[OwnEngine]:
+    """A committed school, teacher and client on the pools' database, and the app on them."""
+    engine = pools.engine
     with Session(engine, expire_on_commit=False) as db:
         school = add_school(db)
         teacher = add_staff(db, school)
@@ -108,8 +108,13 @@ def own_engine(url: str, idp: Any, engine: Engine) -> Iterator[OwnEngine]:
         web_secret=secrets.token_urlsafe(32),
         database_url=url,
     )
-    app = create_app(
-        settings, make_sessionmaker(engine), login_plugins(_Methods(idp.metadata_file))
-    )
+    app = pools.app(settings, login_plugins(_Methods(idp.metadata_file)))
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as browser:
         yield OwnEngine(browser, engine, school, teacher, new.client.client_id, new.secret)
+
+
+def start_sign_in(koppel: Any, idp: str = "basispoort", relay_state: str = "oidc:abc") -> dict:
+    """koppel's redirect to the identity provider for a sign-in it starts: the query it sends."""
+    start = koppel.http.get(f"/sso/{idp}/login", params={"relay_state": relay_state})
+    assert start.status_code == 303
+    return dict(parse_qsl(urlsplit(start.headers["location"]).query))

@@ -74,8 +74,9 @@ class Served:
 
 
 @contextmanager
-def serve_koppel(db: Session, plugins: Plugins, **settings: Any) -> Iterator[Served]:
-    """koppel over HTTP on the test's database; its public address is where it listens.
+def serve_koppel(db: Session, plugins: Plugins, port: int = 0, **settings: Any) -> Iterator[Served]:
+    """koppel over HTTP on the test's database; its public address is where it listens (a free
+    port, or ``port``: koppel restarted where it was).
 
     Whoever signs in is recorded and shown as "<kind> <person id>" (the continuations for
     every relay state the tests use), whatever other continuations koppel has installed.
@@ -88,7 +89,7 @@ def serve_koppel(db: Session, plugins: Plugins, **settings: Any) -> Iterator[Ser
 
     config = load_settings(api_tokens=[TOKEN], **settings)
     app = create_app(config, session_factory=session_factory, plugins=plugins)
-    with serve(app) as url:
+    with serve(app, port=port) as url:
         services = app.state.services
         public = config.model_copy(update={"public_url": url})
         app.state.services = dataclasses.replace(services, settings=public)

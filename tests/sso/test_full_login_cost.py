@@ -87,9 +87,10 @@ def test_a_full_login_on_the_apis_own_engine_is_six_round_trips(backend, idp, tm
     # statements (12 round trips); now each statement is its own (autocommit on PostgreSQL).
     url = migrated_database(backend, tmp_path)
     trace = tmp_path / "libpq.trace"
-    engine, statements = api_engine(url, trace)
+    pools, statements = api_engine(url, trace)
+    engine = pools.engine
     try:
-        with own_engine(url, idp, engine) as koppel:
+        with own_engine(url, idp, pools) as koppel:
             koppel.full_login(idp)  # the first: makes the signing key, connects
             statements.clear()
             start = trace.stat().st_size if trace.exists() else 0
@@ -99,4 +100,4 @@ def test_a_full_login_on_the_apis_own_engine_is_six_round_trips(backend, idp, tm
             if engine.dialect.name == "postgresql":
                 assert round_trips(trace.read_text()[start:]) == 6, "\n".join(sent)
     finally:
-        engine.dispose()
+        pools.dispose()

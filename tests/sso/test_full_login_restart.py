@@ -15,12 +15,11 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from structlog.testing import capture_logs
 
-from api.app import engine_options
 from core import migrate
-from core.db import make_engine
 from core.settings import load_settings
 from tests.conftest import fresh_database_url
 from tests.login.conftest import TOKEN
+from tests.login.helpers import api_pools
 from tests.sso.full_login import own_engine
 
 pytestmark = pytest.mark.postgres
@@ -35,15 +34,15 @@ def test_a_database_restart_before_each_request_of_a_full_login_fails_none(
     settings = load_settings(api_tokens=[TOKEN], database_url=url)
     # Idle checks off (they would hide a restart slower than their interval): what is tested
     # is a closed connection met in busy use.
-    engine = make_engine(url, **{**engine_options(settings), "ping_after_idle": 3600})
-    migrate.upgrade(engine)
+    pools = api_pools(settings, ping_after_idle=3600)
+    migrate.upgrade(pools.engine)
 
     def restart() -> None:
         private_postgres.stop_postgres("fast")
         private_postgres.start_postgres()
 
     try:
-        with own_engine(url, idp, engine) as koppel:
+        with own_engine(url, idp, pools) as koppel:
             koppel.full_login(idp)  # the pool now holds connections the restarts will close
             with capture_logs() as logs:
                 id_token = koppel.full_login(idp, before_each=restart)
@@ -53,4 +52,4 @@ def test_a_database_restart_before_each_request_of_a_full_login_fails_none(
         retried = [e for e in logs if e["event"] == "database_connection_lost_retrying"]
         assert len(retried) == 3  # the assertion consumer, /oidc/authorize, /oidc/token
     finally:
-        engine.dispose()
+        pools.dispose()

@@ -4,7 +4,6 @@ certificate in its SP metadata, and pysaml2 (as the identity provider) checks th
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from saml2.response import IncorrectlySigned
@@ -12,6 +11,7 @@ from saml2.response import IncorrectlySigned
 from core.errors import ConfigError
 from core.saml.signing import RSA_SHA256
 from tests.sso.conftest import SP_ENTITY
+from tests.sso.full_login import start_sign_in
 from tests.sso.idp import make_key_pair
 
 
@@ -23,12 +23,6 @@ def sp_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     both = directory / "sp.pem"
     both.write_bytes(key_file.read_bytes() + cert_file.read_bytes())
     return both
-
-
-def start_sign_in(koppel, idp: str = "basispoort", relay_state: str = "oidc:abc") -> dict:
-    start = koppel.http.get(f"/sso/{idp}/login", params={"relay_state": relay_state})
-    assert start.status_code == 303
-    return dict(parse_qsl(urlsplit(start.headers["location"]).query))
 
 
 def test_the_identity_provider_verifies_koppels_signed_request(db, seed, make_koppel, idp, sp_key):

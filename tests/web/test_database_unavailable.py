@@ -87,3 +87,34 @@ def test_a_page_says_in_words_that_koppel_is_briefly_unavailable(proxied_app):
     ]
     assert english.status_code == 503
     assert "koppel cannot reach its database right now" in english.text
+
+
+def test_a_form_s_page_is_offered_again_only_when_it_is_on_this_site(proxied_app):
+    """After a form, 'try again' and the language switch lead to the page it was posted from
+    (its Referer), never to another site, nor to "//elsewhere", which a browser reads so."""
+    proxy, client = proxied_app
+    referers = (
+        "https://testserver/school/12AB00/basispoort",
+        "https://testserver//evil.example/x",
+        "https://elsewhere.example/school/12AB00/basispoort",
+    )
+    proxy.cut()
+    try:
+        own, doubled, foreign = (
+            client.post(
+                "/v1/schools/12AB00/admin-link",
+                json={"admin": "lvs-user-7"},
+                headers={**BEARER, "Accept": "text/html", "Referer": referer},
+            )
+            for referer in referers
+        )
+    finally:
+        proxy.restore()
+
+    assert {own.status_code, doubled.status_code, foreign.status_code} == {503}
+    assert 'class="try-again" href="/school/12AB00/basispoort"' in own.text
+    assert 'href="/school/12AB00/basispoort?lang=en"' in own.text
+    for elsewhere in (doubled, foreign):
+        assert "try-again" not in elsewhere.text
+        assert 'href="?lang=en"' in elsewhere.text
+        assert "evil.example" not in elsewhere.text and "elsewhere.example" not in elsewhere.text

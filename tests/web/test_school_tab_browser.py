@@ -250,3 +250,18 @@ def test_a_form_whose_token_went_stale_gets_a_page_saying_what_to_do(tab: Tab, p
     page.get_by_role("button", name=CHECK).click()
     expect(page.locator("body")).to_contain_text("Laad de pagina opnieuw en probeer het nog eens.")
     expect(page.locator("#check-outcome")).to_have_count(0)  # nothing was checked or saved
+
+
+def test_the_language_switch_after_a_refused_network_stays_on_the_tab(tab: Tab, page: Page) -> None:
+    school = synced(tab, "consented")
+    open_tab(page, tab, school.brin6)
+    page.get_by_label("IP-adres of netwerk").fill("203.0.113.0/33")
+    page.get_by_role("button", name="Netwerk toevoegen").click()
+    expect(page.get_by_role("alert")).to_contain_text("is geen IP-adres of netwerk")
+
+    # The refusal is the tab answered to the form's address, which takes no GET: the switch
+    # must reload the tab, not ask that address.
+    with page.expect_navigation() as english:
+        page.get_by_role("link", name="English").click()
+    assert english.value is not None and english.value.status == 200
+    expect(page.get_by_role("button", name="Add network")).to_be_visible()

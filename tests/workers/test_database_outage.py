@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import lease
 from core.db import make_engine, make_sessionmaker
 from core.models import School, utcnow
 from core.plugins import Plugins
@@ -87,3 +89,41 @@ def test_an_outage_mid_sync_is_retried_and_the_run_gets_its_reason(
     with sessions() as s:
         school = s.get(School, school_id)
         assert school is not None and school.lease_owner is None
+
+
+@pytest.mark.usefixtures("stub_broker", "plugins", "source")
+def test_a_lease_whose_release_met_the_outage_is_given_back_at_the_next_chance(
+    proxied: tuple[TcpProxy, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy, sessions = proxied
+    first, second = linked_school(sessions), linked_school(sessions)
+    release = lease.release
+    cut: list[int] = []
+
+    def release_as_the_database_goes_down(session: Session, held: lease.Lease) -> bool:
+        if not cut:  # the first sync's release only; the sync itself was stored
+            cut.append(held.school_id)
+            proxy.cut()
+        return release(session, held)
+
+    monkeypatch.setattr(lease, "release", release_as_the_database_goes_down)
+
+    def lease_owner(school_id: int) -> str | None:
+        with sessions() as s:
+            return s.scalar(select(School.lease_owner).where(School.id == school_id))
+
+    worker = make_worker(threads=1)
+    worker.start()
+    try:
+        actors.sync_school.send(first)
+        drain(timeout_seconds=60)
+        proxy.restore()
+        assert cut == [first] and lease_owner(first) is not None  # kept by the outage
+        actors.sync_school.send(second)  # the next chance
+        drain(timeout_seconds=60)
+    finally:
+        stop_worker(worker, timeout_seconds=10)
+
+    assert [r.outcome for r in runs_of(sessions, first)] == ["succeeded"]
+    assert [r.outcome for r in runs_of(sessions, second)] == ["succeeded"]
+    assert lease_owner(first) is None and lease_owner(second) is None

@@ -14,11 +14,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.services import services
+from api.upstream import on_upstream_threads
 from api.web.csrf import require_csrf
 from api.web.render import render
 from api.web.school.access import Admin, NotYours, SchoolAdmin, tab_path, the_school
 from api.web.school.tab import tab_context
 from api.web.school.words import NETWORK_PROBLEMS, changes_text
+from core.connection import ConnectionCheck
 from core.errors import KoppelError, PlanError, SyncBusy
 from core.linking import link_school
 from core.login.networks import (
@@ -48,13 +50,17 @@ def tab(request: Request, admin: Admin) -> Response:
 
 
 @router.post("/check", dependencies=Csrf)
-def check(request: Request, admin: Admin) -> Response:
+async def check(request: Request, admin: Admin) -> Response:
     """'Verbinding instellen/controleren': ask Basispoort, keep the link up to date."""
-    svc = services(request)
-    with svc.session() as session:
-        school = school_by_brin6(session, admin.brin6)  # None until the school gives consent
-        source = school.source if school is not None else DEFAULT_SOURCE
-        outcome = link_school(session, svc.plugins, admin.brin6, source)
+
+    def ask() -> ConnectionCheck:
+        svc = services(request)
+        with svc.session() as session:
+            school = school_by_brin6(session, admin.brin6)  # None until the school consents
+            source = school.source if school is not None else DEFAULT_SOURCE
+            return link_school(session, svc.plugins, admin.brin6, source)
+
+    outcome = await on_upstream_threads(request, ask)
     words = (outcome.sentence_nl, outcome.sentence_en)
     return _back(request, admin, "check", words, status=outcome.status.value)
 

@@ -23,6 +23,12 @@ def custom(change: Callable[[SchoolContents], Any]) -> EditOp:
     return lambda contents, _rng: change(contents)
 
 
+def details_changed() -> EditOp:
+    """Nothing of the people: the school's own details changed (merged, (in)active), which
+    moves its stamp as any change of its data does."""
+    return lambda _contents, _rng: None
+
+
 def remove_pupils(fraction: float) -> EditOp:
     """Remove ``fraction`` of the pupils (chosen by the edit's generator); returns their ids."""
 

@@ -54,6 +54,8 @@ class ServiceProvider:
     wants_signed: bool
 
     def verifies(self, octets: bytes, signature: bytes) -> bool:
+        """Whether any of its signing certificates verifies ``signature``: a service provider
+        replacing its key publishes the next one beside the current one."""
         for certificate in self.certificates:
             key = certificate.public_key()
             if not isinstance(key, rsa.RSAPublicKey):

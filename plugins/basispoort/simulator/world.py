@@ -254,17 +254,24 @@ class World:
             days.setdefault(self.today, []).append(school_id)
 
     def set_active(self, school_id: int, actief: bool) -> None:
-        with self._lock:
-            self.school(school_id).actief = actief
+        self._change_details(school_id, actief=actief)
 
     def merge(self, school_id: int, into: int | None) -> None:
         """Merge a school into another (gefuseerdNaar); ``None`` undoes it."""
+        if into is not None:
+            self.school(into)
+        self._change_details(school_id, merged_into=into, actief=into is None)
+
+    def _change_details(self, school_id: int, **fields: Any) -> None:
+        """Set header ``fields`` the details show; a change moves the school's stamp, so a
+        client asking what changed since sees it."""
         with self._lock:
-            if into is not None:
-                self.school(into)
             header = self.school(school_id)
-            header.merged_into = into
-            header.actief = into is None
+            if all(getattr(header, name) == value for name, value in fields.items()):
+                return
+            for name, value in fields.items():
+                setattr(header, name, value)
+            self._record(school_id, edits.details_changed())
 
     def granted_on(self, day: date) -> list[int]:
         """Schools that granted consent on ``day``, including grants from before the world."""
