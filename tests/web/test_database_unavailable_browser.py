@@ -23,7 +23,7 @@ from tests.conftest import migrated_database
 from tests.live_server import serve
 from tests.safety.conftest import link
 from tests.web.conftest import Tab, make_tab_app
-from tests.web.test_school_tab_browser import admin_networks, open_tab
+from tests.web.helpers import admin_networks, open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 

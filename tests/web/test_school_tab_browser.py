@@ -15,6 +15,7 @@ from core.models import HeldPlan, Pupil, School, SchoolNetwork
 from core.sync.engine import sync_school
 from tests.safety.conftest import link, unlink
 from tests.web.conftest import Tab
+from tests.web.helpers import admin_networks, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -23,12 +24,6 @@ CONNECTED = "School gevonden en heeft toestemming verleend."
 TEST_LOCATION = "203.0.113.0/24"  # where the school holds its tests (a documentation range)
 PUPIL_THERE = "203.0.113.77"
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "img" / "school-tab.png"
-
-
-def open_tab(page: Page, tab: Tab, brin6: str) -> None:
-    """As the LVS does: mint a one-time link for its administrator and open it."""
-    page.goto(tab.url + tab.admin_link(brin6))
-    expect(page.get_by_role("heading", level=1)).to_contain_text(brin6)
 
 
 def check_connection(page: Page, button: str = CHECK) -> str:
@@ -110,17 +105,6 @@ def evaluate(tab: Tab, school: School, pupil: Pupil, address: str) -> dict:
         answer = api.post("/v1/logins/evaluate", json=body)
     assert answer.status_code == 200, answer.text
     return answer.json()
-
-
-def admin_networks(tab: Tab, school: School) -> list[str]:
-    with tab.session() as session:
-        return list(
-            session.scalars(
-                select(SchoolNetwork.network).where(
-                    SchoolNetwork.school_id == school.id, SchoolNetwork.origin == "admin"
-                )
-            )
-        )
 
 
 def test_seed_step_6_a_network_added_on_the_page_lets_the_refused_pupil_in(
