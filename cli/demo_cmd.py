@@ -116,7 +116,7 @@ def _configure(database_url: str, sim_url: str, pki_dir: Path, sso: dict[str, st
     from core.settings import get_settings
 
     get_settings.cache_clear()
-    runtime.session_factory.cache_clear()
+    runtime.forget_engines()
     set_plugins(None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.brin import parse_brin6
@@ -41,10 +42,38 @@ def _link(
         log.warning("connection_check_failed", brin6=brin6, error=str(exc))
         return ConnectionCheck(ConnectionStatus.ERROR, detail=str(exc))
 
-    school = _find(session, source_name, brin, location, check)
-    if school is None and check.status is not ConnectionStatus.CONNECTED:
+    try:
+        stored = _store(session, source_name, brin, location, check)
+    except IntegrityError:
+        # Another check linked the same school meanwhile (a second click, the API and the
+        # page at once): its link is there now, and this one's outcome updates it.
+        session.rollback()
+        stored = _store(session, source_name, brin, location, check)
+    if stored is None:
         log.info("connection_checked", brin6=brin6, status=check.status.value, linked=False)
         return check
+    school, granted_before = stored
+    granted_now = school.consent == "granted"
+    log.info(
+        "connection_checked",
+        brin6=brin6,
+        status=check.status.value,
+        school_id=school.id,
+        linked=True,
+    )
+    if granted_now != granted_before:
+        plugins.consent_changed(school_id=school.id, source=source_name, granted=granted_now)
+    return check
+
+
+def _store(
+    session: Session, source_name: str, brin: str, location: str, check: ConnectionCheck
+) -> tuple[School, bool] | None:
+    """The school linked or updated and committed, with whether it had consent before; None
+    when a school not linked yet has nothing to link (no consent)."""
+    school = _find(session, source_name, brin, location, check)
+    if school is None and check.status is not ConnectionStatus.CONNECTED:
+        return None
     granted_before = school is not None and school.consent == "granted"
     if school is None:
         assert check.school is not None
@@ -57,17 +86,7 @@ def _link(
         session.add(school)
     _update(school, check)
     session.commit()
-    granted_now = school.consent == "granted"
-    log.info(
-        "connection_checked",
-        brin6=brin6,
-        status=check.status.value,
-        school_id=school.id,
-        linked=True,
-    )
-    if granted_now != granted_before:
-        plugins.consent_changed(school_id=school.id, source=source_name, granted=granted_now)
-    return check
+    return school, granted_before
 
 
 def _find(
