@@ -6,9 +6,13 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, KoppelError
 from core.settings import get_settings
+
+if TYPE_CHECKING:
+    from core.saml.signing import SpSigningKeys
 
 # A client certificate that expires sooner than this is a problem now: renewing takes time.
 CERT_WARNING = dt.timedelta(days=30)
@@ -144,6 +148,7 @@ def check_sign_in_keys() -> str:
         requests = "AuthnRequests unsigned (KOPPEL_SSO_SIGNING_KEY unset)"
     else:
         requests = f"AuthnRequests signed with {settings.sso_signing_key}"
+        requests += _certificate_dates(keys)
     if keys is not None and keys.next is not None:
         requests += (
             f", next key {settings.sso_next_signing_key} published beside it "
@@ -161,6 +166,32 @@ def check_sign_in_keys() -> str:
         f"{requests}; {stored - encrypted} of {stored} id_token signing key(s) NOT encrypted "
         "(set KOPPEL_OIDC_KEY_ENCRYPTION_KEY, run 'koppel oidc keys encrypt')"
     )
+
+
+# A signing certificate this close to its end is reported: replacing it takes the identity
+# providers' time to re-read koppel's metadata (docs/sso.md, "Replacing the signing key").
+EXPIRY_WARNING = dt.timedelta(days=30)
+
+
+def _certificate_dates(keys: SpSigningKeys) -> str:
+    """When the signing certificate ends, or ConfigError when it (or the next one) has ended."""
+    from core.saml.signing import NEXT_SETTING, SETTING
+
+    now = dt.datetime.now(dt.UTC)
+    for setting, key in ((SETTING, keys.current), (NEXT_SETTING, keys.next)):
+        if key is not None and key.expires <= now:
+            raise ConfigError(
+                f"the certificate in {setting} expired on {key.expires:%Y-%m-%d}; identity "
+                "providers that check its dates refuse what it signs",
+                hint="make a new key and replace it (docs/sso.md, 'Replacing the signing key')",
+            )
+    ends = keys.current.expires
+    if ends - now < EXPIRY_WARNING:
+        return (
+            f" (its certificate expires on {ends:%Y-%m-%d}, in {(ends - now).days} days: "
+            f"publish the next key now, {NEXT_SETTING})"
+        )
+    return f" (certificate valid until {ends:%Y-%m-%d})"
 
 
 def check_search() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -29,6 +30,12 @@ class SpSigningKey:
 
     key: rsa.RSAPrivateKey
     certificate: str
+
+    @property
+    def expires(self) -> datetime:
+        """When the certificate stops being valid (UTC)."""
+        der = base64.b64decode(self.certificate)
+        return x509.load_der_x509_certificate(der).not_valid_after_utc
 
     def sign(self, data: bytes) -> str:
         """The base64 RSA-SHA256 (PKCS #1 v1.5) signature of ``data``."""

@@ -5,12 +5,17 @@ that read the metadata before the switch still accepts requests signed after it.
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from saml2.response import IncorrectlySigned
 
@@ -161,3 +166,68 @@ def test_the_doctor_names_the_next_key(cli_db, monkeypatch, keys):
     assert line.startswith("ok"), line
     assert f"AuthnRequests signed with {keys['old']}" in line
     assert f"next key {keys['new']} published beside it" in line
+
+
+def key_file_valid_for(directory: Path, name: str, days: int) -> Path:
+    """A signing key file whose certificate ends ``days`` from now (negative: has ended)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "koppel-sp")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=400))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / f"{name}.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
+    return path
+
+
+def doctor_keys_line(monkeypatch: pytest.MonkeyPatch, current: Path, next_key: Path | None) -> str:
+    monkeypatch.setenv("KOPPEL_SSO_SIGNING_KEY", str(current))
+    if next_key is not None:
+        monkeypatch.setenv("KOPPEL_SSO_NEXT_SIGNING_KEY", str(next_key))
+    get_settings.cache_clear()
+    out = CliRunner().invoke(cli, ["doctor"]).output
+    [line] = [line for line in out.splitlines() if "sign-in keys" in line]
+    return line
+
+
+def test_the_doctor_says_when_the_signing_certificate_ends_and_warns_a_month_ahead(
+    cli_db, monkeypatch, tmp_path
+):
+    lasting = key_file_valid_for(tmp_path, "lasting", 400)
+    line = doctor_keys_line(monkeypatch, lasting, None)
+    ends = datetime.now(UTC) + timedelta(days=400)
+    days = {f"{ends + timedelta(days=d):%Y-%m-%d}" for d in (-1, 0)}  # midnight may pass
+    assert line.startswith("ok") and any(f"valid until {day}" in line for day in days), line
+
+    soon = key_file_valid_for(tmp_path, "soon", 10)
+    line = doctor_keys_line(monkeypatch, soon, None)
+    assert line.startswith("ok"), line
+    assert "expires on" in line and ("in 9 days" in line or "in 10 days" in line), line
+    assert "publish the next key now, KOPPEL_SSO_NEXT_SIGNING_KEY" in line
+
+
+@pytest.mark.parametrize("which", ["current", "next"])
+def test_the_doctor_reports_an_ended_signing_certificate_as_a_problem(
+    cli_db, monkeypatch, keys, tmp_path, which
+):
+    ended = key_file_valid_for(tmp_path, "ended", -1)
+    current, next_key = (ended, None) if which == "current" else (keys["old"], ended)
+    line = doctor_keys_line(monkeypatch, current, next_key)
+    setting = "KOPPEL_SSO_SIGNING_KEY" if which == "current" else "KOPPEL_SSO_NEXT_SIGNING_KEY"
+    assert not line.startswith("ok"), line
+    assert f"the certificate in {setting} expired on" in line, line
