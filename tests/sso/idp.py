@@ -36,8 +36,9 @@ def _instant(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def make_key_pair(directory: Path, name: str = "idp") -> tuple[Path, Path]:
-    """An RSA key and a self-signed certificate for it, as PEM files."""
+def make_key_pair(directory: Path, name: str = "idp", days: int = 30) -> tuple[Path, Path]:
+    """An RSA key and a self-signed certificate for it, as PEM files; the certificate ends
+    ``days`` from now (negative: has ended)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test {name}")])
     now = dt.datetime.now(dt.UTC)
@@ -47,8 +48,8 @@ def make_key_pair(directory: Path, name: str = "idp") -> tuple[Path, Path]:
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
+        .not_valid_before(now - dt.timedelta(days=max(1, -days + 1)))
+        .not_valid_after(now + dt.timedelta(days=days))
         .sign(key, hashes.SHA256())
     )
     key_file, cert_file = directory / f"{name}-key.pem", directory / f"{name}.pem"

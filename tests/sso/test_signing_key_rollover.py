@@ -12,10 +12,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from click.testing import CliRunner
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from saml2.response import IncorrectlySigned
 
@@ -39,12 +35,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two key files (key and certificate in one PEM, as the settings want them): the key that
     signs now and the one that replaces it."""
     directory = tmp_path_factory.mktemp("rollover")
-    files = {}
-    for name in ("old", "new"):
-        key_file, cert_file = make_key_pair(directory, name)
-        files[name] = directory / f"{name}-both.pem"
-        files[name].write_bytes(key_file.read_bytes() + cert_file.read_bytes())
-    return files
+    return {name: key_file_valid_for(directory, name, 30) for name in ("old", "new")}
 
 
 def published_certificates(metadata: str) -> list[str]:
@@ -170,29 +161,10 @@ def test_the_doctor_names_the_next_key(cli_db, monkeypatch, keys):
 
 def key_file_valid_for(directory: Path, name: str, days: int) -> Path:
     """A signing key file whose certificate ends ``days`` from now (negative: has ended)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "koppel-sp")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=400))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    path = directory / f"{name}.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        + cert.public_bytes(serialization.Encoding.PEM)
-    )
-    return path
+    key_file, cert_file = make_key_pair(directory, name, days)
+    both = directory / f"{name}-both.pem"
+    both.write_bytes(key_file.read_bytes() + cert_file.read_bytes())
+    return both
 
 
 def doctor_keys_line(monkeypatch: pytest.MonkeyPatch, current: Path, next_key: Path | None) -> str:
