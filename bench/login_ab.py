@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-import tempfile
 from pathlib import Path
 
-from bench import processes
-from bench.login_rate import LoginBench, Server, free_port, full_logins, wait_until_up
+from bench.login_rate import LoginBench, Server, free_port, full_logins, login_bench, wait_until_up
 from bench.processes import Service
 
 
@@ -35,11 +32,8 @@ def start(run: LoginBench, name: str, checkout: Path, env: dict[str, str]) -> Se
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server_env = {**run.server_env(url), **env}
-    processes.ROOT = checkout  # Service starts each command in its checkout: that code runs
-    try:
-        service = Service(name, ["api", "--port", str(port)], server_env, run.logs)
-    finally:
-        processes.ROOT = Path(__file__).resolve().parents[1]
+    # Started in its checkout, 'koppel api' runs that checkout's code.
+    service = Service(name, ["api", "--port", str(port)], server_env, run.logs, cwd=checkout)
     server = Server(name, url, service)
     try:
         wait_until_up(server, run.token, timeout=300)  # one process: up once it answers
@@ -68,32 +62,22 @@ def main() -> None:
         profile=None,
     )
     spent: dict[tuple[str, str], list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="koppel-login-ab-") as tmp:
-        run = LoginBench(settings, Path(tmp))
-        try:
-            run.seed()
-            for name, checkout, env in args.server:
-                run.servers[name] = start(run, name, checkout, env)
-            for round_ in range(1, args.rounds + 1):
-                for name in run.servers:
-                    run.servers["koppel"] = run.servers[name]  # what full_logins drives
-                    evaluated = run.evaluate(f"{name}-{round_}", name, inside=True)
-                    full = full_logins(run)
-                    del run.servers["koppel"]
-                    for scenario, figures in (("evaluate", evaluated), ("full", full)):
-                        cpu = figures.api_cpu_ms_per_request or 0.0
-                        spent.setdefault((name, scenario), []).append(cpu)
-                        print(
-                            f"round {round_} {name:>10} {scenario:>8}: "
-                            f"{figures.requests / args.seconds:7.1f} /s, API {cpu:6.3f} ms",
-                            flush=True,
-                        )
-        except BaseException:
-            for server in run.servers.values():
-                print(server.service.tail(), file=sys.stderr)
-            raise
-        finally:
-            run.close()
+    with login_bench(settings, "koppel-login-ab-") as run:
+        run.seed()
+        for name, checkout, env in args.server:
+            run.servers[name] = start(run, name, checkout, env)
+        for round_ in range(1, args.rounds + 1):
+            for name in run.servers:
+                evaluated = run.evaluate(f"{name}-{round_}", name, inside=True)
+                full = full_logins(run, name)
+                for scenario, figures in (("evaluate", evaluated), ("full", full)):
+                    cpu = figures.api_cpu_ms_per_request or 0.0
+                    spent.setdefault((name, scenario), []).append(cpu)
+                    print(
+                        f"round {round_} {name:>10} {scenario:>8}: "
+                        f"{figures.requests / args.seconds:7.1f} /s, API {cpu:6.3f} ms",
+                        flush=True,
+                    )
     print("medians of the API's CPU per request (evaluate) or login (full), with the range:")
     for (name, scenario), values in spent.items():
         print(

@@ -18,12 +18,10 @@ import functools
 import json
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.login_rate import HOME, LoginBench
+from bench.login_rate import HOME, LoginBench, login_bench
 
 # (module, attribute, shown as): what is timed, outermost first.
 PARTS = (
@@ -83,15 +81,11 @@ def main() -> None:
     parser.add_argument("--denied", action="store_true", help="from home: refused and audited")
     args = parser.parse_args()
     seeding = argparse.Namespace(schools=3, pupils=200, connections=1, api_processes=1)
-    with tempfile.TemporaryDirectory(prefix="koppel-login-parts-") as tmp:
-        run = LoginBench(seeding, Path(tmp))
-        try:
-            run.seed()
-            os.environ["KOPPEL_DATABASE_URL"] = run.database_url
-            os.environ["KOPPEL_API_TOKENS"] = json.dumps([run.token])
-            measure(run, args.logins, args.denied)
-        finally:
-            run.close()
+    with login_bench(seeding, "koppel-login-parts-") as run:
+        run.seed()
+        os.environ["KOPPEL_DATABASE_URL"] = run.database_url
+        os.environ["KOPPEL_API_TOKENS"] = json.dumps([run.token])
+        measure(run, args.logins, args.denied)
 
 
 def measure(run: LoginBench, logins: int, denied: bool) -> None:

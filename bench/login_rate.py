@@ -38,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -291,11 +293,27 @@ class LoginBench:
         drop_database(self.base_db, self.database_url)
 
 
-def full_logins(run: LoginBench) -> Figures:
+@contextmanager
+def login_bench(args: argparse.Namespace, prefix: str) -> Iterator[LoginBench]:
+    """A run on its own fresh database, dropped afterwards with its servers stopped; when the
+    work inside fails, the servers' last log lines are shown first."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        run = LoginBench(args, Path(tmp))
+        try:
+            yield run
+        except BaseException:
+            for server in run.servers.values():
+                print(server.service.tail(), file=sys.stderr)
+            raise
+        finally:
+            run.close()
+
+
+def full_logins(run: LoginBench, name: str = "koppel") -> Figures:
     """Full logins back to back on ``--connections`` connections, driven by wrk
     (bench/full_login.py): the logins prepared first, one checked, a warm-up, then the
     measured part."""
-    full, server = run.full, run.servers["koppel"]
+    full, server = run.full, run.servers[name]
     threads = run.args.connections
     checked, *warmup = full.prepare(
         server.url, run.logins, 1 + full.enough(run.args.warmup, FULL_LOGINS_PER_SECOND)
@@ -309,7 +327,7 @@ def full_logins(run: LoginBench) -> Figures:
         raise SystemExit(f"full login: not signed in: {exc}") from None
     run.wrk_run(full.wrk_arguments(warmup, threads, "warmup"), server.url, run.args.warmup, threads)
     api_pid = server.service.pid
-    profilers = start_profilers(run.args.profile, "full_logins", {"koppel": api_pid})
+    profilers = start_profilers(run.args.profile, "full_logins", {name: api_pid})
     before = (server_cpu_seconds(api_pid), run.database_cpu())
     out, generator_cpu = run.wrk_run(
         full.wrk_arguments(measured, threads, "measured"), server.url, run.args.seconds, threads
@@ -522,28 +540,20 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="koppel-logins-") as tmp:
-        run = LoginBench(args, Path(tmp))
-        try:
-            run.seed()
-            run.start_servers()
-            scenarios: dict[str, Figures | None] = {
-                "bare": run.evaluate("bare", "bare", inside=True),
-                "evaluate_allowed": run.evaluate("evaluate_allowed", "koppel", inside=True),
-                "evaluate_denied": run.evaluate("evaluate_denied", "koppel", inside=False),
-                "full_logins": full_logins(run),
-            }
-            denied = scenarios["evaluate_denied"]
-            if denied is not None and (denied.audit_rows or 0) < denied.requests - denied.errors:
-                raise SystemExit(
-                    f"{denied.requests} denials answered but {denied.audit_rows} audit rows"
-                )
-        except BaseException:
-            for server in run.servers.values():
-                print(server.service.tail(), file=sys.stderr)
-            raise
-        finally:
-            run.close()
+    with login_bench(args, "koppel-logins-") as run:
+        run.seed()
+        run.start_servers()
+        scenarios: dict[str, Figures | None] = {
+            "bare": run.evaluate("bare", "bare", inside=True),
+            "evaluate_allowed": run.evaluate("evaluate_allowed", "koppel", inside=True),
+            "evaluate_denied": run.evaluate("evaluate_denied", "koppel", inside=False),
+            "full_logins": full_logins(run),
+        }
+        denied = scenarios["evaluate_denied"]
+        if denied is not None and (denied.audit_rows or 0) < denied.requests - denied.errors:
+            raise SystemExit(
+                f"{denied.requests} denials answered but {denied.audit_rows} audit rows"
+            )
     found = ratios(scenarios)
     result = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -27,6 +27,7 @@ class Service:
         env: Mapping[str, str],
         logs: Path,
         command: list[str] = KOPPEL,
+        cwd: Path = ROOT,  # the checkout whose code the command runs
     ) -> None:
         self.name = name
         self.stdout = logs / f"{name}.out"
@@ -38,7 +39,7 @@ class Service:
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
-                cwd=ROOT,
+                cwd=cwd,
             )
 
     @property
