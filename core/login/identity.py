@@ -114,16 +114,23 @@ _READ: dict[PersonKind, tuple[str, ...]] = {
     kind: (*columns, "eckid") for kind, columns in PERSON_COLUMNS.items()
 }
 _TABLES: dict[PersonKind, Table] = {"pupil": Pupil.__table__, "staff": Staff.__table__}  # type: ignore[dict-item]
-# Where each part sits in a row: the school's columns, the pupil's, the staff member's, then
-# the school's networks.
+
+
+# Where each part sits in a row: the school's columns, then each kind's in _TABLES' order (as
+# _login_query selects them), then the school's networks.
 _SCHOOL_END = len(SCHOOL_COLUMNS)
-_PERSON_SPANS = {
-    "pupil": (_SCHOOL_END, _SCHOOL_END + len(_READ["pupil"])),
-    "staff": (
-        _SCHOOL_END + len(_READ["pupil"]),
-        _SCHOOL_END + len(_READ["pupil"]) + len(_READ["staff"]),
-    ),
-}
+
+
+def _person_spans() -> dict[PersonKind, tuple[int, int]]:
+    spans: dict[PersonKind, tuple[int, int]] = {}
+    at = _SCHOOL_END
+    for kind in _TABLES:
+        spans[kind] = (at, at + len(_READ[kind]))
+        at += len(_READ[kind])
+    return spans
+
+
+_PERSON_SPANS = _person_spans()
 
 
 # The login's statement is built once per shape, with bound parameters: building a statement
